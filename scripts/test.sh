@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, clippy, the Rust unit and integration tests (embedded
+# store), the tracker build and size budget, and the browser tests in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/spurlos-target}
+bash scripts/setup.sh
+
+echo "== rustfmt and clippy"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+
+echo "== tracker build is current and within budget"
+(cd tracker-js && npm run --silent build)
+git diff --exit-code -- tracker-js/dist || { echo "tracker-js/dist/s.js is stale: run npm run build in tracker-js and commit"; exit 1; }
+size=$(gzip -9c tracker-js/dist/s.js | wc -c)
+echo "s.js: $size bytes gzipped (budget 1000)"
+[ "$size" -le 1000 ]
+
+echo "== Rust tests"
+cargo build --bins --examples
+cargo test --all-targets
+
+echo "== browser tests (Chromium)"
+(cd tracker-js && SPURLOS_BIN="$CARGO_TARGET_DIR/debug/spurlos" node --test --test-concurrency=1 test/)

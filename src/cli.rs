@@ -1,0 +1,281 @@
+//! The command line: `serve`, and the admin commands a hosting panel scripts (`site ...`,
+//! `token ...`). Admin commands go through the running server's admin API when one answers
+//! at the configured address, and open the data directory directly otherwise.
+
+use crate::config::{Config, Settings};
+use crate::sites::{Site, SiteSpec};
+use crate::store::embedded::Embedded;
+use crate::store::{Store, TokenScope};
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// spurlos: privacy-preserving web analytics for hosting providers.
+#[derive(Debug, Parser)]
+#[command(name = "spurlos", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file; environment variables (SPURLOS_*) override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (collector, Stats API, opt-out page, tracker script).
+    #[command(long_about = "Run the server.\n\n\
+Settings come from defaults, then --config FILE (TOML, same keys as below in lower case), then \
+environment variables:\n\
+  SPURLOS_LISTEN            address:port to listen on (default 127.0.0.1:8000)\n\
+  SPURLOS_DATA_DIR          data directory (default ./data): database, salts, admin token\n\
+  SPURLOS_TRUSTED_PROXIES   comma-separated CIDRs whose X-Forwarded-For is believed\n\
+  SPURLOS_GEOIP_DB          optional MaxMind-format .mmdb city/country database\n\
+  SPURLOS_ADMIN_TOKEN       admin token (at least 16 characters); generated into\n\
+                            DATA_DIR/admin-token when unset\n\
+  SPURLOS_QUEUE_CAPACITY    events held in memory before clients get 503 (default 200000)\n\
+  SPURLOS_BATCH_SIZE        most events stored in one batch (default 20000)\n\
+  SPURLOS_FLUSH_INTERVAL_MS longest wait before a batch is stored (default 250)\n\
+  SPURLOS_MAX_BODY_BYTES    largest request body (default 65536)\n\
+SIGINT/SIGTERM stop accepting, store every accepted event, then exit.")]
+    Serve,
+    /// Add, list and remove tracked sites.
+    #[command(subcommand)]
+    Site(SiteCommand),
+    /// Create Stats API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Site administration.
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Add a site by its main domain.
+    Add(SiteAdd),
+    /// List all sites.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a site with all its statistics and tokens.
+    Remove {
+        /// The site's main domain.
+        domain: String,
+    },
+}
+
+/// `site add`
+#[derive(Debug, Args)]
+pub struct SiteAdd {
+    /// Main domain, e.g. example.com (www. is ignored).
+    pub domain: String,
+    /// Another domain whose hits count for this site (repeatable).
+    #[arg(long = "alias", value_name = "DOMAIN")]
+    pub aliases: Vec<String>,
+    /// IANA time zone the statistics are shown in.
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// Bytes of the visitor address to drop: 1 (/24, /48), 2 (/16, /32) or 3 (/8, /16).
+    #[arg(long, default_value_t = 1)]
+    pub ip_mask_bytes: u8,
+    /// Count visitors who send DNT: 1 or Sec-GPC: 1 (by default they are not counted).
+    #[arg(long)]
+    pub ignore_dnt: bool,
+    /// Client range whose hits are not counted, e.g. 192.0.2.0/24 (repeatable).
+    #[arg(long = "exclude-ip", value_name = "CIDR")]
+    pub excluded_ranges: Vec<String>,
+}
+
+/// Token administration.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a read-only Stats API token for one site and print it.
+    Create {
+        /// The site's main domain.
+        #[arg(long)]
+        site: String,
+    },
+}
+
+/// Where admin commands are carried out.
+enum Backend {
+    Remote { base: String, token: String },
+    Local(Embedded),
+}
+
+impl Backend {
+    fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let base = format!("http://{}", connect_addr(settings));
+        let agent = agent();
+        if agent.get(&format!("{base}/api/health")).call().is_ok() {
+            let token = crate::startup::admin_token(settings)?;
+            return Ok(Backend::Remote { base, token });
+        }
+        let store = Embedded::open(&settings.config.data_dir).with_context(|| {
+            format!(
+                "no server answers at {base}, and the data directory {} cannot be opened \
+                 (is a server with another SPURLOS_LISTEN using it?)",
+                settings.config.data_dir.display()
+            )
+        })?;
+        Ok(Backend::Local(store))
+    }
+}
+
+fn connect_addr(settings: &Settings) -> String {
+    let addr = settings.listen;
+    if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn remote_error(mut resp: ureq::http::Response<ureq::Body>) -> anyhow::Error {
+    let status = resp.status();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(String::from))
+        .unwrap_or(body);
+    anyhow!("the server answered {status}: {message}")
+}
+
+fn remote_json(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let url = format!("{base}{path}");
+    let auth = format!("Bearer {token}");
+    let agent = agent();
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+        ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+        (_, Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
+        (_, None) => agent.post(&url).header("Authorization", &auth).send_empty(),
+    }
+    .with_context(|| format!("calling {url}"))?;
+    if !resp.status().is_success() {
+        return Err(remote_error(resp));
+    }
+    let mut resp = resp;
+    let text = resp.body_mut().read_to_string()?;
+    if text.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Runs an admin command.
+pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let backend = tokio::task::block_in_place(|| Backend::connect(&settings))?;
+    match command {
+        Command::Serve => bail!("serve is not an admin command"),
+        Command::Site(SiteCommand::Add(a)) => {
+            let spec = SiteSpec {
+                domain: a.domain,
+                aliases: a.aliases,
+                timezone: Some(a.timezone),
+                ip_mask_bytes: Some(a.ip_mask_bytes),
+                respect_dnt: Some(!a.ignore_dnt),
+                excluded_ranges: a.excluded_ranges,
+            };
+            let site: Site = match &backend {
+                Backend::Remote { base, token } => {
+                    let v = tokio::task::block_in_place(|| {
+                        remote_json(base, token, "POST", "/api/admin/sites", Some(serde_json::to_value(&spec)?))
+                    })?;
+                    serde_json::from_value(v)?
+                }
+                Backend::Local(store) => store.add_site(spec).await?,
+            };
+            println!("added site {} (id {})", site.domain, site.id);
+        }
+        Command::Site(SiteCommand::List { json }) => {
+            let sites: Vec<Site> = match &backend {
+                Backend::Remote { base, token } => serde_json::from_value(tokio::task::block_in_place(
+                    || remote_json(base, token, "GET", "/api/admin/sites", None),
+                )?)?,
+                Backend::Local(store) => store.sites().await?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&sites)?);
+            } else {
+                println!("{:<6} {:<32} {:<20} ALIASES", "ID", "DOMAIN", "TIMEZONE");
+                for s in sites {
+                    println!("{:<6} {:<32} {:<20} {}", s.id, s.domain, s.timezone, s.aliases.join(","));
+                }
+            }
+        }
+        Command::Site(SiteCommand::Remove { domain }) => {
+            match &backend {
+                Backend::Remote { base, token } => {
+                    let path = format!("/api/admin/sites/{}", url_segment(&domain));
+                    tokio::task::block_in_place(|| remote_json(base, token, "DELETE", &path, None))?;
+                }
+                Backend::Local(store) => {
+                    let d = crate::sites::normalise_domain(&domain)
+                        .ok_or_else(|| anyhow!("{domain:?} is not a domain name"))?;
+                    let site = store
+                        .sites()
+                        .await?
+                        .into_iter()
+                        .find(|s| s.domain == d)
+                        .ok_or_else(|| anyhow!("no site {d}"))?;
+                    store.remove_site(site.id).await?;
+                }
+            }
+            println!("removed site {domain}");
+        }
+        Command::Token(TokenCommand::Create { site }) => {
+            let token = match &backend {
+                Backend::Remote { base, token } => {
+                    let v = tokio::task::block_in_place(|| {
+                        remote_json(base, token, "POST", "/api/admin/tokens", Some(serde_json::json!({"site": site})))
+                    })?;
+                    v["token"].as_str().unwrap_or_default().to_string()
+                }
+                Backend::Local(store) => {
+                    let d = crate::sites::normalise_domain(&site)
+                        .ok_or_else(|| anyhow!("{site:?} is not a domain name"))?;
+                    let found = store
+                        .sites()
+                        .await?
+                        .into_iter()
+                        .find(|s| s.domains().contains(&d))
+                        .ok_or_else(|| anyhow!("no site {d}"))?;
+                    let token = crate::http::auth::new_token();
+                    store
+                        .add_token(&crate::http::auth::token_hash(&token), TokenScope::Site(found.id))
+                        .await?;
+                    token
+                }
+            };
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+fn url_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Loads the settings for a command line.
+pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    Ok(Config::load(cli.config.as_deref())?)
+}

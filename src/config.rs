@@ -1,0 +1,242 @@
+//! Typed configuration: defaults, then an optional TOML file, then `SPURLOS_*` environment
+//! variables; validated once, before anything starts.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything spurlos can be told at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port the HTTP server listens on (`SPURLOS_LISTEN`).
+    pub listen: String,
+    /// Directory for the embedded database, salts and the generated admin token
+    /// (`SPURLOS_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Proxies whose `X-Forwarded-For` header is believed, as CIDRs
+    /// (`SPURLOS_TRUSTED_PROXIES`, comma-separated).
+    pub trusted_proxies: Vec<String>,
+    /// Optional MaxMind/DB-IP `.mmdb` city or country database (`SPURLOS_GEOIP_DB`).
+    pub geoip_db: Option<PathBuf>,
+    /// Admin token for the admin API and the CLI (`SPURLOS_ADMIN_TOKEN`); generated into the
+    /// data directory when unset.
+    pub admin_token: Option<String>,
+    /// Events the ingest queue holds before clients get 503 (`SPURLOS_QUEUE_CAPACITY`).
+    pub queue_capacity: usize,
+    /// Largest batch the writer stores at once (`SPURLOS_BATCH_SIZE`).
+    pub batch_size: usize,
+    /// Longest time an accepted event waits before its batch is written, in milliseconds
+    /// (`SPURLOS_FLUSH_INTERVAL_MS`).
+    pub flush_interval_ms: u64,
+    /// Largest accepted request body in bytes (`SPURLOS_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".into(),
+            data_dir: PathBuf::from("./data"),
+            trusted_proxies: Vec::new(),
+            geoip_db: None,
+            admin_token: None,
+            queue_capacity: 200_000,
+            batch_size: 20_000,
+            flush_interval_ms: 250,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// A configuration that could not be read or does not make sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid value for {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// A configuration that passed validation, with parsed fields.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub listen: SocketAddr,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Config {
+    /// Defaults, then `file` when given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &vars)
+    }
+
+    /// Like [`Config::load`], with the environment passed in (tests).
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Settings, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        for (key, value) in env {
+            config.apply_env(key, value)?;
+        }
+        config.validate()
+    }
+
+    fn apply_env(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        match key {
+            "SPURLOS_LISTEN" => self.listen = value.to_string(),
+            "SPURLOS_DATA_DIR" => self.data_dir = PathBuf::from(value),
+            "SPURLOS_TRUSTED_PROXIES" => {
+                self.trusted_proxies = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
+            "SPURLOS_GEOIP_DB" => {
+                self.geoip_db = (!value.is_empty()).then(|| PathBuf::from(value));
+            }
+            "SPURLOS_ADMIN_TOKEN" => {
+                self.admin_token = (!value.is_empty()).then(|| value.to_string());
+            }
+            "SPURLOS_QUEUE_CAPACITY" => self.queue_capacity = parse_num(key_name(key), value)?,
+            "SPURLOS_BATCH_SIZE" => self.batch_size = parse_num(key_name(key), value)?,
+            "SPURLOS_FLUSH_INTERVAL_MS" => {
+                self.flush_interval_ms = parse_num(key_name(key), value)?
+            }
+            "SPURLOS_MAX_BODY_BYTES" => self.max_body_bytes = parse_num(key_name(key), value)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn validate(self) -> Result<Settings, ConfigError> {
+        let listen = self.listen.parse().map_err(|e| ConfigError::Invalid {
+            key: "listen",
+            message: format!("{:?} is not an address:port ({e})", self.listen),
+        })?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|s| parse_net(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (key, value) in [
+            ("queue_capacity", self.queue_capacity),
+            ("batch_size", self.batch_size),
+            ("max_body_bytes", self.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be greater than 0".into(),
+                });
+            }
+        }
+        if let Some(token) = &self.admin_token {
+            if token.len() < 16 {
+                return Err(ConfigError::Invalid {
+                    key: "admin_token",
+                    message: "must be at least 16 characters".into(),
+                });
+            }
+        }
+        Ok(Settings {
+            config: self,
+            listen,
+            trusted_proxies,
+        })
+    }
+}
+
+/// Parses `1.2.3.4/24` or a bare address (a /32 or /128).
+pub fn parse_net(s: &str) -> Result<IpNet, ConfigError> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| ConfigError::Invalid {
+            key: "trusted_proxies",
+            message: format!("{s:?} is not a CIDR range or address"),
+        })
+}
+
+fn key_name(env_key: &str) -> &'static str {
+    match env_key {
+        "SPURLOS_QUEUE_CAPACITY" => "queue_capacity",
+        "SPURLOS_BATCH_SIZE" => "batch_size",
+        "SPURLOS_FLUSH_INTERVAL_MS" => "flush_interval_ms",
+        _ => "max_body_bytes",
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        key,
+        message: format!("{value:?} is not a whole number"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn env_overrides_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("spurlos.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nbatch_size = 10\n").unwrap();
+        let settings = Config::load_from(
+            Some(&file),
+            &env(&[
+                ("SPURLOS_LISTEN", "0.0.0.0:8080"),
+                ("SPURLOS_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(settings.config.batch_size, 10);
+        assert_eq!(settings.trusted_proxies.len(), 2);
+        assert_eq!(settings.config.queue_capacity, Config::default().queue_capacity);
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let err = Config::load_from(None, &env(&[("SPURLOS_TRUSTED_PROXIES", "nope")])).unwrap_err();
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
+        let err = Config::load_from(None, &env(&[("SPURLOS_BATCH_SIZE", "0")])).unwrap_err();
+        assert!(err.to_string().contains("batch_size"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "lisen = 1").unwrap();
+        let err = Config::load_from(Some(&file), &[]).unwrap_err();
+        assert!(err.to_string().contains("bad.toml"), "{err}");
+    }
+}

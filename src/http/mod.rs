@@ -1,0 +1,83 @@
+//! The HTTP layer, the only module that knows actix-web: routes, extractors and error
+//! responses. Handlers are thin: they parse, call `ingest`/`stats`/the store, and answer.
+
+pub mod admin;
+pub mod auth;
+pub mod client_ip;
+pub mod error;
+pub mod event;
+pub mod optout;
+pub mod stats;
+
+use crate::ingest::Ingest;
+use crate::sites::SiteRegistry;
+use crate::stats::Stats;
+use crate::store::Store;
+use actix_web::{web, HttpResponse};
+use ipnet::IpNet;
+use std::sync::Arc;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub ingest: Ingest,
+    pub stats: Stats,
+    pub store: Arc<dyn Store>,
+    pub sites: SiteRegistry,
+    pub trusted_proxies: Vec<IpNet>,
+    pub admin_token: String,
+    pub max_body_bytes: usize,
+}
+
+/// The tracker script, built from `tracker-js/` (see its README).
+pub const TRACKER_JS: &str = include_str!("../../tracker-js/dist/s.js");
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/health", web::get().to(health))
+        .route("/api/event", web::post().to(event::post_event))
+        .route("/api/event", web::method(actix_web::http::Method::OPTIONS).to(event::preflight))
+        .route("/api/v2/query", web::post().to(stats::query))
+        .route("/api/v1/stats/realtime/visitors", web::get().to(stats::realtime))
+        .route("/api/admin/sites", web::get().to(admin::list_sites))
+        .route("/api/admin/sites", web::post().to(admin::add_site))
+        .route("/api/admin/sites/{domain}", web::delete().to(admin::remove_site))
+        .route("/api/admin/tokens", web::post().to(admin::create_token))
+        .route("/opt-out", web::get().to(optout::page))
+        .route("/opt-out", web::post().to(optout::toggle))
+        .route("/opt-out.js", web::get().to(optout::script))
+        .route("/opt-out.css", web::get().to(optout::style))
+        .route("/s.js", web::get().to(tracker));
+}
+
+/// Reads a request body, refusing (413, JSON) once it grows past `limit` bytes.
+pub async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, error::ApiError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| error::ApiError::invalid("body", format!("could not be read ({e})")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(error::ApiError::new(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn tracker() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .body(TRACKER_JS)
+}

@@ -1,0 +1,148 @@
+//! The opt-out page, made to be embedded in a customer's privacy policy (`/opt-out?lang=de`):
+//! it shows whether this browser is opted out and toggles the one cookie spurlos sets.
+
+use super::client_ip::is_secure;
+use crate::ingest::privacy::OPT_OUT_COOKIE;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+const SCRIPT: &str = include_str!("../../assets/opt-out.js");
+const STYLE: &str = include_str!("../../assets/opt-out.css");
+/// Ten years.
+const MAX_AGE: u64 = 10 * 365 * 24 * 3600;
+
+struct Texts {
+    lang: &'static str,
+    title: &'static str,
+    counted: &'static str,
+    opted_out: &'static str,
+    button_counted: &'static str,
+    button_opted_out: &'static str,
+}
+
+const EN: Texts = Texts {
+    lang: "en",
+    title: "Web analytics opt-out",
+    counted: "Your visit is counted anonymously by our privacy-friendly web analytics. No personal data is stored and no tracking cookie is set. You may opt out: this browser will then not be counted at all.",
+    opted_out: "You have opted out: visits from this browser are not counted. To keep this choice, an opt-out cookie is stored in your browser.",
+    button_counted: "Opt out",
+    button_opted_out: "Count my visits again",
+};
+
+const DE: Texts = Texts {
+    lang: "de",
+    title: "Widerspruch gegen die Webanalyse",
+    counted: "Ihr Besuch wird von unserer datenschutzfreundlichen Webanalyse anonym gezählt. Es werden keine personenbezogenen Daten gespeichert und kein Tracking-Cookie gesetzt. Sie können widersprechen: Dieser Browser wird dann gar nicht mehr gezählt.",
+    opted_out: "Sie haben widersprochen: Besuche mit diesem Browser werden nicht gezählt. Damit diese Wahl erhalten bleibt, wird ein Widerspruchs-Cookie in Ihrem Browser gespeichert.",
+    button_counted: "Widersprechen",
+    button_opted_out: "Besuche wieder zählen",
+};
+
+fn texts(req: &HttpRequest) -> &'static Texts {
+    let query = req.query_string();
+    let lang = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "lang" || k == "language")
+        .map(|(_, v)| v.to_ascii_lowercase());
+    match lang.as_deref() {
+        Some(l) if l.starts_with("de") => &DE,
+        Some(_) => &EN,
+        None => {
+            let accept = req
+                .headers()
+                .get("accept-language")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if accept.trim_start().to_ascii_lowercase().starts_with("de") {
+                &DE
+            } else {
+                &EN
+            }
+        }
+    }
+}
+
+/// Whether this browser carries the opt-out cookie.
+pub fn opted_out(req: &HttpRequest) -> bool {
+    req.cookie(OPT_OUT_COOKIE).is_some()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `GET /opt-out`
+pub async fn page(req: HttpRequest) -> HttpResponse {
+    let t = texts(&req);
+    let out = opted_out(&req);
+    let (status, button) = if out {
+        (t.opted_out, t.button_opted_out)
+    } else {
+        (t.counted, t.button_counted)
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/opt-out.css\"></head><body>\
+<div id=\"spurlos-optout\" data-opted-out=\"{flag}\" data-text-in=\"{ti}\" data-text-out=\"{to}\" data-button-in=\"{bi}\" data-button-out=\"{bo}\">\
+<p id=\"spurlos-status\">{status}</p><button id=\"spurlos-toggle\" type=\"button\">{button}</button></div>\
+<script src=\"/opt-out.js\"></script></body></html>",
+        lang = t.lang,
+        title = escape(t.title),
+        flag = if out { "1" } else { "0" },
+        ti = escape(t.counted),
+        to = escape(t.opted_out),
+        bi = escape(t.button_counted),
+        bo = escape(t.button_opted_out),
+        status = escape(status),
+        button = escape(button),
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors *",
+        ))
+        .body(html)
+}
+
+#[derive(serde::Deserialize)]
+pub struct Toggle {
+    action: String,
+}
+
+/// `POST /opt-out` with `action=out` or `action=in`.
+pub async fn toggle(req: HttpRequest, form: web::Form<Toggle>) -> HttpResponse {
+    let out = form.action == "out";
+    let attrs = if is_secure(&req) {
+        "; SameSite=None; Secure; Partitioned"
+    } else {
+        "; SameSite=Lax"
+    };
+    let cookie = if out {
+        format!("{OPT_OUT_COOKIE}=1; Path=/; Max-Age={MAX_AGE}; HttpOnly{attrs}")
+    } else {
+        format!("{OPT_OUT_COOKIE}=; Path=/; Max-Age=0; HttpOnly{attrs}")
+    };
+    HttpResponse::Ok()
+        .insert_header(("Set-Cookie", cookie))
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({"opted_out": out}))
+}
+
+/// `GET /opt-out.js`
+pub async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(SCRIPT)
+}
+
+/// `GET /opt-out.css`
+pub async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(STYLE)
+}

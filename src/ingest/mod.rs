@@ -1,0 +1,182 @@
+//! The ingest pipeline: resolve the site, apply the exclusions, enrich, hash the visitor and
+//! queue the hit. Nothing here sees a full client address; `privacy` makes sure of it.
+
+pub mod enrich;
+pub mod identify;
+pub mod privacy;
+pub mod queue;
+
+use crate::clock::SharedClock;
+use crate::geo::Geo;
+use crate::salt::{visitor_id, Salts};
+use crate::sites::SiteRegistry;
+use crate::store::{StoreError, VisitAttrs};
+use privacy::{ClientAddr, Exclusion, PrivacySignals};
+use std::sync::Arc;
+
+/// A hit as it arrives, before any rule ran.
+pub struct RawHit {
+    /// Domains named by the client (Plausible's `d`, comma list allowed).
+    pub domains: Vec<String>,
+    pub name: String,
+    pub url: String,
+    pub referrer: Option<String>,
+    pub props: Vec<(String, String)>,
+    pub hash_mode: bool,
+    pub interactive: bool,
+    pub screen_width: Option<u32>,
+    pub user_agent: String,
+    pub signals: PrivacySignals,
+    pub client: ClientAddr,
+    /// The hit's own time (imports); `None` means now.
+    pub ts: Option<i64>,
+}
+
+/// A hit ready for sessions and storage: no address, no User-Agent.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub site_id: u32,
+    pub ts: i64,
+    pub name: String,
+    pub interactive: bool,
+    pub hostname: String,
+    pub pathname: String,
+    pub attrs: VisitAttrs,
+    pub props: Vec<(String, String)>,
+    pub visitor_id: u64,
+    pub prev_visitor_id: Option<u64>,
+}
+
+/// What became of a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Excluded(Exclusion),
+}
+
+/// Why a hit could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("the ingest queue is full")]
+    QueueFull,
+    #[error("spurlos is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The request-side half of the pipeline.
+pub struct Ingest {
+    pub sites: SiteRegistry,
+    pub geo: Arc<Geo>,
+    pub salts: Arc<Salts>,
+    pub clock: SharedClock,
+    pub queue: queue::QueueSender,
+}
+
+impl Ingest {
+    /// Runs one hit through the rules and queues it for every known site it names.
+    pub async fn accept(&self, raw: RawHit) -> Result<Outcome, IngestError> {
+        let name = raw.name.trim();
+        if name.is_empty() {
+            return Err(IngestError::Invalid {
+                field: "name",
+                message: "is required".into(),
+            });
+        }
+        let page = enrich::page_url(&raw.url, raw.hash_mode).map_err(|message| {
+            IngestError::Invalid {
+                field: "url",
+                message,
+            }
+        })?;
+        if name == "engagement" {
+            return Ok(Outcome::Excluded(Exclusion::Engagement));
+        }
+        if raw.signals.opted_out {
+            return Ok(Outcome::Excluded(Exclusion::OptOutCookie));
+        }
+        let sites: Vec<_> = raw
+            .domains
+            .iter()
+            .filter_map(|d| self.sites.by_domain(d))
+            .collect();
+        let Some(first) = sites.first() else {
+            return Ok(Outcome::Excluded(Exclusion::UnknownSite));
+        };
+        if first.respect_dnt && raw.signals.gpc {
+            return Ok(Outcome::Excluded(Exclusion::GlobalPrivacyControl));
+        }
+        if first.respect_dnt && raw.signals.dnt {
+            return Ok(Outcome::Excluded(Exclusion::DoNotTrack));
+        }
+        if crate::useragent::is_bot(&raw.user_agent) {
+            return Ok(Outcome::Excluded(Exclusion::Bot));
+        }
+        let sites: Vec<_> = sites
+            .into_iter()
+            .filter(|s| !raw.client.is_in(&s.excluded_ranges))
+            .collect();
+        let Some(first) = sites.first().cloned() else {
+            return Ok(Outcome::Excluded(Exclusion::ExcludedRange));
+        };
+        // Truncate first: from here on only the truncated address exists.
+        let ip = raw.client.truncate(first.ip_mask_bytes);
+        let geo = self.geo.lookup(&ip);
+        let ua = crate::useragent::parse(&raw.user_agent);
+        let salts = self.salts.current().await?;
+        let ts = raw.ts.unwrap_or_else(|| self.clock.now().timestamp());
+        let name = enrich::bounded(name, enrich::MAX_NAME);
+        let interactive = raw.interactive || name == "pageview";
+        let mut hits = Vec::with_capacity(sites.len());
+        for site in &sites {
+            let referrer = raw
+                .referrer
+                .as_deref()
+                .and_then(|r| crate::referrer::classify(r, &site.domains()))
+                .unwrap_or_default();
+            let source = if page.utm_source.is_empty() {
+                referrer.source.clone()
+            } else {
+                crate::referrer::source_for_utm(&page.utm_source)
+            };
+            let attrs = VisitAttrs {
+                referrer: enrich::bounded(&referrer.referrer, enrich::MAX_TEXT),
+                source: enrich::bounded(&source, enrich::MAX_NAME * 2),
+                utm_source: page.utm_source.clone(),
+                utm_medium: page.utm_medium.clone(),
+                utm_campaign: page.utm_campaign.clone(),
+                utm_content: page.utm_content.clone(),
+                utm_term: page.utm_term.clone(),
+                country_code: geo.country_code.clone(),
+                region: geo.region.clone(),
+                city: geo.city.clone(),
+                browser: ua.browser.clone(),
+                browser_version: ua.browser_version.clone(),
+                os: ua.os.clone(),
+                os_version: ua.os_version.clone(),
+                device: ua.device.clone(),
+                screen: enrich::screen_class(raw.screen_width),
+            };
+            let bytes = ip.hash_bytes();
+            hits.push(Hit {
+                site_id: site.id,
+                ts,
+                name: name.clone(),
+                interactive,
+                hostname: page.hostname.clone(),
+                pathname: page.pathname.clone(),
+                attrs,
+                props: raw.props.clone(),
+                visitor_id: visitor_id(&salts.today, site.id, &bytes, &raw.user_agent),
+                prev_visitor_id: salts
+                    .yesterday
+                    .map(|y| visitor_id(&y, site.id, &bytes, &raw.user_agent)),
+            });
+        }
+        self.queue.send_all(hits)?;
+        Ok(Outcome::Accepted)
+    }
+}

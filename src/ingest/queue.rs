@@ -1,0 +1,164 @@
+//! The bounded queue between the request path and the store, and the batch writer that drains
+//! it: hits are gathered by count and time, given sessions, and stored a batch at a time.
+//! A full queue is reported to the client (503), never dropped silently.
+
+use super::identify::SessionTracker;
+use super::{Hit, IngestError};
+use crate::clock::SharedClock;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The sending half, held by the request path.
+#[derive(Clone)]
+pub struct QueueSender {
+    tx: mpsc::Sender<Hit>,
+}
+
+impl QueueSender {
+    /// Queues all hits or none of them.
+    pub fn send_all(&self, hits: Vec<Hit>) -> Result<(), IngestError> {
+        if hits.is_empty() {
+            return Ok(());
+        }
+        let permits = self.tx.try_reserve_many(hits.len()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(()) => IngestError::QueueFull,
+            mpsc::error::TrySendError::Closed(()) => IngestError::ShuttingDown,
+        })?;
+        for (permit, hit) in permits.zip(hits) {
+            permit.send(hit);
+        }
+        Ok(())
+    }
+}
+
+/// How the writer batches.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    pub capacity: usize,
+    pub batch_size: usize,
+    pub flush_interval: Duration,
+}
+
+/// The running writer: tell it to stop, then wait until everything accepted is stored.
+pub struct Writer {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    /// Refuses new hits (they get 503), stores everything queued, then returns.
+    pub async fn drain(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.handle.await {
+            tracing::error!(error = %e, "the batch writer failed");
+        }
+    }
+}
+
+/// Creates the queue and starts its writer.
+pub fn start(
+    settings: WriterSettings,
+    store: Arc<dyn Store>,
+    tracker: SessionTracker,
+    clock: SharedClock,
+) -> (QueueSender, Writer) {
+    let (tx, rx) = mpsc::channel(settings.capacity);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let handle = tokio::spawn(run_writer(rx, stop_rx, settings, store, tracker, clock));
+    (QueueSender { tx }, Writer { stop, handle })
+}
+
+async fn run_writer(
+    mut rx: mpsc::Receiver<Hit>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    settings: WriterSettings,
+    store: Arc<dyn Store>,
+    mut tracker: SessionTracker,
+    clock: SharedClock,
+) {
+    let mut buf: Vec<Hit> = Vec::with_capacity(settings.batch_size);
+    let mut last_expiry = clock.now().timestamp();
+    let mut stopping = false;
+    loop {
+        let got = if stopping {
+            rx.recv_many(&mut buf, settings.batch_size).await
+        } else {
+            tokio::select! {
+                n = rx.recv_many(&mut buf, settings.batch_size) => n,
+                _ = stop.changed() => {
+                    // No new hits from here on; what is queued is still stored.
+                    rx.close();
+                    stopping = true;
+                    continue;
+                }
+            }
+        };
+        if got == 0 {
+            break;
+        }
+        let deadline = tokio::time::Instant::now() + settings.flush_interval;
+        while buf.len() < settings.batch_size {
+            let room = settings.batch_size - buf.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut buf, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let hits = std::mem::take(&mut buf);
+        let count = hits.len();
+        let batch = tracker.assign(hits);
+        let mut delay = Duration::from_millis(50);
+        // A failed batch is retried until it is stored; meanwhile the queue fills up and
+        // clients are told to come back (503), so nothing accepted is lost.
+        while let Err(e) = store.write_batch(batch.clone()).await {
+            tracing::error!(error = %e, events = count, "storing a batch failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        tracing::debug!(events = count, "stored a batch");
+        let now = clock.now().timestamp();
+        if now - last_expiry >= 60 {
+            tracker.expire(now);
+            last_expiry = now;
+        }
+    }
+    if let Err(e) = store.checkpoint().await {
+        tracing::error!(error = %e, "final checkpoint failed");
+    }
+    tracing::info!("ingest queue drained");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit() -> Hit {
+        Hit {
+            site_id: 1,
+            ts: 0,
+            name: "pageview".into(),
+            interactive: true,
+            hostname: "example.com".into(),
+            pathname: "/".into(),
+            attrs: Default::default(),
+            props: Vec::new(),
+            visitor_id: 1,
+            prev_visitor_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn reservation_is_all_or_nothing() {
+        let (tx, mut rx) = mpsc::channel(2);
+        let q = QueueSender { tx };
+        assert!(matches!(q.send_all(vec![hit(), hit(), hit()]), Err(IngestError::QueueFull)));
+        q.send_all(vec![hit(), hit()]).unwrap();
+        assert!(matches!(q.send_all(vec![hit()]), Err(IngestError::QueueFull)));
+        assert_eq!(rx.recv().await.map(|h| h.site_id), Some(1));
+        q.send_all(vec![hit()]).unwrap();
+        rx.close();
+        assert!(matches!(q.send_all(vec![hit()]), Err(IngestError::ShuttingDown)));
+    }
+}

@@ -1,0 +1,37 @@
+//! The `spurlos` binary: parse the command line, load settings, run the command.
+
+use clap::Parser;
+use spurlos::cli::{self, Cli, Command};
+use spurlos::startup::Application;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("SPURLOS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli::settings(&cli)?;
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "spurlos is listening");
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+        other => cli::run_admin(other, settings).await,
+    }
+}

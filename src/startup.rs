@@ -1,0 +1,195 @@
+//! Application assembly: opens the store, loads sites and salts, recovers live sessions,
+//! starts the batch writer and binds the HTTP server (port 0 in tests); runs until stopped and
+//! then drains every accepted event into the store.
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::geo::Geo;
+use crate::http::{self, AppState};
+use crate::ingest::identify::{SessionTracker, SESSION_TIMEOUT};
+use crate::ingest::{queue, Ingest};
+use crate::salt::Salts;
+use crate::sites::SiteRegistry;
+use crate::stats::Stats;
+use crate::store::embedded::Embedded;
+use crate::store::Store;
+use actix_web::{dev::Server, dev::ServerHandle, middleware, web, App, HttpServer};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A built, not yet running spurlos.
+pub struct Application {
+    port: u16,
+    server: Server,
+    writer: queue::Writer,
+    salt_task: tokio::task::JoinHandle<()>,
+    admin_token: String,
+}
+
+/// File under the data directory holding the generated admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// The admin token: configured, or read from (or first written to) the data directory.
+pub fn admin_token(settings: &Settings) -> anyhow::Result<String> {
+    if let Some(t) = &settings.config.admin_token {
+        return Ok(t.clone());
+    }
+    let dir = &settings.config.data_dir;
+    let path = dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let token = http::auth::new_token();
+    write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
+impl Application {
+    /// Builds with the system clock.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Builds with the given clock (tests move it by hand).
+    pub async fn build_with(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let config = &settings.config;
+        let admin_token = admin_token(&settings)?;
+        let store: Arc<dyn Store> = Arc::new(
+            Embedded::open(&config.data_dir)
+                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+        );
+        let geo = Arc::new(Geo::open(config.geoip_db.as_deref())?);
+        let sites = SiteRegistry::default();
+        sites.replace(store.sites().await.context("loading sites")?);
+        let salts = Arc::new(
+            Salts::load(store.clone(), clock.clone())
+                .await
+                .context("loading salts")?,
+        );
+        let now = clock.now().timestamp();
+        let live = store
+            .live_sessions(now - SESSION_TIMEOUT)
+            .await
+            .context("recovering live sessions")?;
+        let (sender, writer) = queue::start(
+            queue::WriterSettings {
+                capacity: config.queue_capacity,
+                batch_size: config.batch_size,
+                flush_interval: Duration::from_millis(config.flush_interval_ms),
+            },
+            store.clone(),
+            SessionTracker::with_sessions(live),
+            clock.clone(),
+        );
+        let salt_task = {
+            let salts = salts.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = salts.rotate().await {
+                        tracing::error!(error = %e, "rotating salts failed");
+                    }
+                }
+            })
+        };
+        let state = web::Data::new(AppState {
+            ingest: Ingest {
+                sites: sites.clone(),
+                geo,
+                salts,
+                clock: clock.clone(),
+                queue: sender,
+            },
+            stats: Stats {
+                store: store.clone(),
+                sites: sites.clone(),
+                clock,
+            },
+            store,
+            sites,
+            trusted_proxies: settings.trusted_proxies.clone(),
+            admin_token: admin_token.clone(),
+            max_body_bytes: config.max_body_bytes,
+        });
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::Compress::default())
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("Referrer-Policy", "no-referrer"))
+                        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")),
+                )
+                .configure(http::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            writer,
+            salt_task,
+            admin_token,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The admin token in force.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// A handle to stop the server (gracefully with `stop(true)`).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or a handle's stop), then stores everything accepted.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        tracing::info!("server stopped; storing queued events");
+        self.writer.drain().await;
+        self.salt_task.abort();
+        result
+    }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, http::error::ApiError> {
+    Err(http::error::ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint",
+    ))
+}

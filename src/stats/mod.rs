@@ -1,0 +1,284 @@
+//! The Stats API's engine: parses Plausible-style v2 queries, checks the caller may see the
+//! site (the one place tenant scoping happens), resolves date ranges in the site's time zone,
+//! asks the store for sums and turns them into metrics.
+
+pub mod model;
+pub mod request;
+
+use crate::clock::SharedClock;
+use crate::sites::{Site, SiteRegistry};
+use crate::store::{EventAgg, SessionAgg, Store, StoreError, TokenScope};
+use model::{AggregateQuery, Dimension, Metric, TimeBucket, VisitField};
+use request::{ParsedQuery, SortKey};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The hosting provider's admin token: every site.
+    Admin,
+    /// A Stats API token.
+    Token(TokenScope),
+}
+
+impl Caller {
+    /// Whether the caller may read `site`.
+    pub fn may_read(&self, site: &Site) -> bool {
+        match self {
+            Caller::Admin => true,
+            Caller::Token(TokenScope::Site(id)) => *id == site.id,
+        }
+    }
+}
+
+/// A query that cannot be answered, naming the part at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("site {0:?} does not exist or is not readable with this token")]
+    NoAccess(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Label for visits without a source.
+pub const DIRECT: &str = "Direct / None";
+
+/// The Stats API service.
+pub struct Stats {
+    pub store: Arc<dyn Store>,
+    pub sites: SiteRegistry,
+    pub clock: SharedClock,
+}
+
+impl Stats {
+    /// Finds a site the caller may read, by domain or numeric id.
+    pub fn readable_site(&self, caller: &Caller, site_id: &str) -> Result<Arc<Site>, StatsError> {
+        let site = site_id
+            .parse::<u32>()
+            .ok()
+            .and_then(|id| self.sites.by_id(id))
+            .or_else(|| self.sites.by_domain(site_id))
+            .filter(|s| caller.may_read(s));
+        site.ok_or_else(|| StatsError::NoAccess(site_id.to_string()))
+    }
+
+    /// Answers a v2 query body.
+    pub async fn query(&self, caller: &Caller, body: &Value) -> Result<Value, StatsError> {
+        let parsed = request::parse(body)?;
+        let site = self.readable_site(caller, &parsed.site_id)?;
+        let now = self.clock.now().timestamp();
+        let window = request::resolve_range(&parsed.date_range, &site, now)?;
+        let results = self.run(&parsed, &site, window).await?;
+        let mut rows: Vec<Value> = Vec::with_capacity(results.len());
+        let comparison = if parsed.compare_previous {
+            let len = window.1 - window.0;
+            let prev = self.run(&parsed, &site, (window.0 - len, window.0)).await?;
+            Some(prev)
+        } else {
+            None
+        };
+        let prev_index: HashMap<&Vec<String>, &Vec<f64>> = comparison
+            .as_ref()
+            .map(|p| p.iter().map(|(d, m)| (d, m)).collect())
+            .unwrap_or_default();
+        for (dims, metrics) in &results {
+            let mut row = json!({
+                "dimensions": dims,
+                "metrics": metrics.iter().zip(&parsed.metrics).map(|(v, m)| metric_json(*m, *v)).collect::<Vec<_>>(),
+            });
+            if comparison.is_some() {
+                let time_free = !parsed.dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
+                let prev = if time_free { prev_index.get(dims).copied() } else { None };
+                let prev_metrics: Vec<f64> =
+                    prev.cloned().unwrap_or_else(|| vec![0.0; parsed.metrics.len()]);
+                let change: Vec<Value> = metrics
+                    .iter()
+                    .zip(&prev_metrics)
+                    .zip(&parsed.metrics)
+                    .map(|((now, before), m)| change(*m, *now, *before))
+                    .collect();
+                row["comparison"] = json!({
+                    "dimensions": dims,
+                    "metrics": prev_metrics.iter().zip(&parsed.metrics).map(|(v, m)| metric_json(*m, *v)).collect::<Vec<_>>(),
+                    "change": change,
+                });
+            }
+            rows.push(row);
+        }
+        let (from, to) = window;
+        Ok(json!({
+            "results": rows,
+            "meta": {"time_zone": site.timezone, "total_rows": results.len()},
+            "query": {
+                "site_id": site.domain,
+                "metrics": parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
+                "date_range": [rfc3339(from, &site), rfc3339(to - 1, &site)],
+                "dimensions": parsed.dimension_names,
+                "filters": body.get("filters").cloned().unwrap_or(json!([])),
+            }
+        }))
+    }
+
+    /// Visitors in the last five minutes.
+    pub async fn realtime_visitors(&self, caller: &Caller, site_id: &str) -> Result<u64, StatsError> {
+        let site = self.readable_site(caller, site_id)?;
+        let now = self.clock.now().timestamp();
+        let q = aggregate_query(&site, (now - 300, now + 1), Vec::new(), Vec::new());
+        let rows = self.store.event_aggregate(&q).await?;
+        Ok(rows.first().map(|r| r.visitors).unwrap_or(0))
+    }
+
+    async fn run(
+        &self,
+        parsed: &ParsedQuery,
+        site: &Site,
+        window: (i64, i64),
+    ) -> Result<Vec<(Vec<String>, Vec<f64>)>, StatsError> {
+        let q = aggregate_query(site, window, parsed.dimensions.clone(), parsed.filters.clone());
+        let need_sessions = parsed.metrics.iter().any(|m| m.needs_sessions());
+        let need_events = parsed.metrics.iter().any(|m| !m.needs_sessions());
+        let events = if need_events {
+            self.store.event_aggregate(&q).await?
+        } else {
+            Vec::new()
+        };
+        let sessions = if need_sessions {
+            self.store.session_aggregate(&q).await?
+        } else {
+            Vec::new()
+        };
+        let mut merged = merge(events, sessions, &parsed.metrics);
+        for (dims, _) in merged.iter_mut() {
+            for (value, dim) in dims.iter_mut().zip(&parsed.dimensions) {
+                *value = display_dim(dim, value);
+            }
+        }
+        sort(&mut merged, parsed);
+        let offset = parsed.offset.min(merged.len());
+        let end = (offset + parsed.limit).min(merged.len());
+        Ok(merged[offset..end].to_vec())
+    }
+}
+
+fn aggregate_query(
+    site: &Site,
+    window: (i64, i64),
+    dimensions: Vec<Dimension>,
+    filters: Vec<model::Filter>,
+) -> AggregateQuery {
+    let tz = site.tz();
+    AggregateQuery {
+        site_id: site.id,
+        from_ts: window.0,
+        to_ts: window.1,
+        offsets: crate::timezone::offsets(tz, window.0, window.1),
+        month_starts: crate::timezone::month_starts(tz, window.0, window.1),
+        dimensions,
+        filters,
+    }
+}
+
+fn rfc3339(ts: i64, site: &Site) -> String {
+    use chrono::TimeZone;
+    site.tz()
+        .timestamp_opt(ts, 0)
+        .single()
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+fn merge(events: Vec<EventAgg>, sessions: Vec<SessionAgg>, metrics: &[Metric]) -> Vec<(Vec<String>, Vec<f64>)> {
+    let mut by_dims: HashMap<Vec<String>, (Option<EventAgg>, Option<SessionAgg>)> = HashMap::new();
+    for e in events {
+        by_dims.entry(e.dims.clone()).or_default().0 = Some(e);
+    }
+    for s in sessions {
+        by_dims.entry(s.dims.clone()).or_default().1 = Some(s);
+    }
+    let mut out = Vec::with_capacity(by_dims.len());
+    for (dims, (e, s)) in by_dims {
+        let e = e.unwrap_or_default();
+        let s = s.unwrap_or_default();
+        if e.visitors == 0 && e.events == 0 && s.visits <= 0 {
+            continue;
+        }
+        let visits = s.visits.max(0) as f64;
+        let per_visit = |x: i64| if visits > 0.0 { x as f64 / visits } else { 0.0 };
+        let values = metrics
+            .iter()
+            .map(|m| match m {
+                Metric::Visitors => e.visitors as f64,
+                Metric::Visits => visits,
+                Metric::Pageviews => e.pageviews as f64,
+                Metric::Events => e.events as f64,
+                Metric::ViewsPerVisit => (per_visit(s.pageviews) * 100.0).round() / 100.0,
+                Metric::BounceRate => (per_visit(s.bounces) * 100.0).round(),
+                Metric::VisitDuration => per_visit(s.duration).round(),
+            })
+            .collect();
+        out.push((dims, values));
+    }
+    out
+}
+
+fn display_dim(dim: &Dimension, raw: &str) -> String {
+    match dim {
+        Dimension::Time(bucket) => {
+            let ts: i64 = raw.parse().unwrap_or(0);
+            let t = chrono::DateTime::from_timestamp(ts, 0).unwrap_or_default().naive_utc();
+            let fmt = match bucket {
+                TimeBucket::Minute => "%Y-%m-%d %H:%M:00",
+                TimeBucket::Hour => "%Y-%m-%d %H:00:00",
+                TimeBucket::Day | TimeBucket::Week | TimeBucket::Month => "%Y-%m-%d",
+            };
+            t.format(fmt).to_string()
+        }
+        Dimension::Visit(VisitField::Source) if raw.is_empty() => DIRECT.to_string(),
+        Dimension::Visit(_) | Dimension::EntryPage | Dimension::ExitPage if raw.is_empty() => {
+            "(none)".to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+fn sort(rows: &mut [(Vec<String>, Vec<f64>)], parsed: &ParsedQuery) {
+    rows.sort_by(|a, b| {
+        for (key, desc) in &parsed.order_by {
+            let ord = match key {
+                SortKey::Metric(i) => a.1[*i].total_cmp(&b.1[*i]),
+                SortKey::Dimension(i) => a.0[*i].cmp(&b.0[*i]),
+            };
+            let ord = if *desc { ord.reverse() } else { ord };
+            if ord != std::cmp::Ordering::Equal {
+                return ord;
+            }
+        }
+        a.0.cmp(&b.0)
+    });
+}
+
+fn metric_json(m: Metric, v: f64) -> Value {
+    match m {
+        Metric::ViewsPerVisit => json!(v),
+        _ => json!(v as i64),
+    }
+}
+
+fn change(m: Metric, now: f64, before: f64) -> Value {
+    match m {
+        // Percentage points for a rate.
+        Metric::BounceRate => json!((now - before) as i64),
+        _ if before == 0.0 => {
+            if now > 0.0 {
+                json!(100)
+            } else {
+                json!(0)
+            }
+        }
+        _ => json!(((now - before) / before * 100.0).round() as i64),
+    }
+}

@@ -1,0 +1,162 @@
+//! The storage boundary: one small trait for events, sessions, sites, tokens and salts, and the
+//! rows that cross it. Each implementation keeps its own SQL under its own module.
+
+pub mod embedded;
+
+use crate::sites::{Site, SiteSpec};
+use crate::stats::model::AggregateQuery;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+
+/// Attributes that belong to a visit; every event of a session carries the session's values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VisitAttrs {
+    pub referrer: String,
+    pub source: String,
+    pub utm_source: String,
+    pub utm_medium: String,
+    pub utm_campaign: String,
+    pub utm_content: String,
+    pub utm_term: String,
+    pub country_code: String,
+    pub region: String,
+    pub city: String,
+    pub browser: String,
+    pub browser_version: String,
+    pub os: String,
+    pub os_version: String,
+    pub device: String,
+    pub screen: String,
+}
+
+/// One stored event (a page view or a custom event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub site_id: u32,
+    /// Seconds since the Unix epoch, UTC.
+    pub ts: i64,
+    pub event_id: u64,
+    pub session_id: u64,
+    pub visitor_id: u64,
+    pub name: String,
+    pub interactive: bool,
+    pub hostname: String,
+    pub pathname: String,
+    pub attrs: VisitAttrs,
+    pub props: Vec<(String, String)>,
+}
+
+/// One version of a session. Sessions are append-only: a change is written as the old
+/// version with `sign = -1` and the new one with `sign = 1`, so sums over `sign` are exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub site_id: u32,
+    pub session_id: u64,
+    pub visitor_id: u64,
+    pub sign: i8,
+    /// Number of hits the session had when this version was written.
+    pub version: u32,
+    pub start_ts: i64,
+    pub end_ts: i64,
+    pub pageviews: u32,
+    pub events: u32,
+    /// Interactive events other than page views.
+    pub interactive: u32,
+    pub entry_page: String,
+    pub exit_page: String,
+    pub hostname: String,
+    pub attrs: VisitAttrs,
+}
+
+/// What the batch writer stores in one go: all of it or none of it.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    pub events: Vec<EventRow>,
+    pub sessions: Vec<SessionRow>,
+}
+
+/// Per-group sums over events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventAgg {
+    pub dims: Vec<String>,
+    pub visitors: u64,
+    pub pageviews: u64,
+    pub events: u64,
+}
+
+/// Per-group sums over sessions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionAgg {
+    pub dims: Vec<String>,
+    pub visits: i64,
+    pub pageviews: i64,
+    pub bounces: i64,
+    pub duration: i64,
+}
+
+/// Who a Stats API token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenScope {
+    /// Read-only access to one site.
+    Site(u32),
+}
+
+/// A failure below the storage boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data directory {path} cannot be used: {message}")]
+    DataDir { path: String, message: String },
+    #[error("database error while {context}: {source}")]
+    Database {
+        context: &'static str,
+        source: duckdb::Error,
+    },
+    #[error("migration {name} failed: {source}")]
+    Migration { name: String, source: duckdb::Error },
+    #[error("a site with domain {0} exists already")]
+    DuplicateDomain(String),
+    #[error("no site {0}")]
+    NoSuchSite(String),
+    #[error("{0}")]
+    Invalid(#[from] crate::sites::SiteSpecError),
+    #[error("salt file: {0}")]
+    Salts(String),
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// Salt for one UTC day.
+pub type DaySalt = (NaiveDate, [u8; 32]);
+
+/// Everything spurlos keeps.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a batch atomically.
+    async fn write_batch(&self, batch: Batch) -> Result<(), StoreError>;
+    /// Live versions of the sessions that had a hit at or after `since_ts` (for restarts).
+    async fn live_sessions(&self, since_ts: i64) -> Result<Vec<SessionRow>, StoreError>;
+    /// Sums over events, grouped by the query's dimensions.
+    async fn event_aggregate(&self, q: &AggregateQuery) -> Result<Vec<EventAgg>, StoreError>;
+    /// Sums over sessions, grouped by the query's dimensions.
+    async fn session_aggregate(&self, q: &AggregateQuery) -> Result<Vec<SessionAgg>, StoreError>;
+
+    /// All sites.
+    async fn sites(&self) -> Result<Vec<Site>, StoreError>;
+    /// Creates a site; the store picks its id.
+    async fn add_site(&self, spec: SiteSpec) -> Result<Site, StoreError>;
+    /// Removes a site with all its events, sessions and tokens.
+    async fn remove_site(&self, site_id: u32) -> Result<(), StoreError>;
+
+    /// Saves a token by its hash.
+    async fn add_token(&self, token_hash: &str, scope: TokenScope) -> Result<(), StoreError>;
+    /// The scope of a token hash, if it exists.
+    async fn token_scope(&self, token_hash: &str) -> Result<Option<TokenScope>, StoreError>;
+
+    /// The salts kept now.
+    async fn salts(&self) -> Result<Vec<DaySalt>, StoreError>;
+    /// Replaces the kept salts; salts not in `salts` are gone afterwards.
+    async fn replace_salts(&self, salts: &[DaySalt]) -> Result<(), StoreError>;
+
+    /// Writes everything buffered to durable storage.
+    async fn checkpoint(&self) -> Result<(), StoreError>;
+}

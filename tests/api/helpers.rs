@@ -1,0 +1,244 @@
+//! Test harness: `spawn_app()` (in-process, manual clock) and `spawn_binary()` (the real
+//! binary in a child process), plus request helpers.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+use spurlos::clock::ManualClock;
+use spurlos::config::Config;
+use spurlos::startup::Application;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const ADMIN: &str = "test-admin-token-0123456789";
+pub const CHROME: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub const FIREFOX: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+pub const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+
+pub struct TestApp {
+    pub address: String,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    pub handle: actix_web::dev::ServerHandle,
+    pub join: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+}
+
+pub fn test_env(data_dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("SPURLOS_LISTEN".to_string(), "127.0.0.1:0".to_string()),
+        ("SPURLOS_DATA_DIR".into(), data_dir.display().to_string()),
+        ("SPURLOS_ADMIN_TOKEN".into(), ADMIN.into()),
+        ("SPURLOS_TRUSTED_PROXIES".into(), "127.0.0.1/32,::1/128".into()),
+        ("SPURLOS_FLUSH_INTERVAL_MS".into(), "20".into()),
+    ];
+    for (k, v) in extra {
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_string(), v.to_string()));
+    }
+    env
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let settings = Config::load_from(None, &test_env(data_dir.path(), extra)).unwrap();
+    let clock = Arc::new(ManualClock::new(utc(2024, 6, 10, 8, 0, 0)));
+    let app = Application::build_with(settings, clock.clone()).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        clock,
+        client: reqwest::Client::new(),
+        data_dir,
+        handle,
+        join,
+    }
+}
+
+impl TestApp {
+    pub async fn add_site(&self, domain: &str, timezone: &str) -> Value {
+        self.add_site_spec(json!({"domain": domain, "timezone": timezone})).await
+    }
+
+    pub async fn add_site_spec(&self, spec: Value) -> Value {
+        let r = self
+            .client
+            .post(format!("{}/api/admin/sites", self.address))
+            .bearer_auth(ADMIN)
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+        r.json().await.unwrap()
+    }
+
+    /// Sends a Plausible-style event from `ip` (via the trusted X-Forwarded-For) with `ua`.
+    pub async fn event(&self, body: Value, ip: &str, ua: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/event", self.address))
+            .header("X-Forwarded-For", ip)
+            .header("User-Agent", ua)
+            .header("Content-Type", "text/plain")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page view of `url` on `domain`.
+    pub async fn pageview(&self, domain: &str, url: &str, referrer: Option<&str>, ip: &str, ua: &str) {
+        let r = self
+            .event(json!({"n": "pageview", "u": url, "d": domain, "r": referrer, "w": 1280}), ip, ua)
+            .await;
+        assert_eq!(r.status(), 202);
+    }
+
+    pub async fn query(&self, body: Value) -> Value {
+        self.query_as(ADMIN, body).await
+    }
+
+    pub async fn query_as(&self, token: &str, body: Value) -> Value {
+        let r = self
+            .client
+            .post(format!("{}/api/v2/query", self.address))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    /// Waits until `n` events of `site` are stored (all time).
+    pub async fn wait_for_events(&self, site: &str, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = self
+                .query(json!({"site_id": site, "metrics": ["events"], "date_range": "all"}))
+                .await;
+            let got = v["results"]
+                .get(0)
+                .map(|r| r["metrics"][0].as_u64().unwrap())
+                .unwrap_or(0);
+            if got == n {
+                return;
+            }
+            assert!(got < n, "more events stored than sent: {got} > {n}");
+            assert!(Instant::now() < deadline, "only {got} of {n} events stored");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.handle.stop(true).await;
+        self.join.await.unwrap().unwrap();
+        self.data_dir
+    }
+}
+
+/// The results of a query as (dimensions, metrics) pairs.
+pub fn rows(v: &Value) -> Vec<(Vec<String>, Vec<f64>)> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["dimensions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_str().unwrap().to_string())
+                    .collect(),
+                r["metrics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m.as_f64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// The real binary running in a child process.
+pub struct BinaryApp {
+    pub child: Child,
+    pub address: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_spurlos")
+}
+
+/// Starts `spurlos serve` on a free port with `data_dir`; its stderr goes to `log`.
+pub fn spawn_binary(data_dir: &Path, log: &Path, extra: &[(&str, &str)]) -> BinaryApp {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(binary());
+    cmd.arg("serve");
+    for (k, v) in test_env(data_dir, extra) {
+        cmd.env(k, v);
+    }
+    cmd.env("SPURLOS_LISTEN", &listen);
+    let logfile = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = cmd
+        .stdout(Stdio::from(logfile.try_clone().unwrap()))
+        .stderr(Stdio::from(logfile))
+        .spawn()
+        .unwrap();
+    let app = BinaryApp {
+        child,
+        address: format!("http://{listen}"),
+        data_dir: data_dir.to_path_buf(),
+        log: log.to_path_buf(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(&listen).is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "spurlos did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    app
+}
+
+impl BinaryApp {
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}

@@ -1,0 +1,80 @@
+//! Graceful shutdown under load loses no accepted event: every 202 is in the store after a
+//! restart, and refused events were told so (503 or a refused connection).
+
+use super::helpers::*;
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SITE: &str = "busy.example";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_keeps_every_accepted_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("spurlos.log");
+    // Slow flushes, so a lot is still queued when the signal comes.
+    let extra = [("SPURLOS_FLUSH_INTERVAL_MS", "500"), ("SPURLOS_BATCH_SIZE", "100000")];
+    let app = spawn_binary(&data, &log, &extra);
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/api/admin/sites", app.address))
+        .bearer_auth(ADMIN)
+        .json(&json!({"domain": SITE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for w in 0..16u64 {
+        let client = client.clone();
+        let address = app.address.clone();
+        let accepted = accepted.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..2000u64 {
+                let body = json!({"n": "pageview", "u": format!("https://{SITE}/p{i}"), "d": SITE});
+                let r = client
+                    .post(format!("{address}/api/event"))
+                    .header("X-Forwarded-For", format!("10.{w}.{}.{}", i / 250, i % 250))
+                    .header("User-Agent", CHROME)
+                    .body(body.to_string())
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 202 => {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(r) => assert_eq!(r.status(), 503, "only 202 or 503"),
+                    Err(_) => break, // the server has gone: not accepted
+                }
+            }
+        }));
+    }
+    // Let the load run, then stop the server in the middle of it.
+    while accepted.load(Ordering::SeqCst) < 2000 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = tokio::task::spawn_blocking(move || app.terminate()).await.unwrap();
+    assert!(status.success(), "{}", std::fs::read_to_string(&log).unwrap());
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let accepted = accepted.load(Ordering::SeqCst);
+    assert!(accepted < 32_000, "the load should still have been running");
+
+    let app = spawn_binary(&data, &log, &[]);
+    let v: serde_json::Value = client
+        .post(format!("{}/api/v2/query", app.address))
+        .bearer_auth(ADMIN)
+        .json(&json!({"site_id": SITE, "metrics": ["pageviews"], "date_range": "all"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["results"][0]["metrics"][0].as_u64().unwrap(), accepted, "{v}");
+    assert!(app.terminate().success());
+}
