@@ -29,7 +29,10 @@ fn pick<'a>(rng: &mut StdRng, items: &'a [&'a str]) -> &'a str {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let total: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
+    let total: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000);
     let runs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(11);
     let dir = match args.get(3) {
         Some(d) => std::path::PathBuf::from(d),
@@ -40,7 +43,10 @@ async fn main() -> anyhow::Result<()> {
     let store_dyn: Arc<dyn Store> = store.clone();
     if store.sites().await?.is_empty() {
         let site = store
-            .add_site(SiteSpec { domain: "bench.example".into(), ..Default::default() })
+            .add_site(SiteSpec {
+                domain: "bench.example".into(),
+                ..Default::default()
+            })
             .await?;
         seed(&store_dyn, site.id, total, end).await?;
     } else {
@@ -51,13 +57,32 @@ async fn main() -> anyhow::Result<()> {
     let clock: SharedClock = Arc::new(ManualClock::new(
         chrono::DateTime::from_timestamp(end - 3600, 0).unwrap_or_default(),
     ));
-    let stats = Stats { store: store_dyn, sites, clock };
+    let stats = Stats {
+        store: store_dyn,
+        sites,
+        clock,
+    };
     let queries = [
-        ("aggregate", json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"], "include": {"comparisons": {"mode": "previous_period"}}})),
-        ("30-day series", json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors", "pageviews"], "dimensions": ["time:day"]})),
-        ("top pages", json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors", "pageviews"], "dimensions": ["event:page"], "pagination": {"limit": 10}})),
-        ("top sources", json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors"], "dimensions": ["visit:source"], "pagination": {"limit": 10}})),
-        ("countries", json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors"], "dimensions": ["visit:country"], "pagination": {"limit": 10}})),
+        (
+            "aggregate",
+            json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"], "include": {"comparisons": {"mode": "previous_period"}}}),
+        ),
+        (
+            "30-day series",
+            json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors", "pageviews"], "dimensions": ["time:day"]}),
+        ),
+        (
+            "top pages",
+            json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors", "pageviews"], "dimensions": ["event:page"], "pagination": {"limit": 10}}),
+        ),
+        (
+            "top sources",
+            json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors"], "dimensions": ["visit:source"], "pagination": {"limit": 10}}),
+        ),
+        (
+            "countries",
+            json!({"site_id": "bench.example", "date_range": "30d", "metrics": ["visitors"], "dimensions": ["visit:country"], "pagination": {"limit": 10}}),
+        ),
     ];
     let mut totals = Vec::with_capacity(runs);
     let mut per_query: Vec<Vec<f64>> = vec![Vec::new(); queries.len()];
@@ -69,7 +94,12 @@ async fn main() -> anyhow::Result<()> {
             per_query[i].push(t.elapsed().as_secs_f64() * 1000.0);
             if run == 0 {
                 let first = v["results"].get(0).cloned().unwrap_or_default();
-                println!("{:>14}: {} rows, first {}", queries[i].0, v["results"].as_array().map_or(0, |a| a.len()), first);
+                println!(
+                    "{:>14}: {} rows, first {}",
+                    queries[i].0,
+                    v["results"].as_array().map_or(0, |a| a.len()),
+                    first
+                );
             }
         }
         totals.push(t_all.elapsed().as_secs_f64() * 1000.0);
@@ -81,17 +111,48 @@ async fn main() -> anyhow::Result<()> {
     for (i, (name, _)) in queries.iter().enumerate() {
         println!("{name:>14}: median {:.1} ms", median(&mut per_query[i]));
     }
-    println!("dashboard total over {runs} runs: median {:.1} ms, min {:.1} ms, max {:.1} ms", median(&mut totals.clone()), totals.iter().cloned().fold(f64::MAX, f64::min), totals.iter().cloned().fold(0.0, f64::max));
+    println!(
+        "dashboard total over {runs} runs: median {:.1} ms, min {:.1} ms, max {:.1} ms",
+        median(&mut totals.clone()),
+        totals.iter().cloned().fold(f64::MAX, f64::min),
+        totals.iter().cloned().fold(0.0, f64::max)
+    );
     Ok(())
 }
 
 async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(7);
-    let pages: Vec<String> = (0..400).map(|i| format!("/section-{}/page-{i}", i % 12)).collect();
-    let pages: Vec<&str> = std::iter::once("/").chain(pages.iter().map(String::as_str)).collect();
-    let sources = ["", "Google", "Twitter", "Facebook", "DuckDuckGo", "Bing", "news.example", "blog.example", "Reddit", "LinkedIn", "Hacker News", "GitHub"];
-    let countries = ["DE", "US", "AT", "CH", "FR", "GB", "NL", "PL", "IT", "ES", "SE", "", "CA", "JP", "BR"];
-    let browsers = ["Chrome", "Safari", "Firefox", "Edge", "Opera", "Samsung Internet"];
+    let pages: Vec<String> = (0..400)
+        .map(|i| format!("/section-{}/page-{i}", i % 12))
+        .collect();
+    let pages: Vec<&str> = std::iter::once("/")
+        .chain(pages.iter().map(String::as_str))
+        .collect();
+    let sources = [
+        "",
+        "Google",
+        "Twitter",
+        "Facebook",
+        "DuckDuckGo",
+        "Bing",
+        "news.example",
+        "blog.example",
+        "Reddit",
+        "LinkedIn",
+        "Hacker News",
+        "GitHub",
+    ];
+    let countries = [
+        "DE", "US", "AT", "CH", "FR", "GB", "NL", "PL", "IT", "ES", "SE", "", "CA", "JP", "BR",
+    ];
+    let browsers = [
+        "Chrome",
+        "Safari",
+        "Firefox",
+        "Edge",
+        "Opera",
+        "Samsung Internet",
+    ];
     let oses = ["Windows", "macOS", "Android", "iPhone", "Linux"];
     let mut tracker = SessionTracker::default();
     let start = end - 30 * DAY;
@@ -109,7 +170,11 @@ async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> any
             browser: pick(&mut rng, &browsers).into(),
             browser_version: "120".into(),
             os: pick(&mut rng, &oses).into(),
-            device: if rng.random_bool(0.4) { "mobile".into() } else { "desktop".into() },
+            device: if rng.random_bool(0.4) {
+                "mobile".into()
+            } else {
+                "desktop".into()
+            },
             screen: "Laptop".into(),
             ..Default::default()
         };
@@ -120,7 +185,11 @@ async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> any
             batch.push(Hit {
                 site_id,
                 ts: at,
-                name: if custom { "Signup".into() } else { "pageview".into() },
+                name: if custom {
+                    "Signup".into()
+                } else {
+                    "pageview".into()
+                },
                 interactive: true,
                 hostname: "bench.example".into(),
                 pathname: pick(&mut rng, &pages).into(),
@@ -133,7 +202,9 @@ async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> any
             made += 1;
         }
         if batch.len() >= 50_000 {
-            store.write_batch(tracker.assign(std::mem::take(&mut batch))).await?;
+            store
+                .write_batch(tracker.assign(std::mem::take(&mut batch)))
+                .await?;
             if ts - last_expire > 3600 {
                 tracker.expire(ts);
                 last_expire = ts;

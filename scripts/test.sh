@@ -22,4 +22,4 @@ cargo build --bins --examples
 cargo test --all-targets
 
 echo "== browser tests (Chromium)"
-(cd tracker-js && SPURLOS_BIN="$CARGO_TARGET_DIR/debug/spurlos" node --test --test-concurrency=1 test/)
+(cd tracker-js && SPURLOS_BIN="$CARGO_TARGET_DIR/debug/spurlos" node --test --test-concurrency=1 test/*.test.mjs)

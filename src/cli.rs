@@ -197,7 +197,13 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             let site: Site = match &backend {
                 Backend::Remote { base, token } => {
                     let v = tokio::task::block_in_place(|| {
-                        remote_json(base, token, "POST", "/api/admin/sites", Some(serde_json::to_value(&spec)?))
+                        remote_json(
+                            base,
+                            token,
+                            "POST",
+                            "/api/admin/sites",
+                            Some(serde_json::to_value(&spec)?),
+                        )
                     })?;
                     serde_json::from_value(v)?
                 }
@@ -207,9 +213,11 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
         }
         Command::Site(SiteCommand::List { json }) => {
             let sites: Vec<Site> = match &backend {
-                Backend::Remote { base, token } => serde_json::from_value(tokio::task::block_in_place(
-                    || remote_json(base, token, "GET", "/api/admin/sites", None),
-                )?)?,
+                Backend::Remote { base, token } => {
+                    serde_json::from_value(tokio::task::block_in_place(|| {
+                        remote_json(base, token, "GET", "/api/admin/sites", None)
+                    })?)?
+                }
                 Backend::Local(store) => store.sites().await?,
             };
             if json {
@@ -217,7 +225,13 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             } else {
                 println!("{:<6} {:<32} {:<20} ALIASES", "ID", "DOMAIN", "TIMEZONE");
                 for s in sites {
-                    println!("{:<6} {:<32} {:<20} {}", s.id, s.domain, s.timezone, s.aliases.join(","));
+                    println!(
+                        "{:<6} {:<32} {:<20} {}",
+                        s.id,
+                        s.domain,
+                        s.timezone,
+                        s.aliases.join(",")
+                    );
                 }
             }
         }
@@ -225,7 +239,9 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             match &backend {
                 Backend::Remote { base, token } => {
                     let path = format!("/api/admin/sites/{}", url_segment(&domain));
-                    tokio::task::block_in_place(|| remote_json(base, token, "DELETE", &path, None))?;
+                    tokio::task::block_in_place(|| {
+                        remote_json(base, token, "DELETE", &path, None)
+                    })?;
                 }
                 Backend::Local(store) => {
                     let d = crate::sites::normalise_domain(&domain)
@@ -245,7 +261,13 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             let token = match &backend {
                 Backend::Remote { base, token } => {
                     let v = tokio::task::block_in_place(|| {
-                        remote_json(base, token, "POST", "/api/admin/tokens", Some(serde_json::json!({"site": site})))
+                        remote_json(
+                            base,
+                            token,
+                            "POST",
+                            "/api/admin/tokens",
+                            Some(serde_json::json!({"site": site})),
+                        )
                     })?;
                     v["token"].as_str().unwrap_or_default().to_string()
                 }
@@ -260,7 +282,10 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                         .ok_or_else(|| anyhow!("no site {d}"))?;
                     let token = crate::http::auth::new_token();
                     store
-                        .add_token(&crate::http::auth::token_hash(&token), TokenScope::Site(found.id))
+                        .add_token(
+                            &crate::http::auth::token_hash(&token),
+                            TokenScope::Site(found.id),
+                        )
                         .await?;
                     token
                 }

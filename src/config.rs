@@ -83,7 +83,10 @@ impl Config {
     }
 
     /// Like [`Config::load`], with the environment passed in (tests).
-    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Settings, ConfigError> {
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Settings, ConfigError> {
         let mut config = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -224,12 +227,16 @@ mod tests {
         assert_eq!(settings.listen.to_string(), "0.0.0.0:8080");
         assert_eq!(settings.config.batch_size, 10);
         assert_eq!(settings.trusted_proxies.len(), 2);
-        assert_eq!(settings.config.queue_capacity, Config::default().queue_capacity);
+        assert_eq!(
+            settings.config.queue_capacity,
+            Config::default().queue_capacity
+        );
     }
 
     #[test]
     fn invalid_values_are_named() {
-        let err = Config::load_from(None, &env(&[("SPURLOS_TRUSTED_PROXIES", "nope")])).unwrap_err();
+        let err =
+            Config::load_from(None, &env(&[("SPURLOS_TRUSTED_PROXIES", "nope")])).unwrap_err();
         assert!(err.to_string().contains("trusted_proxies"), "{err}");
         let err = Config::load_from(None, &env(&[("SPURLOS_BATCH_SIZE", "0")])).unwrap_err();
         assert!(err.to_string().contains("batch_size"), "{err}");

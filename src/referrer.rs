@@ -113,10 +113,21 @@ mod tests {
     fn classifies_search_social_and_others() {
         let d = vec!["example.com".to_string()];
         let g = classify("https://www.google.de/search?q=secret", &d).unwrap();
-        assert_eq!((g.source.as_str(), g.referrer.as_str()), ("Google", "google.de/search"));
+        assert_eq!(
+            (g.source.as_str(), g.referrer.as_str()),
+            ("Google", "google.de/search")
+        );
         assert_eq!(classify("https://t.co/abc", &d).unwrap().source, "Twitter");
-        assert_eq!(classify("https://l.facebook.com/", &d).unwrap().source, "Facebook");
-        assert_eq!(classify("https://blog.other.org/post?id=1", &d).unwrap().source, "blog.other.org");
+        assert_eq!(
+            classify("https://l.facebook.com/", &d).unwrap().source,
+            "Facebook"
+        );
+        assert_eq!(
+            classify("https://blog.other.org/post?id=1", &d)
+                .unwrap()
+                .source,
+            "blog.other.org"
+        );
     }
 
     #[test]

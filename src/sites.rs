@@ -81,7 +81,9 @@ pub fn normalise_domain(input: &str) -> Option<String> {
         && s.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         });
     valid.then(|| s.to_string())
 }
@@ -101,7 +103,10 @@ impl SiteSpec {
         }
         let timezone = self.timezone.unwrap_or_else(|| "UTC".into());
         if timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(spec_err("timezone", format!("{timezone:?} is not an IANA time zone")));
+            return Err(spec_err(
+                "timezone",
+                format!("{timezone:?} is not an IANA time zone"),
+            ));
         }
         let ip_mask_bytes = self.ip_mask_bytes.unwrap_or(1);
         if !(1..=3).contains(&ip_mask_bytes) {
@@ -181,8 +186,14 @@ mod tests {
 
     #[test]
     fn normalises_domains() {
-        assert_eq!(normalise_domain("https://WWW.Example.com:443/x").as_deref(), Some("example.com"));
-        assert_eq!(normalise_domain("shop.example.de").as_deref(), Some("shop.example.de"));
+        assert_eq!(
+            normalise_domain("https://WWW.Example.com:443/x").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            normalise_domain("shop.example.de").as_deref(),
+            Some("shop.example.de")
+        );
         assert_eq!(normalise_domain("<script>"), None);
         assert_eq!(normalise_domain(""), None);
     }

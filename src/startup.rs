@@ -144,7 +144,10 @@ impl Application {
                     middleware::DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
                         .add(("Referrer-Policy", "no-referrer"))
-                        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")),
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'none'; frame-ancestors 'none'",
+                        )),
                 )
                 .configure(http::configure)
                 .default_service(web::to(not_found))

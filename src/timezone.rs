@@ -29,7 +29,11 @@ fn local_to_utc(tz: Tz, local: NaiveDateTime) -> i64 {
 /// Offset (seconds east of UTC) of `tz` at UTC second `ts`.
 pub fn offset_at(tz: Tz, ts: i64) -> i64 {
     let utc = Utc.timestamp_opt(ts, 0).single().unwrap_or_default();
-    i64::from(tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc())
+    i64::from(
+        tz.offset_from_utc_datetime(&utc.naive_utc())
+            .fix()
+            .local_minus_utc(),
+    )
 }
 
 /// The offsets of `tz` over `[from, to)`.
@@ -75,7 +79,12 @@ pub fn month_starts(tz: Tz, from: i64, to: i64) -> Vec<i64> {
     let mut m = first.month();
     while (y, m) <= (last.year(), last.month()) {
         if let Some(d) = NaiveDate::from_ymd_opt(y, m, 1) {
-            out.push(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp());
+            out.push(
+                d.and_hms_opt(0, 0, 0)
+                    .unwrap_or_default()
+                    .and_utc()
+                    .timestamp(),
+            );
         }
         (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
     }

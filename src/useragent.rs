@@ -48,7 +48,13 @@ pub fn parse(ua: &str) -> UserAgentInfo {
             ..Default::default()
         };
     };
-    let known = |s: &str| if s == "UNKNOWN" { String::new() } else { s.to_string() };
+    let known = |s: &str| {
+        if s == "UNKNOWN" {
+            String::new()
+        } else {
+            s.to_string()
+        }
+    };
     let lower = ua.to_ascii_lowercase();
     let device = if lower.contains("ipad")
         || lower.contains("tablet")
@@ -94,17 +100,25 @@ mod tests {
     #[test]
     fn parses_common_browsers() {
         let c = parse(CHROME_MAC);
-        assert_eq!((c.browser.as_str(), c.browser_version.as_str()), ("Chrome", "120"));
+        assert_eq!(
+            (c.browser.as_str(), c.browser_version.as_str()),
+            ("Chrome", "120")
+        );
         assert_eq!((c.os.as_str(), c.device.as_str()), ("macOS", "desktop"));
         let s = parse(SAFARI_IPHONE);
-        assert_eq!((s.browser.as_str(), s.os.as_str(), s.device.as_str()), ("Safari", "iPhone", "mobile"));
+        assert_eq!(
+            (s.browser.as_str(), s.os.as_str(), s.device.as_str()),
+            ("Safari", "iPhone", "mobile")
+        );
         let f = parse(FIREFOX_WIN);
         assert_eq!((f.browser.as_str(), f.os.as_str()), ("Firefox", "Windows"));
     }
 
     #[test]
     fn detects_bots_and_headless() {
-        assert!(is_bot("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"));
+        assert!(is_bot(
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+        ));
         assert!(is_bot("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36"));
         assert!(is_bot("curl/8.0"));
         assert!(is_bot(""));

@@ -20,7 +20,10 @@ pub async fn reload_sites(state: &AppState) -> Result<(), ApiError> {
 }
 
 /// `GET /api/admin/sites`
-pub async fn list_sites(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list_sites(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
     let sites: Vec<_> = state.sites.all().iter().map(|s| (**s).clone()).collect();
     Ok(HttpResponse::Ok().json(sites))
@@ -50,7 +53,13 @@ pub async fn remove_site(
     let domain = path.into_inner();
     let site = normalise_domain(&domain)
         .and_then(|d| state.sites.all().into_iter().find(|s| s.domain == d))
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site {domain}")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no site {domain}"),
+            )
+        })?;
     state.store.remove_site(site.id).await?;
     reload_sites(&state).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -71,10 +80,13 @@ pub async fn create_token(
     require_admin(&req, &state)?;
     let body = super::read_body(payload, state.max_body_bytes).await?;
     let r: TokenRequest = parse(&body)?;
-    let site = state
-        .sites
-        .by_domain(&r.site)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site {}", r.site)))?;
+    let site = state.sites.by_domain(&r.site).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no site {}", r.site),
+        )
+    })?;
     let token = new_token();
     state
         .store

@@ -32,11 +32,21 @@ pub async fn preflight(req: HttpRequest) -> HttpResponse {
         .finish()
 }
 
-fn field<'a>(obj: &'a serde_json::Map<String, Value>, short: &str, long: &str) -> Option<&'a Value> {
-    obj.get(short).or_else(|| obj.get(long)).filter(|v| !v.is_null())
+fn field<'a>(
+    obj: &'a serde_json::Map<String, Value>,
+    short: &str,
+    long: &str,
+) -> Option<&'a Value> {
+    obj.get(short)
+        .or_else(|| obj.get(long))
+        .filter(|v| !v.is_null())
 }
 
-fn text(obj: &serde_json::Map<String, Value>, short: &str, long: &str) -> Result<Option<String>, ApiError> {
+fn text(
+    obj: &serde_json::Map<String, Value>,
+    short: &str,
+    long: &str,
+) -> Result<Option<String>, ApiError> {
     match field(obj, short, long) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -90,8 +100,8 @@ async fn handle(
     client: ClientIp,
     body: &[u8],
 ) -> Result<Outcome, ApiError> {
-    let text_body = std::str::from_utf8(body)
-        .map_err(|_| ApiError::invalid("body", "is not valid UTF-8"))?;
+    let text_body =
+        std::str::from_utf8(body).map_err(|_| ApiError::invalid("body", "is not valid UTF-8"))?;
     let value: Value = serde_json::from_str(text_body)
         .map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
     let obj = value

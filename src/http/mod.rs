@@ -35,12 +35,21 @@ pub const TRACKER_JS: &str = include_str!("../../tracker-js/dist/s.js");
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/health", web::get().to(health))
         .route("/api/event", web::post().to(event::post_event))
-        .route("/api/event", web::method(actix_web::http::Method::OPTIONS).to(event::preflight))
+        .route(
+            "/api/event",
+            web::method(actix_web::http::Method::OPTIONS).to(event::preflight),
+        )
         .route("/api/v2/query", web::post().to(stats::query))
-        .route("/api/v1/stats/realtime/visitors", web::get().to(stats::realtime))
+        .route(
+            "/api/v1/stats/realtime/visitors",
+            web::get().to(stats::realtime),
+        )
         .route("/api/admin/sites", web::get().to(admin::list_sites))
         .route("/api/admin/sites", web::post().to(admin::add_site))
-        .route("/api/admin/sites/{domain}", web::delete().to(admin::remove_site))
+        .route(
+            "/api/admin/sites/{domain}",
+            web::delete().to(admin::remove_site),
+        )
         .route("/api/admin/tokens", web::post().to(admin::create_token))
         .route("/opt-out", web::get().to(optout::page))
         .route("/opt-out", web::post().to(optout::toggle))
@@ -57,7 +66,8 @@ pub async fn read_body(
     use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| error::ApiError::invalid("body", format!("could not be read ({e})")))?;
+        let chunk = chunk
+            .map_err(|e| error::ApiError::invalid("body", format!("could not be read ({e})")))?;
         if body.len() + chunk.len() > limit {
             return Err(error::ApiError::new(
                 actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,

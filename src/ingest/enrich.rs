@@ -109,7 +109,11 @@ pub fn props(value: Option<&serde_json::Value>) -> Result<Vec<(String, String)>,
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::Bool(b) => b.to_string(),
             serde_json::Value::Null => continue,
-            _ => return Err(format!("value of {k:?} must be a string, number or boolean")),
+            _ => {
+                return Err(format!(
+                    "value of {k:?} must be a string, number or boolean"
+                ))
+            }
         };
         if k.trim().is_empty() {
             continue;

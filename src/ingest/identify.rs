@@ -55,7 +55,9 @@ impl SessionTracker {
                 .cloned();
             let session = match continuing {
                 Some(mut s) => {
-                    before.entry(s.session_id).or_insert_with(|| Some(s.clone()));
+                    before
+                        .entry(s.session_id)
+                        .or_insert_with(|| Some(s.clone()));
                     s.version += 1;
                     s.end_ts = s.end_ts.max(hit.ts);
                     if is_pageview {
@@ -84,8 +86,16 @@ impl SessionTracker {
                         pageviews: u32::from(is_pageview),
                         events: u32::from(!is_pageview),
                         interactive: u32::from(!is_pageview && hit.interactive),
-                        entry_page: if is_pageview { hit.pathname.clone() } else { String::new() },
-                        exit_page: if is_pageview { hit.pathname.clone() } else { String::new() },
+                        entry_page: if is_pageview {
+                            hit.pathname.clone()
+                        } else {
+                            String::new()
+                        },
+                        exit_page: if is_pageview {
+                            hit.pathname.clone()
+                        } else {
+                            String::new()
+                        },
                         hostname: hit.hostname.clone(),
                         attrs: hit.attrs.clone(),
                     };
@@ -130,10 +140,11 @@ impl SessionTracker {
             return hit.visitor_id;
         }
         match hit.prev_visitor_id {
-            Some(prev) if self
-                .live
-                .get(&prev)
-                .is_some_and(|s| hit.ts - s.end_ts <= SESSION_TIMEOUT) =>
+            Some(prev)
+                if self
+                    .live
+                    .get(&prev)
+                    .is_some_and(|s| hit.ts - s.end_ts <= SESSION_TIMEOUT) =>
             {
                 prev
             }
@@ -164,13 +175,24 @@ mod tests {
     #[test]
     fn sessions_end_after_thirty_idle_minutes() {
         let mut t = SessionTracker::default();
-        let b = t.assign(vec![hit(1, 0, "pageview", "/a"), hit(1, 60, "pageview", "/b")]);
+        let b = t.assign(vec![
+            hit(1, 0, "pageview", "/a"),
+            hit(1, 60, "pageview", "/b"),
+        ]);
         assert_eq!(b.events.len(), 2);
         assert_eq!(b.events[0].session_id, b.events[1].session_id);
         // New within the batch: only the final version, with sign +1.
         assert_eq!(b.sessions.len(), 1);
         let s = &b.sessions[0];
-        assert_eq!((s.sign, s.pageviews, s.entry_page.as_str(), s.exit_page.as_str()), (1, 2, "/a", "/b"));
+        assert_eq!(
+            (
+                s.sign,
+                s.pageviews,
+                s.entry_page.as_str(),
+                s.exit_page.as_str()
+            ),
+            (1, 2, "/a", "/b")
+        );
         assert_eq!(s.end_ts - s.start_ts, 60);
 
         // Exactly 30 minutes later: same visit; the old version is cancelled.

@@ -58,7 +58,10 @@ pub enum Outcome {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("the ingest queue is full")]
     QueueFull,
     #[error("spurlos is shutting down")]
@@ -86,12 +89,11 @@ impl Ingest {
                 message: "is required".into(),
             });
         }
-        let page = enrich::page_url(&raw.url, raw.hash_mode).map_err(|message| {
-            IngestError::Invalid {
+        let page =
+            enrich::page_url(&raw.url, raw.hash_mode).map_err(|message| IngestError::Invalid {
                 field: "url",
                 message,
-            }
-        })?;
+            })?;
         if name == "engagement" {
             return Ok(Outcome::Excluded(Exclusion::Engagement));
         }

@@ -178,11 +178,8 @@ mod tests {
             &trusted,
         );
         assert!(a.is_in(&nets(&["198.51.100.7/32"])));
-        let a = ClientAddr::from_request(
-            "192.0.2.1".parse().unwrap(),
-            Some("198.51.100.7"),
-            &trusted,
-        );
+        let a =
+            ClientAddr::from_request("192.0.2.1".parse().unwrap(), Some("198.51.100.7"), &trusted);
         assert!(a.is_in(&nets(&["192.0.2.1/32"])));
         let a = ClientAddr::from_request("127.0.0.1".parse().unwrap(), Some("garbage"), &trusted);
         assert!(a.is_in(&nets(&["127.0.0.1/32"])));

@@ -153,12 +153,21 @@ mod tests {
     async fn reservation_is_all_or_nothing() {
         let (tx, mut rx) = mpsc::channel(2);
         let q = QueueSender { tx };
-        assert!(matches!(q.send_all(vec![hit(), hit(), hit()]), Err(IngestError::QueueFull)));
+        assert!(matches!(
+            q.send_all(vec![hit(), hit(), hit()]),
+            Err(IngestError::QueueFull)
+        ));
         q.send_all(vec![hit(), hit()]).unwrap();
-        assert!(matches!(q.send_all(vec![hit()]), Err(IngestError::QueueFull)));
+        assert!(matches!(
+            q.send_all(vec![hit()]),
+            Err(IngestError::QueueFull)
+        ));
         assert_eq!(rx.recv().await.map(|h| h.site_id), Some(1));
         q.send_all(vec![hit()]).unwrap();
         rx.close();
-        assert!(matches!(q.send_all(vec![hit()]), Err(IngestError::ShuttingDown)));
+        assert!(matches!(
+            q.send_all(vec![hit()]),
+            Err(IngestError::ShuttingDown)
+        ));
     }
 }

@@ -91,10 +91,10 @@ impl Stats {
                 "metrics": metrics.iter().zip(&parsed.metrics).map(|(v, m)| metric_json(*m, *v)).collect::<Vec<_>>(),
             });
             if comparison.is_some() {
-                let time_free = !parsed.dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
-                let prev = if time_free { prev_index.get(dims).copied() } else { None };
-                let prev_metrics: Vec<f64> =
-                    prev.cloned().unwrap_or_else(|| vec![0.0; parsed.metrics.len()]);
+                let prev = prev_index.get(dims).copied();
+                let prev_metrics: Vec<f64> = prev
+                    .cloned()
+                    .unwrap_or_else(|| vec![0.0; parsed.metrics.len()]);
                 let change: Vec<Value> = metrics
                     .iter()
                     .zip(&prev_metrics)
@@ -124,7 +124,11 @@ impl Stats {
     }
 
     /// Visitors in the last five minutes.
-    pub async fn realtime_visitors(&self, caller: &Caller, site_id: &str) -> Result<u64, StatsError> {
+    pub async fn realtime_visitors(
+        &self,
+        caller: &Caller,
+        site_id: &str,
+    ) -> Result<u64, StatsError> {
         let site = self.readable_site(caller, site_id)?;
         let now = self.clock.now().timestamp();
         let q = aggregate_query(&site, (now - 300, now + 1), Vec::new(), Vec::new());
@@ -138,7 +142,12 @@ impl Stats {
         site: &Site,
         window: (i64, i64),
     ) -> Result<Vec<(Vec<String>, Vec<f64>)>, StatsError> {
-        let q = aggregate_query(site, window, parsed.dimensions.clone(), parsed.filters.clone());
+        let q = aggregate_query(
+            site,
+            window,
+            parsed.dimensions.clone(),
+            parsed.filters.clone(),
+        );
         let need_sessions = parsed.metrics.iter().any(|m| m.needs_sessions());
         let need_events = parsed.metrics.iter().any(|m| !m.needs_sessions());
         let events = if need_events {
@@ -191,13 +200,19 @@ fn rfc3339(ts: i64, site: &Site) -> String {
         .unwrap_or_default()
 }
 
-fn merge(events: Vec<EventAgg>, sessions: Vec<SessionAgg>, metrics: &[Metric]) -> Vec<(Vec<String>, Vec<f64>)> {
+fn merge(
+    events: Vec<EventAgg>,
+    sessions: Vec<SessionAgg>,
+    metrics: &[Metric],
+) -> Vec<(Vec<String>, Vec<f64>)> {
     let mut by_dims: HashMap<Vec<String>, (Option<EventAgg>, Option<SessionAgg>)> = HashMap::new();
     for e in events {
-        by_dims.entry(e.dims.clone()).or_default().0 = Some(e);
+        let key = e.dims.clone();
+        by_dims.entry(key).or_default().0 = Some(e);
     }
     for s in sessions {
-        by_dims.entry(s.dims.clone()).or_default().1 = Some(s);
+        let key = s.dims.clone();
+        by_dims.entry(key).or_default().1 = Some(s);
     }
     let mut out = Vec::with_capacity(by_dims.len());
     for (dims, (e, s)) in by_dims {
@@ -229,7 +244,9 @@ fn display_dim(dim: &Dimension, raw: &str) -> String {
     match dim {
         Dimension::Time(bucket) => {
             let ts: i64 = raw.parse().unwrap_or(0);
-            let t = chrono::DateTime::from_timestamp(ts, 0).unwrap_or_default().naive_utc();
+            let t = chrono::DateTime::from_timestamp(ts, 0)
+                .unwrap_or_default()
+                .naive_utc();
             let fmt = match bucket {
                 TimeBucket::Minute => "%Y-%m-%d %H:%M:00",
                 TimeBucket::Hour => "%Y-%m-%d %H:00:00",

@@ -182,7 +182,10 @@ impl FilterOp {
 
     /// Whether the filter keeps what does *not* match.
     pub fn negated(self) -> bool {
-        matches!(self, FilterOp::IsNot | FilterOp::ContainsNot | FilterOp::MatchesNot)
+        matches!(
+            self,
+            FilterOp::IsNot | FilterOp::ContainsNot | FilterOp::MatchesNot
+        )
     }
 }
 

@@ -88,7 +88,8 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            Metric::parse(m).ok_or_else(|| invalid(format!("metrics[{i}]"), format!("unknown metric {m:?}")))
+            Metric::parse(m)
+                .ok_or_else(|| invalid(format!("metrics[{i}]"), format!("unknown metric {m:?}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if metrics.is_empty() {
@@ -102,8 +103,12 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            Dimension::parse(d)
-                .ok_or_else(|| invalid(format!("dimensions[{i}]"), format!("unknown dimension {d:?}")))
+            Dimension::parse(d).ok_or_else(|| {
+                invalid(
+                    format!("dimensions[{i}]"),
+                    format!("unknown dimension {d:?}"),
+                )
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let filters = parse_filters(obj.get("filters"))?;
@@ -122,8 +127,17 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
             }
         },
     };
+    if compare_previous && dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
+        return Err(invalid(
+            "include.comparisons",
+            "comparisons cannot be combined with time dimensions yet; query the previous period separately",
+        ));
+    }
     if date_range == DateRange::All && compare_previous {
-        return Err(invalid("include.comparisons", "cannot compare the whole history"));
+        return Err(invalid(
+            "include.comparisons",
+            "cannot compare the whole history",
+        ));
     }
     Ok(ParsedQuery {
         site_id,
@@ -212,7 +226,8 @@ fn parse_range(v: Option<&Value>) -> Result<DateRange, StatsError> {
                 "year" => DateRange::Year,
                 "all" => DateRange::All,
                 _ => {
-                    let num = |suffix: &str| s.strip_suffix(suffix).and_then(|n| n.parse::<u32>().ok());
+                    let num =
+                        |suffix: &str| s.strip_suffix(suffix).and_then(|n| n.parse::<u32>().ok());
                     if let Some(n) = num("mo").filter(|n| (1..=120).contains(n)) {
                         DateRange::Months(n)
                     } else if let Some(n) = num("d").filter(|n| (1..=3660).contains(n)) {
@@ -227,8 +242,12 @@ fn parse_range(v: Option<&Value>) -> Result<DateRange, StatsError> {
         Some(Value::Array(a)) if a.len() == 2 => {
             let date = |i: usize| {
                 a[i].as_str()
-                    .and_then(|s| NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok())
-                    .ok_or_else(|| invalid(format!("date_range[{i}]"), "must be a date like 2024-01-31"))
+                    .and_then(|s| {
+                        NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
+                    })
+                    .ok_or_else(|| {
+                        invalid(format!("date_range[{i}]"), "must be a date like 2024-01-31")
+                    })
             };
             let (from, to) = (date(0)?, date(1)?);
             if to < from {
@@ -237,7 +256,10 @@ fn parse_range(v: Option<&Value>) -> Result<DateRange, StatsError> {
             Ok(DateRange::Custom(from, to))
         }
         None => Err(invalid("date_range", "is required")),
-        _ => Err(invalid("date_range", "must be a name like \"7d\" or [from, to]")),
+        _ => Err(invalid(
+            "date_range",
+            "must be a name like \"7d\" or [from, to]",
+        )),
     }
 }
 
@@ -279,7 +301,10 @@ fn parse_order(
         } else if let Some(i) = names.iter().position(|d| d == name) {
             SortKey::Dimension(i)
         } else {
-            return Err(invalid(&field, format!("{name:?} is not a metric or dimension of this query")));
+            return Err(invalid(
+                &field,
+                format!("{name:?} is not a metric or dimension of this query"),
+            ));
         };
         out.push((key, desc));
     }
@@ -287,7 +312,9 @@ fn parse_order(
 }
 
 fn parse_pagination(v: Option<&Value>) -> Result<(usize, usize), StatsError> {
-    let Some(v) = v else { return Ok((MAX_LIMIT, 0)) };
+    let Some(v) = v else {
+        return Ok((MAX_LIMIT, 0));
+    };
     let num = |key: &str, default: usize| match v.get(key) {
         None => Ok(default),
         Some(n) => n
@@ -297,7 +324,10 @@ fn parse_pagination(v: Option<&Value>) -> Result<(usize, usize), StatsError> {
     };
     let limit = num("limit", MAX_LIMIT)?;
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(invalid("pagination.limit", format!("must be between 1 and {MAX_LIMIT}")));
+        return Err(invalid(
+            "pagination.limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     Ok((limit, num("offset", 0)?))
 }
@@ -317,7 +347,9 @@ pub fn resolve_range(range: &DateRange, site: &Site, now: i64) -> Result<(i64, i
         DateRange::Realtime => return Ok((now - 300, now + 1)),
         DateRange::Day => (today, tomorrow),
         DateRange::Days(n) => (
-            tomorrow.checked_sub_days(Days::new(u64::from(*n))).ok_or_else(err)?,
+            tomorrow
+                .checked_sub_days(Days::new(u64::from(*n)))
+                .ok_or_else(err)?,
             tomorrow,
         ),
         DateRange::Month => (today.with_day(1).ok_or_else(err)?, tomorrow),
@@ -329,7 +361,10 @@ pub fn resolve_range(range: &DateRange, site: &Site, now: i64) -> Result<(i64, i
             tomorrow,
         ),
         DateRange::Year => (today.with_ordinal(1).ok_or_else(err)?, tomorrow),
-        DateRange::All => (NaiveDate::from_ymd_opt(2000, 1, 1).ok_or_else(err)?, tomorrow),
+        DateRange::All => (
+            NaiveDate::from_ymd_opt(2000, 1, 1).ok_or_else(err)?,
+            tomorrow,
+        ),
         DateRange::Custom(a, b) => (*a, b.checked_add_days(Days::new(1)).ok_or_else(err)?),
     };
     Ok((start(from), start(to)))
@@ -346,7 +381,7 @@ mod tests {
             "site_id": "example.com",
             "metrics": ["visitors", "bounce_rate"],
             "date_range": "7d",
-            "dimensions": ["visit:source", "time:day"],
+            "dimensions": ["visit:source", "event:page"],
             "filters": [["is", "visit:country", ["DE"]], ["contains", "event:page", ["/blog"]]],
             "order_by": [["visitors", "desc"]],
             "pagination": {"limit": 5},
@@ -363,13 +398,34 @@ mod tests {
     #[test]
     fn errors_name_the_bad_part() {
         let cases = [
-            (json!({"site_id": "a.com", "metrics": ["visitors", "nope"], "date_range": "7d"}), "metrics[1]"),
-            (json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7x"}), "date_range"),
-            (json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7d", "dimensions": ["x"]}), "dimensions[0]"),
-            (json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7d", "filters": [["is", "event:page"]]}), "filters[0]"),
-            (json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7d", "filters": [["matches", "event:page", ["("]]]}), "filters[0][2]"),
-            (json!({"metrics": ["visitors"], "date_range": "7d"}), "site_id"),
-            (json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7d", "bogus": 1}), "bogus"),
+            (
+                json!({"site_id": "a.com", "metrics": ["visitors", "nope"], "date_range": "7d"}),
+                "metrics[1]",
+            ),
+            (
+                json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7x"}),
+                "date_range",
+            ),
+            (
+                json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7d", "dimensions": ["x"]}),
+                "dimensions[0]",
+            ),
+            (
+                json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7d", "filters": [["is", "event:page"]]}),
+                "filters[0]",
+            ),
+            (
+                json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7d", "filters": [["matches", "event:page", ["("]]]}),
+                "filters[0][2]",
+            ),
+            (
+                json!({"metrics": ["visitors"], "date_range": "7d"}),
+                "site_id",
+            ),
+            (
+                json!({"site_id": "a.com", "metrics": ["visitors"], "date_range": "7d", "bogus": 1}),
+                "bogus",
+            ),
         ];
         for (body, field) in cases {
             match parse(&body) {

@@ -5,8 +5,9 @@ pub mod embedded;
 
 use crate::sites::{Site, SiteSpec};
 use crate::stats::model::AggregateQuery;
-use async_trait::async_trait;
 use chrono::NaiveDate;
+use std::future::Future;
+use std::pin::Pin;
 
 /// Attributes that belong to a visit; every event of a session carries the session's values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,35 +129,37 @@ pub enum StoreError {
 /// Salt for one UTC day.
 pub type DaySalt = (NaiveDate, [u8; 32]);
 
+/// The future a store method returns (boxed, so stores can be chosen at start as `dyn Store`).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
 /// Everything spurlos keeps.
-#[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a batch atomically.
-    async fn write_batch(&self, batch: Batch) -> Result<(), StoreError>;
+    fn write_batch(&self, batch: Batch) -> StoreFuture<'_, ()>;
     /// Live versions of the sessions that had a hit at or after `since_ts` (for restarts).
-    async fn live_sessions(&self, since_ts: i64) -> Result<Vec<SessionRow>, StoreError>;
+    fn live_sessions(&self, since_ts: i64) -> StoreFuture<'_, Vec<SessionRow>>;
     /// Sums over events, grouped by the query's dimensions.
-    async fn event_aggregate(&self, q: &AggregateQuery) -> Result<Vec<EventAgg>, StoreError>;
+    fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>>;
     /// Sums over sessions, grouped by the query's dimensions.
-    async fn session_aggregate(&self, q: &AggregateQuery) -> Result<Vec<SessionAgg>, StoreError>;
+    fn session_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<SessionAgg>>;
 
     /// All sites.
-    async fn sites(&self) -> Result<Vec<Site>, StoreError>;
+    fn sites(&self) -> StoreFuture<'_, Vec<Site>>;
     /// Creates a site; the store picks its id.
-    async fn add_site(&self, spec: SiteSpec) -> Result<Site, StoreError>;
+    fn add_site(&self, spec: SiteSpec) -> StoreFuture<'_, Site>;
     /// Removes a site with all its events, sessions and tokens.
-    async fn remove_site(&self, site_id: u32) -> Result<(), StoreError>;
+    fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()>;
 
     /// Saves a token by its hash.
-    async fn add_token(&self, token_hash: &str, scope: TokenScope) -> Result<(), StoreError>;
+    fn add_token(&self, token_hash: &str, scope: TokenScope) -> StoreFuture<'_, ()>;
     /// The scope of a token hash, if it exists.
-    async fn token_scope(&self, token_hash: &str) -> Result<Option<TokenScope>, StoreError>;
+    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<TokenScope>>;
 
     /// The salts kept now.
-    async fn salts(&self) -> Result<Vec<DaySalt>, StoreError>;
+    fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>>;
     /// Replaces the kept salts; salts not in `salts` are gone afterwards.
-    async fn replace_salts(&self, salts: &[DaySalt]) -> Result<(), StoreError>;
+    fn replace_salts(&self, salts: &[DaySalt]) -> StoreFuture<'_, ()>;
 
     /// Writes everything buffered to durable storage.
-    async fn checkpoint(&self) -> Result<(), StoreError>;
+    fn checkpoint(&self) -> StoreFuture<'_, ()>;
 }

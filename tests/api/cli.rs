@@ -28,12 +28,28 @@ async fn site_and_token_commands_with_and_without_a_server() {
     let log = dir.path().join("log");
     let idle = format!("127.0.0.1:{}", free_port());
     // No server: the CLI opens the data directory itself.
-    let (ok, out, err) = cli(&data, &idle, &["site", "add", "cli.example", "--alias", "cli.example.org", "--timezone", "Europe/Berlin"]);
+    let (ok, out, err) = cli(
+        &data,
+        &idle,
+        &[
+            "site",
+            "add",
+            "cli.example",
+            "--alias",
+            "cli.example.org",
+            "--timezone",
+            "Europe/Berlin",
+        ],
+    );
     assert!(ok, "{out}{err}");
     assert!(out.contains("added site cli.example"), "{out}");
     let (ok, out, err) = cli(&data, &idle, &["site", "add", "www.CLI.example"]);
     assert!(!ok && err.contains("exists already"), "{out}{err}");
-    let (ok, _, err) = cli(&data, &idle, &["site", "add", "x", "--timezone", "Nowhere/Else"]);
+    let (ok, _, err) = cli(
+        &data,
+        &idle,
+        &["site", "add", "x", "--timezone", "Nowhere/Else"],
+    );
     assert!(!ok && err.contains("timezone"), "{err}");
 
     // With a server running on the same data directory, the CLI goes through it.
@@ -44,26 +60,53 @@ async fn site_and_token_commands_with_and_without_a_server() {
     let (ok, out, _) = cli(&data, &listen, &["site", "list", "--json"]);
     assert!(ok);
     let sites: Value = serde_json::from_str(&out).unwrap();
-    let domains: Vec<&str> = sites.as_array().unwrap().iter().map(|s| s["domain"].as_str().unwrap()).collect();
+    let domains: Vec<&str> = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["domain"].as_str().unwrap())
+        .collect();
     assert_eq!(domains, vec!["cli.example", "second.example"]);
     assert_eq!(sites[0]["timezone"], "Europe/Berlin");
     assert_eq!(sites[0]["aliases"], json!(["cli.example.org"]));
     let (ok, out, _) = cli(&data, &listen, &["site", "list"]);
     assert!(ok && out.contains("second.example"), "{out}");
 
-    let (ok, token, err) = cli(&data, &listen, &["token", "create", "--site", "second.example"]);
+    let (ok, token, err) = cli(
+        &data,
+        &listen,
+        &["token", "create", "--site", "second.example"],
+    );
     assert!(ok, "{err}");
     let token = token.trim().to_string();
     let client = reqwest::Client::new();
     let q = |site: &str| json!({"site_id": site, "metrics": ["visitors"], "date_range": "7d"});
-    let r = client.post(format!("{}/api/v2/query", app.address)).bearer_auth(&token).json(&q("second.example")).send().await.unwrap();
+    let r = client
+        .post(format!("{}/api/v2/query", app.address))
+        .bearer_auth(&token)
+        .json(&q("second.example"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = client.post(format!("{}/api/v2/query", app.address)).bearer_auth(&token).json(&q("cli.example")).send().await.unwrap();
+    let r = client
+        .post(format!("{}/api/v2/query", app.address))
+        .bearer_auth(&token)
+        .json(&q("cli.example"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
     let (ok, out, err) = cli(&data, &listen, &["site", "remove", "second.example"]);
     assert!(ok, "{out}{err}");
-    let r = client.post(format!("{}/api/v2/query", app.address)).bearer_auth(&token).json(&q("second.example")).send().await.unwrap();
+    let r = client
+        .post(format!("{}/api/v2/query", app.address))
+        .bearer_auth(&token)
+        .json(&q("second.example"))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status() == 401 || r.status() == 404, "{}", r.status());
     assert!(app.terminate().success());
 }
@@ -85,9 +128,18 @@ fn every_command_has_help() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Usage:"), "{args:?}: {text}");
     }
-    let out = Command::new(binary()).args(["serve", "--help"]).output().unwrap();
+    let out = Command::new(binary())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for var in ["SPURLOS_LISTEN", "SPURLOS_DATA_DIR", "SPURLOS_TRUSTED_PROXIES", "SPURLOS_GEOIP_DB", "SPURLOS_ADMIN_TOKEN"] {
+    for var in [
+        "SPURLOS_LISTEN",
+        "SPURLOS_DATA_DIR",
+        "SPURLOS_TRUSTED_PROXIES",
+        "SPURLOS_GEOIP_DB",
+        "SPURLOS_ADMIN_TOKEN",
+    ] {
         assert!(text.contains(var), "serve --help documents {var}");
     }
 }

@@ -35,7 +35,10 @@ pub fn test_env(data_dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)
         ("SPURLOS_LISTEN".to_string(), "127.0.0.1:0".to_string()),
         ("SPURLOS_DATA_DIR".into(), data_dir.display().to_string()),
         ("SPURLOS_ADMIN_TOKEN".into(), ADMIN.into()),
-        ("SPURLOS_TRUSTED_PROXIES".into(), "127.0.0.1/32,::1/128".into()),
+        (
+            "SPURLOS_TRUSTED_PROXIES".into(),
+            "127.0.0.1/32,::1/128".into(),
+        ),
         ("SPURLOS_FLUSH_INTERVAL_MS".into(), "20".into()),
     ];
     for (k, v) in extra {
@@ -53,7 +56,9 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let settings = Config::load_from(None, &test_env(data_dir.path(), extra)).unwrap();
     let clock = Arc::new(ManualClock::new(utc(2024, 6, 10, 8, 0, 0)));
-    let app = Application::build_with(settings, clock.clone()).await.unwrap();
+    let app = Application::build_with(settings, clock.clone())
+        .await
+        .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let join = tokio::spawn(app.run_until_stopped());
@@ -69,7 +74,8 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 
 impl TestApp {
     pub async fn add_site(&self, domain: &str, timezone: &str) -> Value {
-        self.add_site_spec(json!({"domain": domain, "timezone": timezone})).await
+        self.add_site_spec(json!({"domain": domain, "timezone": timezone}))
+            .await
     }
 
     pub async fn add_site_spec(&self, spec: Value) -> Value {
@@ -99,9 +105,20 @@ impl TestApp {
     }
 
     /// A page view of `url` on `domain`.
-    pub async fn pageview(&self, domain: &str, url: &str, referrer: Option<&str>, ip: &str, ua: &str) {
+    pub async fn pageview(
+        &self,
+        domain: &str,
+        url: &str,
+        referrer: Option<&str>,
+        ip: &str,
+        ua: &str,
+    ) {
         let r = self
-            .event(json!({"n": "pageview", "u": url, "d": domain, "r": referrer, "w": 1280}), ip, ua)
+            .event(
+                json!({"n": "pageview", "u": url, "d": domain, "r": referrer, "w": 1280}),
+                ip,
+                ua,
+            )
             .await;
         assert_eq!(r.status(), 202);
     }
@@ -228,7 +245,11 @@ pub fn spawn_binary(data_dir: &Path, log: &Path, extra: &[(&str, &str)]) -> Bina
         if std::net::TcpStream::connect(&listen).is_ok() {
             break;
         }
-        assert!(Instant::now() < deadline, "spurlos did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "spurlos did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     app

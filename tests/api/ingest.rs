@@ -12,7 +12,8 @@ fn all(site: &str) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn excluded_hits_are_answered_alike_and_not_stored() {
     let app = spawn_app().await;
-    app.add_site_spec(json!({"domain": SITE, "excluded_ranges": ["203.0.113.0/24"]})).await;
+    app.add_site_spec(json!({"domain": SITE, "excluded_ranges": ["203.0.113.0/24"]}))
+        .await;
     let body = json!({"n": "pageview", "u": format!("https://{SITE}/"), "d": SITE});
     let send = |headers: Vec<(&'static str, &'static str)>, ip: &'static str, ua: &'static str| {
         let mut r = app
@@ -42,7 +43,8 @@ async fn excluded_hits_are_answered_alike_and_not_stored() {
         assert_eq!(r.text().await.unwrap(), "ok");
     }
     // One counted hit, to know the writer has caught up.
-    app.pageview(SITE, &format!("https://{SITE}/"), None, "192.0.2.1", CHROME).await;
+    app.pageview(SITE, &format!("https://{SITE}/"), None, "192.0.2.1", CHROME)
+        .await;
     app.wait_for_events(SITE, 1).await;
     let v = app.query(all(SITE)).await;
     assert_eq!(rows(&v), vec![(vec![], vec![1.0, 1.0])]);
@@ -51,7 +53,8 @@ async fn excluded_hits_are_answered_alike_and_not_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dnt_is_counted_when_the_site_says_so() {
     let app = spawn_app().await;
-    app.add_site_spec(json!({"domain": SITE, "respect_dnt": false})).await;
+    app.add_site_spec(json!({"domain": SITE, "respect_dnt": false}))
+        .await;
     let r = app
         .client
         .post(format!("{}/api/event", app.address))
@@ -69,7 +72,11 @@ async fn dnt_is_counted_when_the_site_says_so() {
 async fn unknown_domains_are_dropped_with_a_header() {
     let app = spawn_app().await;
     let r = app
-        .event(json!({"n": "pageview", "u": "https://nobody.example/", "d": "nobody.example"}), "192.0.2.1", CHROME)
+        .event(
+            json!({"n": "pageview", "u": "https://nobody.example/", "d": "nobody.example"}),
+            "192.0.2.1",
+            CHROME,
+        )
         .await;
     assert_eq!(r.status(), 202);
     assert_eq!(r.headers()["x-spurlos-dropped"], "unknown-site");
@@ -78,7 +85,8 @@ async fn unknown_domains_are_dropped_with_a_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aliases_domain_lists_referrers_utm_and_hash_mode() {
     let app = spawn_app().await;
-    app.add_site_spec(json!({"domain": SITE, "aliases": ["shop.example.de"]})).await;
+    app.add_site_spec(json!({"domain": SITE, "aliases": ["shop.example.de"]}))
+        .await;
     app.add_site("other.example", "UTC").await;
     // Sent to two sites at once, through an alias, with a self-referral (dropped) and UTM tags.
     let r = app
@@ -104,7 +112,13 @@ async fn aliases_domain_lists_referrers_utm_and_hash_mode() {
     assert_eq!(
         rows(&v),
         vec![(
-            vec!["/app#/cart".into(), "shop.example.de".into(), "newsletter".into(), "email".into(), "spring".into()],
+            vec![
+                "/app#/cart".into(),
+                "shop.example.de".into(),
+                "newsletter".into(),
+                "email".into(),
+                "spring".into()
+            ],
             vec![1.0]
         )]
     );
@@ -112,7 +126,10 @@ async fn aliases_domain_lists_referrers_utm_and_hash_mode() {
     let v = app
         .query(json!({"site_id": "other.example", "metrics": ["visitors"], "date_range": "all", "dimensions": ["visit:referrer"]}))
         .await;
-    assert_eq!(rows(&v), vec![(vec!["shop.example/previous".into()], vec![1.0])]);
+    assert_eq!(
+        rows(&v),
+        vec![(vec!["shop.example/previous".into()], vec![1.0])]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +137,14 @@ async fn tokens_only_read_their_own_site() {
     let app = spawn_app().await;
     app.add_site("a.example", "UTC").await;
     app.add_site("b.example", "UTC").await;
-    app.pageview("b.example", "https://b.example/secret-b", None, "192.0.2.1", CHROME).await;
+    app.pageview(
+        "b.example",
+        "https://b.example/secret-b",
+        None,
+        "192.0.2.1",
+        CHROME,
+    )
+    .await;
     app.wait_for_events("b.example", 1).await;
     let token: serde_json::Value = app
         .client
@@ -136,7 +160,10 @@ async fn tokens_only_read_their_own_site() {
     let token = token["token"].as_str().unwrap();
     let ok = app.query_as(token, all("a.example")).await;
     assert_eq!(ok["results"], json!([]));
-    for body in [all("b.example"), json!({"site_id": "2", "metrics": ["visitors"], "date_range": "all"})] {
+    for body in [
+        all("b.example"),
+        json!({"site_id": "2", "metrics": ["visitors"], "date_range": "all"}),
+    ] {
         let r = app
             .client
             .post(format!("{}/api/v2/query", app.address))
@@ -151,7 +178,10 @@ async fn tokens_only_read_their_own_site() {
     }
     let r = app
         .client
-        .get(format!("{}/api/v1/stats/realtime/visitors?site_id=b.example", app.address))
+        .get(format!(
+            "{}/api/v1/stats/realtime/visitors?site_id=b.example",
+            app.address
+        ))
         .bearer_auth(token)
         .send()
         .await
@@ -184,17 +214,31 @@ async fn cors_preflight_and_tracker_script() {
     let app = spawn_app().await;
     let r = app
         .client
-        .request(reqwest::Method::OPTIONS, format!("{}/api/event", app.address))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/event", app.address),
+        )
         .header("Origin", "https://customer.example")
         .header("Access-Control-Request-Method", "POST")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://customer.example");
-    let r = app.client.get(format!("{}/s.js", app.address)).send().await.unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://customer.example"
+    );
+    let r = app
+        .client
+        .get(format!("{}/s.js", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/javascript"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/javascript"));
     assert!(r.text().await.unwrap().contains("sendBeacon"));
 }
 
@@ -223,7 +267,10 @@ fn write_test_mmdb(path: &std::path::Path) {
         }))
         .unwrap();
     // IPv4 lives at ::/96 in an IPv6 tree.
-    db.insert_node("::198.51.100.0/120".parse::<IpAddrWithMask>().unwrap(), berlin);
+    db.insert_node(
+        "::198.51.100.0/120".parse::<IpAddrWithMask>().unwrap(),
+        berlin,
+    );
     db.insert_node("2001:db8::/32".parse::<IpAddrWithMask>().unwrap(), vienna);
     let file = std::fs::File::create(path).unwrap();
     db.write_to(std::io::BufWriter::new(file)).unwrap();
@@ -237,8 +284,10 @@ async fn geoip_from_the_truncated_address() {
     let app = spawn_app_with(&[("SPURLOS_GEOIP_DB", mmdb.to_str().unwrap())]).await;
     app.add_site(SITE, "UTC").await;
     let url = format!("https://{SITE}/");
-    app.pageview(SITE, &url, None, "198.51.100.200", CHROME).await;
-    app.pageview(SITE, &url, None, "2001:db8:1:2::99", FIREFOX).await;
+    app.pageview(SITE, &url, None, "198.51.100.200", CHROME)
+        .await;
+    app.pageview(SITE, &url, None, "2001:db8:1:2::99", FIREFOX)
+        .await;
     app.pageview(SITE, &url, None, "192.0.2.1", IPHONE).await;
     app.wait_for_events(SITE, 3).await;
     let v = app
@@ -248,9 +297,15 @@ async fn geoip_from_the_truncated_address() {
     assert_eq!(
         rows(&v),
         vec![
-            (vec!["(none)".into(), "(none)".into(), "(none)".into()], vec![1.0]),
+            (
+                vec!["(none)".into(), "(none)".into(), "(none)".into()],
+                vec![1.0]
+            ),
             (vec!["AT".into(), "AT-9".into(), "Vienna".into()], vec![1.0]),
-            (vec!["DE".into(), "DE-BE".into(), "Berlin".into()], vec![1.0]),
+            (
+                vec!["DE".into(), "DE-BE".into(), "Berlin".into()],
+                vec![1.0]
+            ),
         ]
     );
 }
@@ -261,5 +316,8 @@ fn tracker_fits_the_size_budget() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(spurlos::http::TRACKER_JS.as_bytes()).unwrap();
     let size = gz.finish().unwrap().len();
-    assert!(size <= 1000, "s.js is {size} bytes gzipped; the budget is 1000");
+    assert!(
+        size <= 1000,
+        "s.js is {size} bytes gzipped; the budget is 1000"
+    );
 }

@@ -22,21 +22,36 @@ async fn crafted() -> TestApp {
     let u = |p: &str| format!("https://{SITE}{p}");
 
     app.clock.set(at(0));
-    app.pageview(SITE, &u("/"), Some("https://www.google.com/search?q=x"), a, CHROME).await;
+    app.pageview(
+        SITE,
+        &u("/"),
+        Some("https://www.google.com/search?q=x"),
+        a,
+        CHROME,
+    )
+    .await;
     app.clock.set(at(10));
     app.pageview(SITE, &u("/"), None, b, FIREFOX).await;
     app.clock.set(at(60));
     app.pageview(SITE, &u("/about"), None, a, CHROME).await;
     app.clock.set(at(120));
     let r = app
-        .event(json!({"n": "Signup", "u": u("/about"), "d": SITE, "p": {"plan": "pro"}}), a, CHROME)
+        .event(
+            json!({"n": "Signup", "u": u("/about"), "d": SITE, "p": {"plan": "pro"}}),
+            a,
+            CHROME,
+        )
         .await;
     assert_eq!(r.status(), 202);
     app.clock.set(at(300));
     app.pageview(SITE, &u("/blog"), None, d, IPHONE).await;
     app.clock.set(at(360));
     let r = app
-        .event(json!({"n": "Scroll", "u": u("/blog"), "d": SITE, "i": false}), d, IPHONE)
+        .event(
+            json!({"n": "Scroll", "u": u("/blog"), "d": SITE, "i": false}),
+            d,
+            IPHONE,
+        )
         .await;
     assert_eq!(r.status(), 202);
     // 31 minutes after A's last hit: a new visit.
@@ -62,7 +77,10 @@ async fn aggregate_metrics_match_hand_computed_values() {
         .await;
     // visitors A, B, D; visits A1, A2, B1, D1; page views 3 + 1 + 1; events 4 + 1 + 2;
     // bounces A2, B1, D1 (D's only other event is not interactive); durations 120, 0, 0, 60.
-    assert_eq!(rows(&v), vec![(vec![], vec![3.0, 4.0, 5.0, 7.0, 75.0, 45.0, 1.25])]);
+    assert_eq!(
+        rows(&v),
+        vec![(vec![], vec![3.0, 4.0, 5.0, 7.0, 75.0, 45.0, 1.25])]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +110,10 @@ async fn days_follow_the_site_time_zone() {
         }))
         .await;
     // All five page views of the 10th fall into 10:00-11:00 Berlin time (08:00 UTC).
-    assert_eq!(rows(&v), vec![(vec!["2024-06-10 10:00:00".to_string()], vec![5.0])]);
+    assert_eq!(
+        rows(&v),
+        vec![(vec!["2024-06-10 10:00:00".to_string()], vec![5.0])]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,7 +197,13 @@ async fn breakdowns_by_source_entry_and_exit_page() {
 async fn filters_scope_visits_and_events() {
     let app = crafted().await;
     let day = json!(["2024-06-10", "2024-06-10"]);
-    let all = json!(["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]);
+    let all = json!([
+        "visitors",
+        "visits",
+        "pageviews",
+        "bounce_rate",
+        "visit_duration"
+    ]);
     // Visits that include /about: only A's first, with its whole duration.
     let v = app
         .query(json!({"site_id": SITE, "metrics": all, "date_range": day, "filters": [["is", "event:page", ["/about"]]]}))
@@ -220,14 +247,31 @@ async fn compares_with_the_previous_period_and_counts_realtime() {
     assert_eq!(r["comparison"]["change"], json!([-67, 25]));
     // Realtime: the last five minutes.
     app.clock.set(utc(2024, 6, 11, 12, 0, 0));
-    app.pageview(SITE, &format!("https://{SITE}/now"), None, "192.0.2.1", CHROME).await;
+    app.pageview(
+        SITE,
+        &format!("https://{SITE}/now"),
+        None,
+        "192.0.2.1",
+        CHROME,
+    )
+    .await;
     app.clock.set(utc(2024, 6, 11, 12, 4, 0));
-    app.pageview(SITE, &format!("https://{SITE}/now"), None, "192.0.2.2", FIREFOX).await;
+    app.pageview(
+        SITE,
+        &format!("https://{SITE}/now"),
+        None,
+        "192.0.2.2",
+        FIREFOX,
+    )
+    .await;
     app.wait_for_events(SITE, 10).await;
     app.clock.set(utc(2024, 6, 11, 12, 6, 0));
     let n: u64 = app
         .client
-        .get(format!("{}/api/v1/stats/realtime/visitors?site_id={SITE}", app.address))
+        .get(format!(
+            "{}/api/v1/stats/realtime/visitors?site_id={SITE}",
+            app.address
+        ))
         .bearer_auth(ADMIN)
         .send()
         .await

@@ -52,7 +52,10 @@ async fn nothing_written_identifies_a_visitor() {
                 .post(format!("{}/api/event", app.address))
                 .header("X-Forwarded-For", *ip)
                 .header("User-Agent", PROBE_UA)
-                .body(json!({"n": "pageview", "u": format!("https://{SITE}{page}"), "d": SITE}).to_string())
+                .body(
+                    json!({"n": "pageview", "u": format!("https://{SITE}{page}"), "d": SITE})
+                        .to_string(),
+                )
                 .send()
                 .await
                 .unwrap();
@@ -99,9 +102,15 @@ async fn nothing_written_identifies_a_visitor() {
         needles.push((format!("{ip} (utf-16)"), utf16(ip)));
         needles.push((format!("{truncated} (text)"), truncated.as_bytes().to_vec()));
         needles.push((format!("{ip} (bytes)"), o.to_vec()));
-        needles.push((format!("{ip} (bytes, reversed)"), o.iter().rev().copied().collect()));
+        needles.push((
+            format!("{ip} (bytes, reversed)"),
+            o.iter().rev().copied().collect(),
+        ));
         needles.push((format!("{truncated} (bytes)"), vec![o[0], o[1], o[2], 0]));
-        needles.push((format!("{truncated} (bytes, reversed)"), vec![0, o[2], o[1], o[0]]));
+        needles.push((
+            format!("{truncated} (bytes, reversed)"),
+            vec![0, o[2], o[1], o[0]],
+        ));
     }
     let a6: std::net::Ipv6Addr = v6.parse().unwrap();
     needles.push(("v6 (text)".into(), v6.as_bytes().to_vec()));
@@ -115,9 +124,15 @@ async fn nothing_written_identifies_a_visitor() {
     let mut files = Vec::new();
     all_files(&data, &mut files);
     files.push(log.clone());
-    assert!(files.iter().any(|f| f.ends_with("spurlos.duckdb")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("spurlos.duckdb")),
+        "{files:?}"
+    );
     let log_text = std::fs::read_to_string(&log).unwrap();
-    assert!(log_text.contains("DEBUG") || log_text.contains("stored a batch"), "debug logging was on: {log_text}");
+    assert!(
+        log_text.contains("DEBUG") || log_text.contains("stored a batch"),
+        "debug logging was on: {log_text}"
+    );
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         for (what, needle) in &needles {

@@ -51,7 +51,11 @@ async fn salts_rotate_at_midnight_and_are_deleted_after_two_days() {
             } else {
                 let bytes = std::fs::read(&p).unwrap();
                 let text = String::from_utf8_lossy(&bytes);
-                assert!(!text.contains(&first_salt), "{} keeps a deleted salt", p.display());
+                assert!(
+                    !text.contains(&first_salt),
+                    "{} keeps a deleted salt",
+                    p.display()
+                );
             }
         }
     }

@@ -15,7 +15,10 @@ async fn sigterm_under_load_keeps_every_accepted_event() {
     let data = dir.path().join("data");
     let log = dir.path().join("spurlos.log");
     // Slow flushes, so a lot is still queued when the signal comes.
-    let extra = [("SPURLOS_FLUSH_INTERVAL_MS", "500"), ("SPURLOS_BATCH_SIZE", "100000")];
+    let extra = [
+        ("SPURLOS_FLUSH_INTERVAL_MS", "500"),
+        ("SPURLOS_BATCH_SIZE", "100000"),
+    ];
     let app = spawn_binary(&data, &log, &extra);
     let client = reqwest::Client::new();
     let r = client
@@ -56,8 +59,14 @@ async fn sigterm_under_load_keeps_every_accepted_event() {
     while accepted.load(Ordering::SeqCst) < 2000 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let status = tokio::task::spawn_blocking(move || app.terminate()).await.unwrap();
-    assert!(status.success(), "{}", std::fs::read_to_string(&log).unwrap());
+    let status = tokio::task::spawn_blocking(move || app.terminate())
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     for t in tasks {
         t.await.unwrap();
     }
@@ -75,6 +84,10 @@ async fn sigterm_under_load_keeps_every_accepted_event() {
         .json()
         .await
         .unwrap();
-    assert_eq!(v["results"][0]["metrics"][0].as_u64().unwrap(), accepted, "{v}");
+    assert_eq!(
+        v["results"][0]["metrics"][0].as_u64().unwrap(),
+        accepted,
+        "{v}"
+    );
     assert!(app.terminate().success());
 }

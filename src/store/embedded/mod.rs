@@ -4,12 +4,11 @@
 pub mod sql;
 
 use super::{
-    Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow, Store, StoreError, TokenScope,
-    VisitAttrs,
+    Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow, Store, StoreError, StoreFuture,
+    TokenScope, VisitAttrs,
 };
 use crate::sites::{Site, SiteSpec};
 use crate::stats::model::AggregateQuery;
-use async_trait::async_trait;
 use chrono::NaiveDate;
 use duckdb::{params, params_from_iter, Connection, Row};
 use std::path::{Path, PathBuf};
@@ -110,8 +109,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         if done > 0 {
             continue;
         }
+        let now = chrono::Utc::now().timestamp();
+        let body = sql.trim().trim_end_matches(';');
         let apply = format!(
-            "BEGIN TRANSACTION; {sql}; INSERT INTO schema_migrations VALUES ('{name}', epoch(now())::BIGINT); COMMIT;"
+            "BEGIN TRANSACTION; {body}; INSERT INTO schema_migrations VALUES ('{name}', {now}); COMMIT;"
         );
         conn.execute_batch(&apply)
             .map_err(|source| StoreError::Migration {
@@ -180,7 +181,7 @@ fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
             row.clear();
             event_values(&mut row, e);
             events
-                .append_row(params_from_iter(row.iter()))
+                .append_row(duckdb::appender_params_from_iter(row.iter()))
                 .map_err(db("appending an event"))?;
             for (k, v) in &e.props {
                 props
@@ -208,7 +209,7 @@ fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
             ]);
             append_attrs(&mut row, &s.attrs);
             sessions
-                .append_row(params_from_iter(row.iter()))
+                .append_row(duckdb::appender_params_from_iter(row.iter()))
                 .map_err(db("appending a session"))?;
         }
         events.flush().map_err(db("flushing events"))?;
@@ -279,197 +280,231 @@ fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
         .collect())
 }
 
-#[async_trait]
 impl Store for Embedded {
-    async fn write_batch(&self, batch: Batch) -> Result<(), StoreError> {
-        self.with_writer(move |conn| write_batch(conn, &batch)).await
-    }
-
-    async fn live_sessions(&self, since_ts: i64) -> Result<Vec<SessionRow>, StoreError> {
-        self.with_reader(move |conn| {
-            let sql = format!(
-                "SELECT site_id, session_id, visitor_id, version, start_ts, end_ts, pageviews, events, interactive, entry_page, exit_page, hostname, {ATTR_COLUMNS} \
-                 FROM sessions WHERE end_ts >= ? GROUP BY ALL HAVING sum(sign) > 0"
-            );
-            let mut stmt = conn.prepare(&sql).map_err(db("reading live sessions"))?;
-            let rows = stmt
-                .query_map([since_ts], |r| {
-                    Ok(SessionRow {
-                        site_id: r.get(0)?,
-                        session_id: r.get(1)?,
-                        visitor_id: r.get(2)?,
-                        sign: 1,
-                        version: r.get(3)?,
-                        start_ts: r.get(4)?,
-                        end_ts: r.get(5)?,
-                        pageviews: r.get(6)?,
-                        events: r.get(7)?,
-                        interactive: r.get(8)?,
-                        entry_page: r.get(9)?,
-                        exit_page: r.get(10)?,
-                        hostname: r.get(11)?,
-                        attrs: read_attrs(r, 12)?,
-                    })
-                })
-                .map_err(db("reading live sessions"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("reading live sessions"))?;
-            Ok(rows)
+    fn write_batch(&self, batch: Batch) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| write_batch(conn, &batch))
+                .await
         })
-        .await
     }
 
-    async fn event_aggregate(&self, q: &AggregateQuery) -> Result<Vec<EventAgg>, StoreError> {
+    fn live_sessions(&self, since_ts: i64) -> StoreFuture<'_, Vec<SessionRow>> {
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let sql = format!(
+                    "SELECT site_id, session_id, visitor_id, version, start_ts, end_ts, pageviews, events, interactive, entry_page, exit_page, hostname, {ATTR_COLUMNS} \
+                     FROM sessions WHERE end_ts >= ? GROUP BY ALL HAVING sum(sign) > 0"
+                );
+                let mut stmt = conn.prepare(&sql).map_err(db("reading live sessions"))?;
+                let rows = stmt
+                    .query_map([since_ts], |r| {
+                        Ok(SessionRow {
+                            site_id: r.get(0)?,
+                            session_id: r.get(1)?,
+                            visitor_id: r.get(2)?,
+                            sign: 1,
+                            version: r.get(3)?,
+                            start_ts: r.get(4)?,
+                            end_ts: r.get(5)?,
+                            pageviews: r.get(6)?,
+                            events: r.get(7)?,
+                            interactive: r.get(8)?,
+                            entry_page: r.get(9)?,
+                            exit_page: r.get(10)?,
+                            hostname: r.get(11)?,
+                            attrs: read_attrs(r, 12)?,
+                        })
+                    })
+                    .map_err(db("reading live sessions"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading live sessions"))?;
+                Ok(rows)
+            })
+            .await
+        })
+    }
+
+    fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>> {
         let st = sql::event_aggregate(q);
         let n = q.dimensions.len();
-        self.with_reader(move |conn| {
-            let mut stmt = conn.prepare(&st.sql).map_err(db("preparing an event query"))?;
-            let rows = stmt
-                .query_map(params_from_iter(st.params.iter()), |r| {
-                    let mut dims = Vec::with_capacity(n);
-                    for i in 0..n {
-                        dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
-                    }
-                    Ok(EventAgg {
-                        dims,
-                        visitors: r.get::<_, i64>(n)? as u64,
-                        pageviews: r.get::<_, i64>(n + 1)? as u64,
-                        events: r.get::<_, i64>(n + 2)? as u64,
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare(&st.sql)
+                    .map_err(db("preparing an event query"))?;
+                let rows = stmt
+                    .query_map(params_from_iter(st.params.iter()), |r| {
+                        let mut dims = Vec::with_capacity(n);
+                        for i in 0..n {
+                            dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
+                        }
+                        Ok(EventAgg {
+                            dims,
+                            visitors: r.get::<_, i64>(n)? as u64,
+                            pageviews: r.get::<_, i64>(n + 1)? as u64,
+                            events: r.get::<_, i64>(n + 2)? as u64,
+                        })
                     })
-                })
-                .map_err(db("running an event query"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("reading an event query"))?;
-            Ok(rows)
+                    .map_err(db("running an event query"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading an event query"))?;
+                Ok(rows)
+            })
+            .await
         })
-        .await
     }
 
-    async fn session_aggregate(&self, q: &AggregateQuery) -> Result<Vec<SessionAgg>, StoreError> {
+    fn session_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<SessionAgg>> {
         let st = sql::session_aggregate(q);
         let n = q.dimensions.len();
-        self.with_reader(move |conn| {
-            let mut stmt = conn.prepare(&st.sql).map_err(db("preparing a session query"))?;
-            let rows = stmt
-                .query_map(params_from_iter(st.params.iter()), |r| {
-                    let mut dims = Vec::with_capacity(n);
-                    for i in 0..n {
-                        dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
-                    }
-                    Ok(SessionAgg {
-                        dims,
-                        visits: r.get::<_, Option<i64>>(n)?.unwrap_or(0),
-                        pageviews: r.get::<_, Option<i64>>(n + 1)?.unwrap_or(0),
-                        bounces: r.get::<_, Option<i64>>(n + 2)?.unwrap_or(0),
-                        duration: r.get::<_, Option<i64>>(n + 3)?.unwrap_or(0),
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare(&st.sql)
+                    .map_err(db("preparing a session query"))?;
+                let rows = stmt
+                    .query_map(params_from_iter(st.params.iter()), |r| {
+                        let mut dims = Vec::with_capacity(n);
+                        for i in 0..n {
+                            dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
+                        }
+                        Ok(SessionAgg {
+                            dims,
+                            visits: r.get::<_, Option<i64>>(n)?.unwrap_or(0),
+                            pageviews: r.get::<_, Option<i64>>(n + 1)?.unwrap_or(0),
+                            bounces: r.get::<_, Option<i64>>(n + 2)?.unwrap_or(0),
+                            duration: r.get::<_, Option<i64>>(n + 3)?.unwrap_or(0),
+                        })
                     })
-                })
-                .map_err(db("running a session query"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("reading a session query"))?;
-            Ok(rows)
-        })
-        .await
-    }
-
-    async fn sites(&self) -> Result<Vec<Site>, StoreError> {
-        self.with_reader(load_sites).await
-    }
-
-    async fn add_site(&self, spec: SiteSpec) -> Result<Site, StoreError> {
-        self.with_writer(move |conn| {
-            let next: i64 = conn
-                .query_row("SELECT COALESCE(max(id), 0) + 1 FROM sites", [], |r| r.get(0))
-                .map_err(db("choosing a site id"))?;
-            let site = spec.into_site(next as u32)?;
-            let existing = load_sites(conn)?;
-            for d in site.domains() {
-                if existing.iter().any(|s| s.domains().contains(&d)) {
-                    return Err(StoreError::DuplicateDomain(d));
-                }
-            }
-            let ranges: Vec<String> = site.excluded_ranges.iter().map(|r| r.to_string()).collect();
-            conn.execute(
-                "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?, epoch(now())::BIGINT)",
-                params![
-                    site.id,
-                    site.domain,
-                    site.aliases.join(","),
-                    site.timezone,
-                    site.ip_mask_bytes,
-                    site.respect_dnt,
-                    ranges.join(",")
-                ],
-            )
-            .map_err(db("inserting a site"))?;
-            Ok(site)
-        })
-        .await
-    }
-
-    async fn remove_site(&self, site_id: u32) -> Result<(), StoreError> {
-        self.with_writer(move |conn| {
-            let tx = conn.transaction().map_err(db("starting a site removal"))?;
-            for table in ["events", "props", "sessions", "tokens", "sites"] {
-                let col = if table == "sites" { "id" } else { "site_id" };
-                tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [site_id])
-                    .map_err(db("removing a site"))?;
-            }
-            tx.commit().map_err(db("committing a site removal"))?;
-            conn.execute_batch("CHECKPOINT").map_err(db("checkpointing"))
-        })
-        .await
-    }
-
-    async fn add_token(&self, token_hash: &str, scope: TokenScope) -> Result<(), StoreError> {
-        let hash = token_hash.to_string();
-        self.with_writer(move |conn| {
-            let TokenScope::Site(site_id) = scope;
-            conn.execute(
-                "INSERT INTO tokens VALUES (?, ?, epoch(now())::BIGINT)",
-                params![hash, site_id],
-            )
-            .map_err(db("saving a token"))?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn token_scope(&self, token_hash: &str) -> Result<Option<TokenScope>, StoreError> {
-        let hash = token_hash.to_string();
-        self.with_reader(move |conn| {
-            let mut stmt = conn
-                .prepare("SELECT site_id FROM tokens WHERE token_hash = ?")
-                .map_err(db("looking up a token"))?;
-            let mut rows = stmt.query([hash]).map_err(db("looking up a token"))?;
-            match rows.next().map_err(db("looking up a token"))? {
-                Some(r) => Ok(Some(TokenScope::Site(
-                    r.get(0).map_err(db("reading a token"))?,
-                ))),
-                None => Ok(None),
-            }
-        })
-        .await
-    }
-
-    async fn salts(&self) -> Result<Vec<DaySalt>, StoreError> {
-        let path = self.salt_path.clone();
-        tokio::task::spawn_blocking(move || read_salts(&path))
+                    .map_err(db("running a session query"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading a session query"))?;
+                Ok(rows)
+            })
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        })
     }
 
-    async fn replace_salts(&self, salts: &[DaySalt]) -> Result<(), StoreError> {
+    fn sites(&self) -> StoreFuture<'_, Vec<Site>> {
+        Box::pin(async move { self.with_reader(load_sites).await })
+    }
+
+    fn add_site(&self, spec: SiteSpec) -> StoreFuture<'_, Site> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let next: i64 = conn
+                    .query_row("SELECT COALESCE(max(id), 0) + 1 FROM sites", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(db("choosing a site id"))?;
+                let site = spec.into_site(next as u32)?;
+                let existing = load_sites(conn)?;
+                for d in site.domains() {
+                    if existing.iter().any(|s| s.domains().contains(&d)) {
+                        return Err(StoreError::DuplicateDomain(d));
+                    }
+                }
+                let ranges: Vec<String> =
+                    site.excluded_ranges.iter().map(|r| r.to_string()).collect();
+                conn.execute(
+                    "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    params![
+                        site.id,
+                        site.domain,
+                        site.aliases.join(","),
+                        site.timezone,
+                        site.ip_mask_bytes,
+                        site.respect_dnt,
+                        ranges.join(","),
+                        chrono::Utc::now().timestamp()
+                    ],
+                )
+                .map_err(db("inserting a site"))?;
+                Ok(site)
+            })
+            .await
+        })
+    }
+
+    fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn.transaction().map_err(db("starting a site removal"))?;
+                for table in ["events", "props", "sessions", "tokens", "sites"] {
+                    let col = if table == "sites" { "id" } else { "site_id" };
+                    tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [site_id])
+                        .map_err(db("removing a site"))?;
+                }
+                tx.commit().map_err(db("committing a site removal"))?;
+                conn.execute_batch("CHECKPOINT")
+                    .map_err(db("checkpointing"))
+            })
+            .await
+        })
+    }
+
+    fn add_token(&self, token_hash: &str, scope: TokenScope) -> StoreFuture<'_, ()> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let TokenScope::Site(site_id) = scope;
+                conn.execute(
+                    "INSERT INTO tokens VALUES (?, ?, ?)",
+                    params![hash, site_id, chrono::Utc::now().timestamp()],
+                )
+                .map_err(db("saving a token"))?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<TokenScope>> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare("SELECT site_id FROM tokens WHERE token_hash = ?")
+                    .map_err(db("looking up a token"))?;
+                let mut rows = stmt.query([hash]).map_err(db("looking up a token"))?;
+                match rows.next().map_err(db("looking up a token"))? {
+                    Some(r) => Ok(Some(TokenScope::Site(
+                        r.get(0).map_err(db("reading a token"))?,
+                    ))),
+                    None => Ok(None),
+                }
+            })
+            .await
+        })
+    }
+
+    fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>> {
+        Box::pin(async move {
+            let path = self.salt_path.clone();
+            tokio::task::spawn_blocking(move || read_salts(&path))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?
+        })
+    }
+
+    fn replace_salts(&self, salts: &[DaySalt]) -> StoreFuture<'_, ()> {
         let path = self.salt_path.clone();
         let salts = salts.to_vec();
-        tokio::task::spawn_blocking(move || write_salts(&path, &salts))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || write_salts(&path, &salts))
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?
+        })
     }
 
-    async fn checkpoint(&self) -> Result<(), StoreError> {
-        self.with_writer(|conn| conn.execute_batch("CHECKPOINT").map_err(db("checkpointing")))
+    fn checkpoint(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(|conn| {
+                conn.execute_batch("CHECKPOINT")
+                    .map_err(db("checkpointing"))
+            })
             .await
+        })
     }
 }
 
@@ -500,7 +535,8 @@ fn read_salts(path: &Path) -> Result<Vec<DaySalt>, StoreError> {
         }
         let mut salt = [0u8; 32];
         for (i, chunk) in salt.iter_mut().enumerate() {
-            *chunk = u8::from_str_radix(&key[i * 2..i * 2 + 2], 16).map_err(|e| salt_err(path, e))?;
+            *chunk =
+                u8::from_str_radix(&key[i * 2..i * 2 + 2], 16).map_err(|e| salt_err(path, e))?;
         }
         out.push((day, salt));
     }
@@ -515,7 +551,8 @@ fn write_salts(path: &Path, salts: &[DaySalt]) -> Result<(), StoreError> {
         text.push_str(&format!("{} {}\n", day.format("%Y-%m-%d"), hex(salt)));
     }
     let mut f = std::fs::File::create(&tmp).map_err(|e| salt_err(&tmp, e))?;
-    f.write_all(text.as_bytes()).map_err(|e| salt_err(&tmp, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| salt_err(&tmp, e))?;
     f.sync_all().map_err(|e| salt_err(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| salt_err(path, e))
 }

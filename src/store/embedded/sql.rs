@@ -150,7 +150,8 @@ impl<'q> Builder<'q> {
         let from = self.param(Value::BigInt(self.q.from_ts));
         let to = self.param(Value::BigInt(self.q.to_ts));
         let mut sql = format!("e.site_id = {site} AND e.ts >= {from} AND e.ts < {to}");
-        for f in &self.q.filters {
+        let q = self.q;
+        for f in &q.filters {
             if only_event_level && !f.dimension.is_event_level() {
                 continue;
             }
@@ -164,7 +165,8 @@ impl<'q> Builder<'q> {
     /// Left joins of `props` for the property dimensions, aliased `p0`, `p1`, ...
     fn prop_joins(&mut self) -> String {
         let mut joins = String::new();
-        for (i, d) in self.q.dimensions.iter().enumerate() {
+        let q = self.q;
+        for (i, d) in q.dimensions.iter().enumerate() {
             if let Dimension::Prop(key) = d {
                 let site = self.param(Value::UInt(self.q.site_id));
                 let k = self.text(key);
@@ -218,8 +220,7 @@ pub fn event_aggregate(q: &AggregateQuery) -> Statement {
         .map(|(i, d)| b.event_dim(i, d))
         .collect();
     let mut from = String::from("events e");
-    if q
-        .dimensions
+    if q.dimensions
         .iter()
         .any(|d| matches!(d, Dimension::EntryPage | Dimension::ExitPage))
     {
