@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use spurlos::clock::ManualClock;
 use spurlos::config::Config;
 use spurlos::startup::Application;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,8 +54,16 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
+    spawn_app_in(data_dir, utc(2024, 6, 10, 8, 0, 0), extra).await
+}
+
+async fn spawn_app_in(
+    data_dir: tempfile::TempDir,
+    now: DateTime<Utc>,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let settings = Config::load_from(None, &test_env(data_dir.path(), extra)).unwrap();
-    let clock = Arc::new(ManualClock::new(utc(2024, 6, 10, 8, 0, 0)));
+    let clock = Arc::new(ManualClock::new(now));
     let app = Application::build_with(settings, clock.clone())
         .await
         .unwrap();
@@ -162,10 +170,13 @@ impl TestApp {
         }
     }
 
-    pub async fn stop(self) -> tempfile::TempDir {
+    /// Stops gracefully and starts again on the same data directory, clock unchanged.
+    pub async fn restart(self) -> TestApp {
+        use spurlos::clock::Clock;
+        let now = self.clock.now();
         self.handle.stop(true).await;
         self.join.await.unwrap().unwrap();
-        self.data_dir
+        spawn_app_in(self.data_dir, now, &[]).await
     }
 }
 
@@ -198,8 +209,6 @@ pub fn rows(v: &Value) -> Vec<(Vec<String>, Vec<f64>)> {
 pub struct BinaryApp {
     pub child: Child,
     pub address: String,
-    pub data_dir: PathBuf,
-    pub log: PathBuf,
 }
 
 pub fn free_port() -> u16 {
@@ -237,8 +246,6 @@ pub fn spawn_binary(data_dir: &Path, log: &Path, extra: &[(&str, &str)]) -> Bina
     let app = BinaryApp {
         child,
         address: format!("http://{listen}"),
-        data_dir: data_dir.to_path_buf(),
-        log: log.to_path_buf(),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

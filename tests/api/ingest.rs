@@ -27,7 +27,12 @@ async fn excluded_hits_are_answered_alike_and_not_stored() {
         }
         r.send()
     };
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    type Case = (
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (vec![("Cookie", "spurlos_optout=1")], "192.0.2.1", CHROME),
         (vec![("Cookie", "matomo_ignore=*")], "192.0.2.1", CHROME),
         (vec![("DNT", "1")], "192.0.2.1", CHROME),
@@ -319,5 +324,39 @@ fn tracker_fits_the_size_budget() {
     assert!(
         size <= 1000,
         "s.js is {size} bytes gzipped; the budget is 1000"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_continues_across_a_restart() {
+    let app = spawn_app().await;
+    app.add_site(SITE, "UTC").await;
+    app.pageview(
+        SITE,
+        &format!("https://{SITE}/a"),
+        None,
+        "192.0.2.7",
+        CHROME,
+    )
+    .await;
+    app.wait_for_events(SITE, 1).await;
+    let app = app.restart().await;
+    app.clock.advance(chrono::Duration::minutes(10));
+    app.pageview(
+        SITE,
+        &format!("https://{SITE}/b"),
+        None,
+        "192.0.2.7",
+        CHROME,
+    )
+    .await;
+    app.wait_for_events(SITE, 2).await;
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["visitors", "visits", "bounce_rate", "visit_duration"], "date_range": "all",
+            "dimensions": ["visit:exit_page"]}))
+        .await;
+    assert_eq!(
+        rows(&v),
+        vec![(vec!["/b".into()], vec![1.0, 1.0, 0.0, 600.0])]
     );
 }
