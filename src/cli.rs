@@ -244,14 +244,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     })?;
                 }
                 Backend::Local(store) => {
-                    let d = crate::sites::normalise_domain(&domain)
-                        .ok_or_else(|| anyhow!("{domain:?} is not a domain name"))?;
-                    let site = store
-                        .sites()
-                        .await?
-                        .into_iter()
-                        .find(|s| s.domain == d)
-                        .ok_or_else(|| anyhow!("no site {d}"))?;
+                    let site = local_site(store, &domain).await?;
                     store.remove_site(site.id).await?;
                 }
             }
@@ -272,14 +265,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     v["token"].as_str().unwrap_or_default().to_string()
                 }
                 Backend::Local(store) => {
-                    let d = crate::sites::normalise_domain(&site)
-                        .ok_or_else(|| anyhow!("{site:?} is not a domain name"))?;
-                    let found = store
-                        .sites()
-                        .await?
-                        .into_iter()
-                        .find(|s| s.domains().contains(&d))
-                        .ok_or_else(|| anyhow!("no site {d}"))?;
+                    let found = local_site(store, &site).await?;
                     let token = crate::http::auth::new_token();
                     store
                         .add_token(
@@ -294,6 +280,18 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// The site a domain (main or alias) belongs to, from the data directory.
+async fn local_site(store: &Embedded, domain: &str) -> anyhow::Result<Site> {
+    let d = crate::sites::normalise_domain(domain)
+        .ok_or_else(|| anyhow!("{domain:?} is not a domain name"))?;
+    store
+        .sites()
+        .await?
+        .into_iter()
+        .find(|s| s.domains().contains(&d))
+        .ok_or_else(|| anyhow!("no site {d}"))
 }
 
 fn url_segment(s: &str) -> String {

@@ -263,6 +263,32 @@ pub fn spawn_binary(data_dir: &Path, log: &Path, extra: &[(&str, &str)]) -> Bina
 }
 
 impl BinaryApp {
+    /// Adds a site through the admin API.
+    pub async fn add_site(&self, domain: &str) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/admin/sites", self.address))
+            .bearer_auth(ADMIN)
+            .json(&json!({"domain": domain}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+
+    /// A Stats API query with the admin token.
+    pub async fn query(&self, body: Value) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}/api/v2/query", self.address))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();

@@ -36,14 +36,7 @@ async fn nothing_written_identifies_a_visitor() {
     let log = dir.path().join("spurlos.log");
     let app = spawn_binary(&data, &log, &[("SPURLOS_LOG", "debug")]);
     let client = reqwest::Client::new();
-    let r = client
-        .post(format!("{}/api/admin/sites", app.address))
-        .bearer_auth(ADMIN)
-        .json(&json!({"domain": SITE}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    app.add_site(SITE).await;
     let v4 = ["198.51.100.77", "203.0.113.201"];
     let v6 = "2001:db8:4711:abcd:1:2:3:4";
     for (i, ip) in v4.iter().chain([&v6]).enumerate() {
@@ -75,16 +68,11 @@ async fn nothing_written_identifies_a_visitor() {
     // Wait until the six page views are stored, then stop so everything is flushed.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let v: serde_json::Value = client
-            .post(format!("{}/api/v2/query", app.address))
-            .bearer_auth(ADMIN)
-            .json(&json!({"site_id": SITE, "metrics": ["pageviews", "visitors"], "date_range": "all"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = app
+            .query(
+                json!({"site_id": SITE, "metrics": ["pageviews", "visitors"], "date_range": "all"}),
+            )
+            .await;
         if v["results"][0]["metrics"] == json!([6, 3]) {
             break;
         }

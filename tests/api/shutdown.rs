@@ -21,14 +21,7 @@ async fn sigterm_under_load_keeps_every_accepted_event() {
     ];
     let app = spawn_binary(&data, &log, &extra);
     let client = reqwest::Client::new();
-    let r = client
-        .post(format!("{}/api/admin/sites", app.address))
-        .bearer_auth(ADMIN)
-        .json(&json!({"domain": SITE}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    app.add_site(SITE).await;
     let accepted = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for w in 0..16u64 {
@@ -74,16 +67,9 @@ async fn sigterm_under_load_keeps_every_accepted_event() {
     assert!(accepted < 32_000, "the load should still have been running");
 
     let app = spawn_binary(&data, &log, &[]);
-    let v: serde_json::Value = client
-        .post(format!("{}/api/v2/query", app.address))
-        .bearer_auth(ADMIN)
-        .json(&json!({"site_id": SITE, "metrics": ["pageviews"], "date_range": "all"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["pageviews"], "date_range": "all"}))
+        .await;
     assert_eq!(
         v["results"][0]["metrics"][0].as_u64().unwrap(),
         accepted,

@@ -235,6 +235,30 @@ fn event_values(row: &mut Vec<duckdb::types::Value>, e: &EventRow) {
     append_attrs(row, &e.attrs);
 }
 
+/// Runs a grouped statement whose first `n` columns are the group's dimensions.
+fn grouped_rows<T>(
+    conn: &Connection,
+    st: &sql::Statement,
+    n: usize,
+    read: impl Fn(&Row<'_>, Vec<String>) -> duckdb::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn
+        .prepare(&st.sql)
+        .map_err(db("preparing a stats query"))?;
+    let rows = stmt
+        .query_map(params_from_iter(st.params.iter()), |r| {
+            let mut dims = Vec::with_capacity(n);
+            for i in 0..n {
+                dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
+            }
+            read(r, dims)
+        })
+        .map_err(db("running a stats query"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db("reading a stats query"))?;
+    Ok(rows)
+}
+
 fn site_from_row(r: &Row<'_>) -> duckdb::Result<(u32, String, String, String, u8, bool, String)> {
     Ok((
         r.get(0)?,
@@ -329,26 +353,14 @@ impl Store for Embedded {
         let n = q.dimensions.len();
         Box::pin(async move {
             self.with_reader(move |conn| {
-                let mut stmt = conn
-                    .prepare(&st.sql)
-                    .map_err(db("preparing an event query"))?;
-                let rows = stmt
-                    .query_map(params_from_iter(st.params.iter()), |r| {
-                        let mut dims = Vec::with_capacity(n);
-                        for i in 0..n {
-                            dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
-                        }
-                        Ok(EventAgg {
-                            dims,
-                            visitors: r.get::<_, i64>(n)? as u64,
-                            pageviews: r.get::<_, i64>(n + 1)? as u64,
-                            events: r.get::<_, i64>(n + 2)? as u64,
-                        })
+                grouped_rows(conn, &st, n, |r, dims| {
+                    Ok(EventAgg {
+                        dims,
+                        visitors: r.get::<_, i64>(n)? as u64,
+                        pageviews: r.get::<_, i64>(n + 1)? as u64,
+                        events: r.get::<_, i64>(n + 2)? as u64,
                     })
-                    .map_err(db("running an event query"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("reading an event query"))?;
-                Ok(rows)
+                })
             })
             .await
         })
@@ -359,27 +371,19 @@ impl Store for Embedded {
         let n = q.dimensions.len();
         Box::pin(async move {
             self.with_reader(move |conn| {
-                let mut stmt = conn
-                    .prepare(&st.sql)
-                    .map_err(db("preparing a session query"))?;
-                let rows = stmt
-                    .query_map(params_from_iter(st.params.iter()), |r| {
-                        let mut dims = Vec::with_capacity(n);
-                        for i in 0..n {
-                            dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
-                        }
-                        Ok(SessionAgg {
-                            dims,
-                            visits: r.get::<_, Option<i64>>(n)?.unwrap_or(0),
-                            pageviews: r.get::<_, Option<i64>>(n + 1)?.unwrap_or(0),
-                            bounces: r.get::<_, Option<i64>>(n + 2)?.unwrap_or(0),
-                            duration: r.get::<_, Option<i64>>(n + 3)?.unwrap_or(0),
-                        })
+                grouped_rows(conn, &st, n, |r, dims| {
+                    let sum = |i: usize| {
+                        r.get::<_, Option<i64>>(n + i)
+                            .map(Option::unwrap_or_default)
+                    };
+                    Ok(SessionAgg {
+                        dims,
+                        visits: sum(0)?,
+                        pageviews: sum(1)?,
+                        bounces: sum(2)?,
+                        duration: sum(3)?,
                     })
-                    .map_err(db("running a session query"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("reading a session query"))?;
-                Ok(rows)
+                })
             })
             .await
         })
