@@ -205,6 +205,10 @@ pub struct Offsets {
     pub transitions: Vec<(i64, i64)>,
 }
 
+/// Sites with more stored events than this get visitor counts from a HyperLogLog estimate
+/// (typically within 2 %) instead of an exact distinct count. Every store uses this limit.
+pub const EXACT_VISITORS_LIMIT: u64 = 1_000_000;
+
 /// One grouped aggregation over a site's data in `[from_ts, to_ts)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregateQuery {

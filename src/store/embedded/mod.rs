@@ -8,9 +8,14 @@ use super::{
     TokenScope, VisitAttrs,
 };
 use crate::sites::{Site, SiteSpec};
-use crate::stats::model::AggregateQuery;
+use crate::stats::model::{AggregateQuery, EXACT_VISITORS_LIMIT};
 use chrono::NaiveDate;
+use duckdb::arrow::array::{
+    ArrayRef, BooleanArray, Int64Array, Int8Array, StringArray, UInt32Array, UInt64Array,
+};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{params, params_from_iter, Connection, Row};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +36,8 @@ pub struct Embedded {
     /// Idle read connections (clones of the writer's database).
     readers: Arc<Mutex<Vec<Connection>>>,
     salt_path: PathBuf,
+    /// Stored events per site, to choose exact or estimated visitor counts.
+    site_events: Arc<Mutex<HashMap<u32, u64>>>,
 }
 
 fn db(context: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError {
@@ -46,10 +53,22 @@ impl Embedded {
         })?;
         let conn = Connection::open(data_dir.join(DB_FILE)).map_err(db("opening the database"))?;
         migrate(&conn)?;
+        let counts = {
+            let mut stmt = conn
+                .prepare("SELECT site_id, count(*) FROM events GROUP BY site_id")
+                .map_err(db("counting events"))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64)))
+                .map_err(db("counting events"))?
+                .collect::<Result<HashMap<_, _>, _>>()
+                .map_err(db("counting events"))?;
+            rows
+        };
         Ok(Self {
             writer: Arc::new(Mutex::new(conn)),
             readers: Arc::new(Mutex::new(Vec::new())),
             salt_path: data_dir.join(SALT_FILE),
+            site_events: Arc::new(Mutex::new(counts)),
         })
     }
 
@@ -123,29 +142,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn append_attrs(out: &mut Vec<duckdb::types::Value>, a: &VisitAttrs) {
-    use duckdb::types::Value::Text;
-    for s in [
-        &a.referrer,
-        &a.source,
-        &a.utm_source,
-        &a.utm_medium,
-        &a.utm_campaign,
-        &a.utm_content,
-        &a.utm_term,
-        &a.country_code,
-        &a.region,
-        &a.city,
-        &a.browser,
-        &a.browser_version,
-        &a.os,
-        &a.os_version,
-        &a.device,
-        &a.screen,
-    ] {
-        out.push(Text(s.clone()));
-    }
-}
 
 const ATTR_COLUMNS: &str = "referrer, source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, city, browser, browser_version, os, os_version, device, screen";
 
@@ -170,69 +166,119 @@ fn read_attrs(r: &Row<'_>, at: usize) -> duckdb::Result<VisitAttrs> {
     })
 }
 
-fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
-    use duckdb::types::Value;
-    let tx = conn.transaction().map_err(db("starting a batch"))?;
-    {
-        let mut events = tx.appender("events").map_err(db("appending events"))?;
-        let mut props = tx.appender("props").map_err(db("appending props"))?;
-        let mut row: Vec<Value> = Vec::with_capacity(25);
-        for e in &batch.events {
-            row.clear();
-            event_values(&mut row, e);
-            events
-                .append_row(duckdb::appender_params_from_iter(row.iter()))
-                .map_err(db("appending an event"))?;
-            for (k, v) in &e.props {
-                props
-                    .append_row(params![e.site_id, e.ts, e.event_id, k, v])
-                    .map_err(db("appending a prop"))?;
-            }
-        }
-        let mut sessions = tx.appender("sessions").map_err(db("appending sessions"))?;
-        for s in &batch.sessions {
-            row.clear();
-            row.extend([
-                Value::UInt(s.site_id),
-                Value::UBigInt(s.session_id),
-                Value::UBigInt(s.visitor_id),
-                Value::TinyInt(s.sign),
-                Value::UInt(s.version),
-                Value::BigInt(s.start_ts),
-                Value::BigInt(s.end_ts),
-                Value::UInt(s.pageviews),
-                Value::UInt(s.events),
-                Value::UInt(s.interactive),
-                Value::Text(s.entry_page.clone()),
-                Value::Text(s.exit_page.clone()),
-                Value::Text(s.hostname.clone()),
-            ]);
-            append_attrs(&mut row, &s.attrs);
-            sessions
-                .append_row(duckdb::appender_params_from_iter(row.iter()))
-                .map_err(db("appending a session"))?;
-        }
-        events.flush().map_err(db("flushing events"))?;
-        props.flush().map_err(db("flushing props"))?;
-        sessions.flush().map_err(db("flushing sessions"))?;
-    }
-    tx.commit().map_err(db("committing a batch"))
+fn strings<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> &'a str) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
 }
 
-fn event_values(row: &mut Vec<duckdb::types::Value>, e: &EventRow) {
-    use duckdb::types::Value;
-    row.extend([
-        Value::UInt(e.site_id),
-        Value::BigInt(e.ts),
-        Value::UBigInt(e.event_id),
-        Value::UBigInt(e.session_id),
-        Value::UBigInt(e.visitor_id),
-        Value::Text(e.name.clone()),
-        Value::Boolean(e.interactive),
-        Value::Text(e.hostname.clone()),
-        Value::Text(e.pathname.clone()),
-    ]);
-    append_attrs(row, &e.attrs);
+/// The visit attribute columns, in table order.
+fn attr_columns<'a, T>(rows: &'a [T], attrs: impl Fn(&'a T) -> &'a VisitAttrs + Copy) -> Vec<ArrayRef> {
+    vec![
+        strings(rows, move |r| &attrs(r).referrer),
+        strings(rows, move |r| &attrs(r).source),
+        strings(rows, move |r| &attrs(r).utm_source),
+        strings(rows, move |r| &attrs(r).utm_medium),
+        strings(rows, move |r| &attrs(r).utm_campaign),
+        strings(rows, move |r| &attrs(r).utm_content),
+        strings(rows, move |r| &attrs(r).utm_term),
+        strings(rows, move |r| &attrs(r).country_code),
+        strings(rows, move |r| &attrs(r).region),
+        strings(rows, move |r| &attrs(r).city),
+        strings(rows, move |r| &attrs(r).browser),
+        strings(rows, move |r| &attrs(r).browser_version),
+        strings(rows, move |r| &attrs(r).os),
+        strings(rows, move |r| &attrs(r).os_version),
+        strings(rows, move |r| &attrs(r).device),
+        strings(rows, move |r| &attrs(r).screen),
+    ]
+}
+
+fn record_batch(columns: Vec<ArrayRef>) -> Result<RecordBatch, StoreError> {
+    let named = columns
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (format!("c{i}"), c));
+    RecordBatch::try_from_iter(named).map_err(|e| StoreError::Task(format!("building a batch: {e}")))
+}
+
+fn events_batch(events: &[EventRow]) -> Result<RecordBatch, StoreError> {
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(UInt32Array::from_iter_values(events.iter().map(|e| e.site_id))),
+        Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.ts))),
+        Arc::new(UInt64Array::from_iter_values(events.iter().map(|e| e.event_id))),
+        Arc::new(UInt64Array::from_iter_values(events.iter().map(|e| e.session_id))),
+        Arc::new(UInt64Array::from_iter_values(events.iter().map(|e| e.visitor_id))),
+        strings(events, |e| &e.name),
+        Arc::new(BooleanArray::from_iter(events.iter().map(|e| Some(e.interactive)))),
+        strings(events, |e| &e.hostname),
+        strings(events, |e| &e.pathname),
+    ];
+    cols.extend(attr_columns(events, |e| &e.attrs));
+    record_batch(cols)
+}
+
+fn sessions_batch(sessions: &[SessionRow]) -> Result<RecordBatch, StoreError> {
+    let u32s = |f: fn(&SessionRow) -> u32| -> ArrayRef {
+        Arc::new(UInt32Array::from_iter_values(sessions.iter().map(f)))
+    };
+    let mut cols: Vec<ArrayRef> = vec![
+        u32s(|s| s.site_id),
+        Arc::new(UInt64Array::from_iter_values(sessions.iter().map(|s| s.session_id))),
+        Arc::new(UInt64Array::from_iter_values(sessions.iter().map(|s| s.visitor_id))),
+        Arc::new(Int8Array::from_iter_values(sessions.iter().map(|s| s.sign))),
+        u32s(|s| s.version),
+        Arc::new(Int64Array::from_iter_values(sessions.iter().map(|s| s.start_ts))),
+        Arc::new(Int64Array::from_iter_values(sessions.iter().map(|s| s.end_ts))),
+        u32s(|s| s.pageviews),
+        u32s(|s| s.events),
+        u32s(|s| s.interactive),
+        strings(sessions, |s| &s.entry_page),
+        strings(sessions, |s| &s.exit_page),
+        strings(sessions, |s| &s.hostname),
+    ];
+    cols.extend(attr_columns(sessions, |s| &s.attrs));
+    record_batch(cols)
+}
+
+fn props_batch(events: &[EventRow]) -> Result<Option<RecordBatch>, StoreError> {
+    let rows: Vec<(&EventRow, &(String, String))> = events
+        .iter()
+        .flat_map(|e| e.props.iter().map(move |p| (e, p)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    record_batch(vec![
+        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|(e, _)| e.site_id))),
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|(e, _)| e.ts))),
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|(e, _)| e.event_id))),
+        strings(&rows, |(_, p)| &p.0),
+        strings(&rows, |(_, p)| &p.1),
+    ])
+    .map(Some)
+}
+
+/// Stores a batch in one transaction through DuckDB's Arrow appender.
+fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
+    let events = events_batch(&batch.events)?;
+    let props = props_batch(&batch.events)?;
+    let sessions = sessions_batch(&batch.sessions)?;
+    let tx = conn.transaction().map_err(db("starting a batch"))?;
+    {
+        let mut app = tx.appender("events").map_err(db("appending events"))?;
+        app.append_record_batch(events).map_err(db("appending events"))?;
+        app.flush().map_err(db("flushing events"))?;
+    }
+    if let Some(props) = props {
+        let mut app = tx.appender("props").map_err(db("appending props"))?;
+        app.append_record_batch(props).map_err(db("appending props"))?;
+        app.flush().map_err(db("flushing props"))?;
+    }
+    {
+        let mut app = tx.appender("sessions").map_err(db("appending sessions"))?;
+        app.append_record_batch(sessions).map_err(db("appending sessions"))?;
+        app.flush().map_err(db("flushing sessions"))?;
+    }
+    tx.commit().map_err(db("committing a batch"))
 }
 
 /// Runs a grouped statement whose first `n` columns are the group's dimensions.
@@ -306,9 +352,17 @@ fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
 
 impl Store for Embedded {
     fn write_batch(&self, batch: Batch) -> StoreFuture<'_, ()> {
+        let counts = self.site_events.clone();
         Box::pin(async move {
-            self.with_writer(move |conn| write_batch(conn, &batch))
-                .await
+            self.with_writer(move |conn| {
+                write_batch(conn, &batch)?;
+                let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
+                for e in &batch.events {
+                    *counts.entry(e.site_id).or_default() += 1;
+                }
+                Ok(())
+            })
+            .await
         })
     }
 
@@ -349,7 +403,14 @@ impl Store for Embedded {
     }
 
     fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>> {
-        let st = sql::event_aggregate(q);
+        let stored = self
+            .site_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&q.site_id)
+            .copied()
+            .unwrap_or(0);
+        let st = sql::event_aggregate(q, stored > EXACT_VISITORS_LIMIT);
         let n = q.dimensions.len();
         Box::pin(async move {
             self.with_reader(move |conn| {
@@ -431,6 +492,10 @@ impl Store for Embedded {
     }
 
     fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()> {
+        self.site_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&site_id);
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting a site removal"))?;

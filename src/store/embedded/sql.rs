@@ -207,8 +207,9 @@ fn select_dims(exprs: &[String]) -> String {
         .collect()
 }
 
-/// Visitors, page views and other events per group.
-pub fn event_aggregate(q: &AggregateQuery) -> Statement {
+/// Visitors, page views and all events per group; `approximate` counts visitors with
+/// HyperLogLog instead of exactly.
+pub fn event_aggregate(q: &AggregateQuery, approximate: bool) -> Statement {
     let mut b = Builder {
         q,
         params: Vec::new(),
@@ -231,8 +232,13 @@ pub fn event_aggregate(q: &AggregateQuery) -> Statement {
     }
     from.push_str(&b.prop_joins());
     let wh = b.event_where(false);
+    let visitors = if approximate {
+        "CAST(approx_count_distinct(e.visitor_id) AS BIGINT)"
+    } else {
+        "count(DISTINCT e.visitor_id)"
+    };
     let sql = format!(
-        "SELECT {}count(DISTINCT e.visitor_id), count(*) FILTER (WHERE e.name = 'pageview'), count(*) FROM {from} WHERE {wh}{}",
+        "SELECT {}{visitors}, count(*) FILTER (WHERE e.name = 'pageview'), count(*) FROM {from} WHERE {wh}{}",
         select_dims(&dims),
         group_by(dims.len())
     );
