@@ -131,7 +131,13 @@ impl Stats {
     ) -> Result<u64, StatsError> {
         let site = self.readable_site(caller, site_id)?;
         let now = self.clock.now().timestamp();
-        let q = aggregate_query(&site, (now - 300, now + 1), Vec::new(), Vec::new());
+        let q = aggregate_query(
+            &site,
+            (now - 300, now + 1),
+            Vec::new(),
+            Vec::new(),
+            vec![Metric::Visitors],
+        );
         let rows = self.store.event_aggregate(&q).await?;
         Ok(rows.first().map(|r| r.visitors).unwrap_or(0))
     }
@@ -147,6 +153,7 @@ impl Stats {
             window,
             parsed.dimensions.clone(),
             parsed.filters.clone(),
+            parsed.metrics.clone(),
         );
         let need_sessions = parsed.metrics.iter().any(|m| m.needs_sessions());
         let need_events = parsed.metrics.iter().any(|m| !m.needs_sessions());
@@ -178,6 +185,7 @@ fn aggregate_query(
     window: (i64, i64),
     dimensions: Vec<Dimension>,
     filters: Vec<model::Filter>,
+    metrics: Vec<Metric>,
 ) -> AggregateQuery {
     let tz = site.tz();
     AggregateQuery {
@@ -188,6 +196,7 @@ fn aggregate_query(
         month_starts: crate::timezone::month_starts(tz, window.0, window.1),
         dimensions,
         filters,
+        metrics,
     }
 }
 

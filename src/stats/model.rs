@@ -221,4 +221,6 @@ pub struct AggregateQuery {
     pub month_starts: Vec<i64>,
     pub dimensions: Vec<Dimension>,
     pub filters: Vec<Filter>,
+    /// The metrics asked for; stores may skip sums nobody needs (and return 0 for them).
+    pub metrics: Vec<Metric>,
 }

@@ -58,7 +58,9 @@ impl Embedded {
                 .prepare("SELECT site_id, count(*) FROM events GROUP BY site_id")
                 .map_err(db("counting events"))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64)))
+                .query_map([], |r| {
+                    Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)? as u64))
+                })
                 .map_err(db("counting events"))?
                 .collect::<Result<HashMap<_, _>, _>>()
                 .map_err(db("counting events"))?;
@@ -142,7 +144,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-
 const ATTR_COLUMNS: &str = "referrer, source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, city, browser, browser_version, os, os_version, device, screen";
 
 fn read_attrs(r: &Row<'_>, at: usize) -> duckdb::Result<VisitAttrs> {
@@ -171,7 +172,10 @@ fn strings<'a, T>(rows: &'a [T], f: impl Fn(&'a T) -> &'a str) -> ArrayRef {
 }
 
 /// The visit attribute columns, in table order.
-fn attr_columns<'a, T>(rows: &'a [T], attrs: impl Fn(&'a T) -> &'a VisitAttrs + Copy) -> Vec<ArrayRef> {
+fn attr_columns<'a, T>(
+    rows: &'a [T],
+    attrs: impl Fn(&'a T) -> &'a VisitAttrs + Copy,
+) -> Vec<ArrayRef> {
     vec![
         strings(rows, move |r| &attrs(r).referrer),
         strings(rows, move |r| &attrs(r).source),
@@ -197,18 +201,29 @@ fn record_batch(columns: Vec<ArrayRef>) -> Result<RecordBatch, StoreError> {
         .into_iter()
         .enumerate()
         .map(|(i, c)| (format!("c{i}"), c));
-    RecordBatch::try_from_iter(named).map_err(|e| StoreError::Task(format!("building a batch: {e}")))
+    RecordBatch::try_from_iter(named)
+        .map_err(|e| StoreError::Task(format!("building a batch: {e}")))
 }
 
 fn events_batch(events: &[EventRow]) -> Result<RecordBatch, StoreError> {
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(UInt32Array::from_iter_values(events.iter().map(|e| e.site_id))),
+        Arc::new(UInt32Array::from_iter_values(
+            events.iter().map(|e| e.site_id),
+        )),
         Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.ts))),
-        Arc::new(UInt64Array::from_iter_values(events.iter().map(|e| e.event_id))),
-        Arc::new(UInt64Array::from_iter_values(events.iter().map(|e| e.session_id))),
-        Arc::new(UInt64Array::from_iter_values(events.iter().map(|e| e.visitor_id))),
+        Arc::new(UInt64Array::from_iter_values(
+            events.iter().map(|e| e.event_id),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            events.iter().map(|e| e.session_id),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            events.iter().map(|e| e.visitor_id),
+        )),
         strings(events, |e| &e.name),
-        Arc::new(BooleanArray::from_iter(events.iter().map(|e| Some(e.interactive)))),
+        Arc::new(BooleanArray::from_iter(
+            events.iter().map(|e| Some(e.interactive)),
+        )),
         strings(events, |e| &e.hostname),
         strings(events, |e| &e.pathname),
     ];
@@ -222,12 +237,20 @@ fn sessions_batch(sessions: &[SessionRow]) -> Result<RecordBatch, StoreError> {
     };
     let mut cols: Vec<ArrayRef> = vec![
         u32s(|s| s.site_id),
-        Arc::new(UInt64Array::from_iter_values(sessions.iter().map(|s| s.session_id))),
-        Arc::new(UInt64Array::from_iter_values(sessions.iter().map(|s| s.visitor_id))),
+        Arc::new(UInt64Array::from_iter_values(
+            sessions.iter().map(|s| s.session_id),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            sessions.iter().map(|s| s.visitor_id),
+        )),
         Arc::new(Int8Array::from_iter_values(sessions.iter().map(|s| s.sign))),
         u32s(|s| s.version),
-        Arc::new(Int64Array::from_iter_values(sessions.iter().map(|s| s.start_ts))),
-        Arc::new(Int64Array::from_iter_values(sessions.iter().map(|s| s.end_ts))),
+        Arc::new(Int64Array::from_iter_values(
+            sessions.iter().map(|s| s.start_ts),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            sessions.iter().map(|s| s.end_ts),
+        )),
         u32s(|s| s.pageviews),
         u32s(|s| s.events),
         u32s(|s| s.interactive),
@@ -248,9 +271,13 @@ fn props_batch(events: &[EventRow]) -> Result<Option<RecordBatch>, StoreError> {
         return Ok(None);
     }
     record_batch(vec![
-        Arc::new(UInt32Array::from_iter_values(rows.iter().map(|(e, _)| e.site_id))),
+        Arc::new(UInt32Array::from_iter_values(
+            rows.iter().map(|(e, _)| e.site_id),
+        )),
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|(e, _)| e.ts))),
-        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|(e, _)| e.event_id))),
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|(e, _)| e.event_id),
+        )),
         strings(&rows, |(_, p)| &p.0),
         strings(&rows, |(_, p)| &p.1),
     ])
@@ -265,17 +292,20 @@ fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
     let tx = conn.transaction().map_err(db("starting a batch"))?;
     {
         let mut app = tx.appender("events").map_err(db("appending events"))?;
-        app.append_record_batch(events).map_err(db("appending events"))?;
+        app.append_record_batch(events)
+            .map_err(db("appending events"))?;
         app.flush().map_err(db("flushing events"))?;
     }
     if let Some(props) = props {
         let mut app = tx.appender("props").map_err(db("appending props"))?;
-        app.append_record_batch(props).map_err(db("appending props"))?;
+        app.append_record_batch(props)
+            .map_err(db("appending props"))?;
         app.flush().map_err(db("flushing props"))?;
     }
     {
         let mut app = tx.appender("sessions").map_err(db("appending sessions"))?;
-        app.append_record_batch(sessions).map_err(db("appending sessions"))?;
+        app.append_record_batch(sessions)
+            .map_err(db("appending sessions"))?;
         app.flush().map_err(db("flushing sessions"))?;
     }
     tx.commit().map_err(db("committing a batch"))
@@ -295,7 +325,13 @@ fn grouped_rows<T>(
         .query_map(params_from_iter(st.params.iter()), |r| {
             let mut dims = Vec::with_capacity(n);
             for i in 0..n {
-                dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
+                dims.push(match r.get::<_, duckdb::types::Value>(i)? {
+                    duckdb::types::Value::Text(t) => t,
+                    duckdb::types::Value::BigInt(v) => v.to_string(),
+                    duckdb::types::Value::HugeInt(v) => v.to_string(),
+                    duckdb::types::Value::Int(v) => v.to_string(),
+                    _ => String::new(),
+                });
             }
             read(r, dims)
         })

@@ -2,7 +2,7 @@
 //! parameters. Visitor-controlled values only ever travel as parameters.
 
 use crate::stats::model::{
-    AggregateQuery, Dimension, Filter, FilterOp, Offsets, TimeBucket, VisitField,
+    AggregateQuery, Dimension, Filter, FilterOp, Metric, Offsets, TimeBucket, VisitField,
 };
 use duckdb::types::Value;
 
@@ -201,10 +201,8 @@ fn group_by(n: usize) -> String {
 }
 
 fn select_dims(exprs: &[String]) -> String {
-    exprs
-        .iter()
-        .map(|e| format!("CAST({e} AS VARCHAR), "))
-        .collect()
+    // Grouped by the raw values (integers for time buckets); turned into text when read.
+    exprs.iter().map(|e| format!("{e}, ")).collect()
 }
 
 /// Visitors, page views and all events per group; `approximate` counts visitors with
@@ -232,13 +230,22 @@ pub fn event_aggregate(q: &AggregateQuery, approximate: bool) -> Statement {
     }
     from.push_str(&b.prop_joins());
     let wh = b.event_where(false);
-    let visitors = if approximate {
+    // Only what is asked for: distinct counts are the expensive part. `count(*)` always runs,
+    // it is cheap and tells which groups exist.
+    let visitors = if !q.metrics.contains(&Metric::Visitors) {
+        "CAST(0 AS BIGINT)"
+    } else if approximate {
         "CAST(approx_count_distinct(e.visitor_id) AS BIGINT)"
     } else {
         "count(DISTINCT e.visitor_id)"
     };
+    let pageviews = if q.metrics.contains(&Metric::Pageviews) {
+        "count(*) FILTER (WHERE e.name = 'pageview')"
+    } else {
+        "CAST(0 AS BIGINT)"
+    };
     let sql = format!(
-        "SELECT {}{visitors}, count(*) FILTER (WHERE e.name = 'pageview'), count(*) FROM {from} WHERE {wh}{}",
+        "SELECT {}{visitors}, {pageviews}, count(*) FROM {from} WHERE {wh}{}",
         select_dims(&dims),
         group_by(dims.len())
     );
