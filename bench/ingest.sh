@@ -26,7 +26,13 @@ count() {
     "http://127.0.0.1:$port/api/v2/query" | python3 -c 'import json,sys; r=json.load(sys.stdin)["results"]; print(r[0]["metrics"][0] if r else 0)'
 }
 for _ in $(seq 600); do [ "$(count)" -ge "$accepted" ] && break; sleep 0.1; done
+sleep 1
 stored=$(count)
 secs=$(echo "$DURATION" | sed 's/s$//')
 echo "accepted=$accepted stored=$stored events_per_second=$((accepted / secs))"
-[ "$stored" -eq "$accepted" ] || { echo "MISMATCH: accepted $accepted, stored $stored"; exit 1; }
+# wrk stops counting when its time is up, while up to one request per connection is still in
+# flight: those are stored (and answered 202) but not counted. Anything beyond that is a loss.
+extra=$((stored - accepted))
+if [ "$extra" -lt 0 ] || [ "$extra" -gt "$CONNECTIONS" ]; then
+  echo "MISMATCH: accepted $accepted, stored $stored"; exit 1
+fi

@@ -50,7 +50,10 @@ pub fn source_for_host(host: &str) -> String {
     let host = host.trim_start_matches("www.").trim_start_matches("m.");
     for (pattern, name) in KNOWN {
         let matches = if pattern.contains('.') {
-            host == *pattern || host.ends_with(&format!(".{pattern}"))
+            host == *pattern
+                || host
+                    .strip_suffix(pattern)
+                    .is_some_and(|rest| rest.ends_with('.'))
         } else {
             // "google" matches google.com, google.de, google.co.uk, news.google.com
             host.split('.').any(|label| label == *pattern)

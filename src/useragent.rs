@@ -1,7 +1,8 @@
 //! User-Agent → browser, OS and device class (woothee), and bot/headless detection (isbot).
 //! The raw User-Agent is used here and for the visitor hash, and never stored.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// What spurlos keeps of a User-Agent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,6 +87,36 @@ fn normalise_os(os: &str) -> String {
     } else {
         os.into()
     }
+}
+
+/// What the pipeline needs of a User-Agent: whether it is a bot, and its parsed parts.
+#[derive(Debug, Clone)]
+pub struct Classified {
+    pub bot: bool,
+    pub info: UserAgentInfo,
+}
+
+const CACHE_LIMIT: usize = 20_000;
+
+/// [`is_bot`] and [`parse`] together, memoised: real traffic repeats a few thousand distinct
+/// User-Agents, and both checks are regex-heavy. The cache lives only in memory and is dropped
+/// whole when it grows past its limit.
+pub fn classify(ua: &str) -> Arc<Classified> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Classified>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(ua) {
+        return hit.clone();
+    }
+    let classified = Arc::new(Classified {
+        bot: is_bot(ua),
+        info: parse(ua),
+    });
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= CACHE_LIMIT {
+        map.clear();
+    }
+    map.insert(ua.to_string(), classified.clone());
+    classified
 }
 
 #[cfg(test)]

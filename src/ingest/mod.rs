@@ -114,7 +114,8 @@ impl Ingest {
         if first.respect_dnt && raw.signals.dnt {
             return Ok(Outcome::Excluded(Exclusion::DoNotTrack));
         }
-        if crate::useragent::is_bot(&raw.user_agent) {
+        let agent = crate::useragent::classify(&raw.user_agent);
+        if agent.bot {
             return Ok(Outcome::Excluded(Exclusion::Bot));
         }
         let sites: Vec<_> = sites
@@ -127,7 +128,7 @@ impl Ingest {
         // Truncate first: from here on only the truncated address exists.
         let ip = raw.client.truncate(first.ip_mask_bytes);
         let geo = self.geo.lookup(&ip);
-        let ua = crate::useragent::parse(&raw.user_agent);
+        let ua = &agent.info;
         let salts = self.salts.current().await?;
         let ts = raw.ts.unwrap_or_else(|| self.clock.now().timestamp());
         let name = enrich::bounded(name, enrich::MAX_NAME);
