@@ -39,6 +39,7 @@ export async function startSpurlos() {
       SPURLOS_DATA_DIR: dataDir,
       SPURLOS_ADMIN_TOKEN: ADMIN,
       SPURLOS_FLUSH_INTERVAL_MS: '20',
+      SPURLOS_LOG: process.env.SPURLOS_LOG || 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
