@@ -39,6 +39,7 @@ environment variables:\n\
   SPURLOS_BATCH_SIZE        most events stored in one batch (default 20000)\n\
   SPURLOS_FLUSH_INTERVAL_MS longest wait before a batch is stored (default 250)\n\
   SPURLOS_MAX_BODY_BYTES    largest request body (default 65536)\n\
+  SPURLOS_WORKERS           HTTP worker threads (default: one per core)\n\
 SIGINT/SIGTERM stop accepting, store every accepted event, then exit.")]
     Serve,
     /// Add, list and remove tracked sites.

@@ -32,6 +32,8 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// Largest accepted request body in bytes (`SPURLOS_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// HTTP worker threads (`SPURLOS_WORKERS`); 0 means one per core.
+    pub workers: usize,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             batch_size: 20_000,
             flush_interval_ms: 250,
             max_body_bytes: 64 * 1024,
+            workers: 0,
         }
     }
 }
@@ -130,6 +133,7 @@ impl Config {
                 self.flush_interval_ms = parse_num(key_name(key), value)?
             }
             "SPURLOS_MAX_BODY_BYTES" => self.max_body_bytes = parse_num(key_name(key), value)?,
+            "SPURLOS_WORKERS" => self.workers = parse_num(key_name(key), value)?,
             _ => {}
         }
         Ok(())
@@ -189,6 +193,7 @@ fn key_name(env_key: &str) -> &'static str {
         "SPURLOS_QUEUE_CAPACITY" => "queue_capacity",
         "SPURLOS_BATCH_SIZE" => "batch_size",
         "SPURLOS_FLUSH_INTERVAL_MS" => "flush_interval_ms",
+        "SPURLOS_WORKERS" => "workers",
         _ => "max_body_bytes",
     }
 }

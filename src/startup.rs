@@ -133,6 +133,10 @@ impl Application {
             admin_token: admin_token.clone(),
             max_body_bytes: config.max_body_bytes,
         });
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -153,6 +157,7 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .listen(listener)?
+        .workers(workers)
         .shutdown_timeout(30)
         .run();
         Ok(Self {

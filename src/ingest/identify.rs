@@ -3,7 +3,9 @@
 
 use super::Hit;
 use crate::store::{Batch, EventRow, SessionRow};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Seconds without a hit after which the next hit starts a new visit.
 pub const SESSION_TIMEOUT: i64 = 30 * 60;
@@ -42,30 +44,33 @@ impl SessionTracker {
     /// Assigns sessions to `hits` and returns what to store: every event, and for each session
     /// touched, its version before the batch (sign -1, if it existed) and after (sign 1).
     pub fn assign(&mut self, hits: Vec<Hit>) -> Batch {
+        // Session id → its version before this batch (None: new in this batch), and the
+        // visitor key under which its latest version lives.
         let mut before: HashMap<u64, Option<SessionRow>> = HashMap::new();
-        let mut after: HashMap<u64, SessionRow> = HashMap::new();
+        let mut touched: Vec<(u64, u64)> = Vec::new();
+        let mut ended: HashMap<u64, SessionRow> = HashMap::new();
         let mut events = Vec::with_capacity(hits.len());
         for hit in hits {
             let key = self.visitor_key(&hit);
             let is_pageview = hit.name == "pageview";
-            let continuing = self
+            let live = self
                 .live
-                .get(&key)
-                .filter(|s| hit.ts - s.end_ts <= SESSION_TIMEOUT && s.site_id == hit.site_id)
-                .cloned();
-            let session = match continuing {
-                Some(mut s) => {
-                    before
-                        .entry(s.session_id)
-                        .or_insert_with(|| Some(s.clone()));
+                .get_mut(&key)
+                .filter(|s| hit.ts - s.end_ts <= SESSION_TIMEOUT && s.site_id == hit.site_id);
+            let session = match live {
+                Some(s) => {
+                    if !before.contains_key(&s.session_id) {
+                        before.insert(s.session_id, Some(s.clone()));
+                        touched.push((s.session_id, key));
+                    }
                     s.version += 1;
                     s.end_ts = s.end_ts.max(hit.ts);
                     if is_pageview {
                         s.pageviews += 1;
                         if s.entry_page.is_empty() {
-                            s.entry_page = hit.pathname.clone();
+                            s.entry_page.clone_from(&hit.pathname);
                         }
-                        s.exit_page = hit.pathname.clone();
+                        s.exit_page.clone_from(&hit.pathname);
                     } else {
                         s.events += 1;
                         if hit.interactive {
@@ -75,6 +80,11 @@ impl SessionTracker {
                     s
                 }
                 None => {
+                    let page = if is_pageview {
+                        hit.pathname.clone()
+                    } else {
+                        String::new()
+                    };
                     let s = SessionRow {
                         site_id: hit.site_id,
                         session_id: rand::random(),
@@ -86,24 +96,27 @@ impl SessionTracker {
                         pageviews: u32::from(is_pageview),
                         events: u32::from(!is_pageview),
                         interactive: u32::from(!is_pageview && hit.interactive),
-                        entry_page: if is_pageview {
-                            hit.pathname.clone()
-                        } else {
-                            String::new()
-                        },
-                        exit_page: if is_pageview {
-                            hit.pathname.clone()
-                        } else {
-                            String::new()
-                        },
+                        entry_page: page.clone(),
+                        exit_page: page,
                         hostname: hit.hostname.clone(),
-                        attrs: hit.attrs.clone(),
+                        attrs: Arc::new(hit.attrs),
                     };
                     before.insert(s.session_id, None);
-                    s
+                    touched.push((s.session_id, key));
+                    match self.live.entry(key) {
+                        Entry::Vacant(v) => v.insert(s),
+                        Entry::Occupied(mut o) => {
+                            // The visitor's previous visit ended; keep its final version if
+                            // this batch changed it.
+                            let old = o.insert(s);
+                            if before.contains_key(&old.session_id) {
+                                ended.insert(old.session_id, old);
+                            }
+                            o.into_mut()
+                        }
+                    }
                 }
             };
-            after.insert(session.session_id, session.clone());
             events.push(EventRow {
                 site_id: hit.site_id,
                 ts: hit.ts,
@@ -118,16 +131,22 @@ impl SessionTracker {
                 attrs: session.attrs.clone(),
                 props: hit.props,
             });
-            self.live.insert(key, session);
         }
-        let mut sessions = Vec::with_capacity(before.len() * 2);
-        for (session_id, old) in before {
-            if let Some(mut old) = old {
+        let mut sessions = Vec::with_capacity(touched.len() * 2);
+        for (session_id, key) in touched {
+            if let Some(Some(mut old)) = before.remove(&session_id) {
                 old.sign = -1;
                 sessions.push(old);
             }
-            if let Some(now) = after.remove(&session_id) {
-                sessions.push(now);
+            // A session replaced later in the same batch by the visitor's next visit was final
+            // when replaced; its last version is in `ended`.
+            match self.live.get(&key) {
+                Some(now) if now.session_id == session_id => sessions.push(now.clone()),
+                _ => {
+                    if let Some(last) = ended.remove(&session_id) {
+                        sessions.push(last);
+                    }
+                }
             }
         }
         Batch { events, sessions }
@@ -208,6 +227,29 @@ mod tests {
         let b = t.assign(vec![hit(1, 61 + 2 * SESSION_TIMEOUT, "pageview", "/c")]);
         assert_eq!(b.sessions.len(), 1);
         assert_ne!(b.sessions[0].session_id, s.session_id);
+    }
+
+    #[test]
+    fn a_visit_ending_inside_a_batch_keeps_its_final_version() {
+        let mut t = SessionTracker::default();
+        t.assign(vec![hit(1, 0, "pageview", "/a")]);
+        let b = t.assign(vec![
+            hit(1, 60, "pageview", "/b"),
+            hit(1, 60 + SESSION_TIMEOUT + 1, "pageview", "/c"),
+        ]);
+        // First visit: old version cancelled, final version (2 page views, exit /b) added;
+        // second visit: new.
+        let sum: i64 = b.sessions.iter().map(|s| i64::from(s.sign)).sum();
+        assert_eq!(sum, 1);
+        let finals: Vec<_> = b.sessions.iter().filter(|s| s.sign == 1).collect();
+        assert_eq!(finals.len(), 2);
+        assert!(finals
+            .iter()
+            .any(|s| s.pageviews == 2 && s.exit_page == "/b"));
+        assert!(finals
+            .iter()
+            .any(|s| s.pageviews == 1 && s.exit_page == "/c"));
+        assert_eq!(b.sessions.len(), 3);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::stats::model::AggregateQuery;
 use chrono::NaiveDate;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 /// Attributes that belong to a visit; every event of a session carries the session's values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,7 +44,8 @@ pub struct EventRow {
     pub interactive: bool,
     pub hostname: String,
     pub pathname: String,
-    pub attrs: VisitAttrs,
+    /// Shared with the session's other events.
+    pub attrs: Arc<VisitAttrs>,
     pub props: Vec<(String, String)>,
 }
 
@@ -66,7 +68,7 @@ pub struct SessionRow {
     pub entry_page: String,
     pub exit_page: String,
     pub hostname: String,
-    pub attrs: VisitAttrs,
+    pub attrs: Arc<VisitAttrs>,
 }
 
 /// What the batch writer stores in one go: all of it or none of it.

@@ -227,7 +227,7 @@ fn events_batch(events: &[EventRow]) -> Result<RecordBatch, StoreError> {
         strings(events, |e| &e.hostname),
         strings(events, |e| &e.pathname),
     ];
-    cols.extend(attr_columns(events, |e| &e.attrs));
+    cols.extend(attr_columns(events, |e| e.attrs.as_ref()));
     record_batch(cols)
 }
 
@@ -258,7 +258,7 @@ fn sessions_batch(sessions: &[SessionRow]) -> Result<RecordBatch, StoreError> {
         strings(sessions, |s| &s.exit_page),
         strings(sessions, |s| &s.hostname),
     ];
-    cols.extend(attr_columns(sessions, |s| &s.attrs));
+    cols.extend(attr_columns(sessions, |s| s.attrs.as_ref()));
     record_batch(cols)
 }
 
@@ -426,7 +426,7 @@ impl Store for Embedded {
                             entry_page: r.get(9)?,
                             exit_page: r.get(10)?,
                             hostname: r.get(11)?,
-                            attrs: read_attrs(r, 12)?,
+                            attrs: Arc::new(read_attrs(r, 12)?),
                         })
                     })
                     .map_err(db("reading live sessions"))?
