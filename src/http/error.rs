@@ -124,3 +124,41 @@ impl From<StatsError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_is_a_503_with_retry_after_and_a_json_body() {
+        let resp = ApiError::from(IngestError::QueueFull).error_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            resp.headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap()),
+            Some("1")
+        );
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap()),
+            Some("application/json")
+        );
+        let resp = ApiError::from(IngestError::ShuttingDown).error_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn client_mistakes_name_the_field() {
+        let e = ApiError::from(IngestError::Invalid {
+            field: "url",
+            message: "not an absolute URL".into(),
+        });
+        assert_eq!(
+            (e.status, e.field.as_deref()),
+            (StatusCode::BAD_REQUEST, Some("url"))
+        );
+        assert!(e.message.starts_with("url: "));
+    }
+}
