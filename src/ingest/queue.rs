@@ -98,12 +98,15 @@ async fn run_writer(
         if got == 0 {
             break;
         }
-        let deadline = tokio::time::Instant::now() + settings.flush_interval;
+        // Gather for one flush interval without being woken for every hit: sleep, then take
+        // what has arrived (up to a full batch).
+        if buf.len() < settings.batch_size && rx.len() < settings.batch_size - buf.len() {
+            tokio::time::sleep(settings.flush_interval).await;
+        }
         while buf.len() < settings.batch_size {
-            let room = settings.batch_size - buf.len();
-            match tokio::time::timeout_at(deadline, rx.recv_many(&mut buf, room)).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+            match rx.try_recv() {
+                Ok(hit) => buf.push(hit),
+                Err(_) => break,
             }
         }
         let hits = std::mem::take(&mut buf);
