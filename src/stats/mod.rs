@@ -72,42 +72,50 @@ impl Stats {
         let site = self.readable_site(caller, &parsed.site_id)?;
         let now = self.clock.now().timestamp();
         let window = request::resolve_range(&parsed.date_range, &site, now)?;
-        let results = self.run(&parsed, &site, window).await?;
+        let results = self.run(&parsed, &site, window, true).await?;
         let mut rows: Vec<Value> = Vec::with_capacity(results.len());
-        let comparison = if parsed.compare_previous {
+        // The previous period, whole (not paginated), by comparison key: time buckets are
+        // matched by their position in the period.
+        let previous: Option<HashMap<Vec<String>, Row>> = if parsed.compare_previous {
             let len = window.1 - window.0;
-            let prev = self.run(&parsed, &site, (window.0 - len, window.0)).await?;
-            Some(prev)
+            let prev = self
+                .run(&parsed, &site, (window.0 - len, window.0), false)
+                .await?;
+            Some(prev.into_iter().map(|r| (r.key.clone(), r)).collect())
         } else {
             None
         };
-        let prev_index: HashMap<&Vec<String>, &Vec<f64>> = comparison
-            .as_ref()
-            .map(|p| p.iter().map(|(d, m)| (d, m)).collect())
-            .unwrap_or_default();
-        for (dims, metrics) in &results {
-            let mut row = json!({
-                "dimensions": dims,
-                "metrics": metrics.iter().zip(&parsed.metrics).map(|(v, m)| metric_json(*m, *v)).collect::<Vec<_>>(),
+        let metric_values = |values: &[f64]| -> Vec<Value> {
+            values
+                .iter()
+                .zip(&parsed.metrics)
+                .map(|(v, m)| metric_json(*m, *v))
+                .collect()
+        };
+        for row in &results {
+            let mut out = json!({
+                "dimensions": row.dims,
+                "metrics": metric_values(&row.metrics),
             });
-            if comparison.is_some() {
-                let prev = prev_index.get(dims).copied();
+            if let Some(previous) = &previous {
+                let prev = previous.get(&row.key);
                 let prev_metrics: Vec<f64> = prev
-                    .cloned()
+                    .map(|p| p.metrics.clone())
                     .unwrap_or_else(|| vec![0.0; parsed.metrics.len()]);
-                let change: Vec<Value> = metrics
+                let change: Vec<Value> = row
+                    .metrics
                     .iter()
                     .zip(&prev_metrics)
                     .zip(&parsed.metrics)
                     .map(|((now, before), m)| change(*m, *now, *before))
                     .collect();
-                row["comparison"] = json!({
-                    "dimensions": dims,
-                    "metrics": prev_metrics.iter().zip(&parsed.metrics).map(|(v, m)| metric_json(*m, *v)).collect::<Vec<_>>(),
+                out["comparison"] = json!({
+                    "dimensions": prev.map(|p| &p.dims).unwrap_or(&row.dims),
+                    "metrics": metric_values(&prev_metrics),
                     "change": change,
                 });
             }
-            rows.push(row);
+            rows.push(out);
         }
         let (from, to) = window;
         Ok(json!({
@@ -147,7 +155,8 @@ impl Stats {
         parsed: &ParsedQuery,
         site: &Site,
         window: (i64, i64),
-    ) -> Result<Vec<(Vec<String>, Vec<f64>)>, StatsError> {
+        paginate: bool,
+    ) -> Result<Vec<Row>, StatsError> {
         let q = aggregate_query(
             site,
             window,
@@ -167,16 +176,67 @@ impl Stats {
         } else {
             Vec::new()
         };
-        let mut merged = merge(events, sessions, &parsed.metrics);
-        for (dims, _) in merged.iter_mut() {
-            for (value, dim) in dims.iter_mut().zip(&parsed.dimensions) {
-                *value = display_dim(dim, value);
-            }
+        let start_local = window.0 + crate::timezone::offset_at(site.tz(), window.0);
+        let mut rows: Vec<Row> = merge(events, sessions, &parsed.metrics)
+            .into_iter()
+            .map(|(raw, metrics)| {
+                let key = raw
+                    .iter()
+                    .zip(&parsed.dimensions)
+                    .map(|(value, dim)| match dim {
+                        Dimension::Time(b) => {
+                            bucket_index(*b, value.parse().unwrap_or(0), start_local).to_string()
+                        }
+                        _ => value.clone(),
+                    })
+                    .collect();
+                let dims = raw
+                    .iter()
+                    .zip(&parsed.dimensions)
+                    .map(|(value, dim)| display_dim(dim, value))
+                    .collect();
+                Row { dims, key, metrics }
+            })
+            .collect();
+        sort(&mut rows, parsed);
+        if !paginate {
+            return Ok(rows);
         }
-        sort(&mut merged, parsed);
-        let offset = parsed.offset.min(merged.len());
-        let end = (offset + parsed.limit).min(merged.len());
-        Ok(merged[offset..end].to_vec())
+        let offset = parsed.offset.min(rows.len());
+        let end = (offset + parsed.limit).min(rows.len());
+        rows.truncate(end);
+        Ok(rows.split_off(offset))
+    }
+}
+
+/// One result row: shown dimensions, the key that matches it with the previous period, and
+/// the metric values in the order asked.
+#[derive(Debug, Clone)]
+struct Row {
+    dims: Vec<String>,
+    key: Vec<String>,
+    metrics: Vec<f64>,
+}
+
+/// Position of a time bucket (local seconds) counted from the bucket holding `start_local`.
+fn bucket_index(bucket: TimeBucket, raw: i64, start_local: i64) -> i64 {
+    let steps = |size: i64| raw.div_euclid(size) - start_local.div_euclid(size);
+    match bucket {
+        TimeBucket::Minute => steps(60),
+        TimeBucket::Hour => steps(3600),
+        TimeBucket::Day => steps(86_400),
+        TimeBucket::Week => {
+            let week = |v: i64| (v.div_euclid(86_400) + 3).div_euclid(7);
+            week(raw) - week(start_local)
+        }
+        TimeBucket::Month => {
+            use chrono::Datelike;
+            let month = |v: i64| {
+                let d = chrono::DateTime::from_timestamp(v, 0).unwrap_or_default();
+                i64::from(d.year()) * 12 + i64::from(d.month0())
+            };
+            month(raw) - month(start_local)
+        }
     }
 }
 
@@ -271,19 +331,19 @@ fn display_dim(dim: &Dimension, raw: &str) -> String {
     }
 }
 
-fn sort(rows: &mut [(Vec<String>, Vec<f64>)], parsed: &ParsedQuery) {
+fn sort(rows: &mut [Row], parsed: &ParsedQuery) {
     rows.sort_by(|a, b| {
         for (key, desc) in &parsed.order_by {
             let ord = match key {
-                SortKey::Metric(i) => a.1[*i].total_cmp(&b.1[*i]),
-                SortKey::Dimension(i) => a.0[*i].cmp(&b.0[*i]),
+                SortKey::Metric(i) => a.metrics[*i].total_cmp(&b.metrics[*i]),
+                SortKey::Dimension(i) => a.dims[*i].cmp(&b.dims[*i]),
             };
             let ord = if *desc { ord.reverse() } else { ord };
             if ord != std::cmp::Ordering::Equal {
                 return ord;
             }
         }
-        a.0.cmp(&b.0)
+        a.dims.cmp(&b.dims)
     });
 }
 

@@ -127,12 +127,6 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
             }
         },
     };
-    if compare_previous && dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
-        return Err(invalid(
-            "include.comparisons",
-            "comparisons cannot be combined with time dimensions yet; query the previous period separately",
-        ));
-    }
     if date_range == DateRange::All && compare_previous {
         return Err(invalid(
             "include.comparisons",

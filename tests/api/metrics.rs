@@ -285,3 +285,34 @@ async fn compares_with_the_previous_period_and_counts_realtime() {
         .await;
     assert_eq!(rows(&v), vec![(vec![], vec![1.0])]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_series_compare_bucket_by_bucket() {
+    let app = crafted().await;
+    // Two days (10th-11th Berlin) against the two days before: buckets match by position.
+    let v = app
+        .query(json!({
+            "site_id": SITE, "metrics": ["visitors", "pageviews"], "date_range": ["2024-06-11", "2024-06-12"],
+            "dimensions": ["time:day"], "include": {"comparisons": {"mode": "previous_period"}}
+        }))
+        .await;
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{v}");
+    assert_eq!(results[0]["dimensions"], json!(["2024-06-11"]));
+    assert_eq!(results[0]["metrics"], json!([1, 1]));
+    // The 11th is the first day of the period; the first day of the previous one is the 9th,
+    // which had no hits.
+    assert_eq!(results[0]["comparison"]["metrics"], json!([0, 0]));
+    let v = app
+        .query(json!({
+            "site_id": SITE, "metrics": ["visitors"], "date_range": ["2024-06-11", "2024-06-11"],
+            "dimensions": ["time:day"], "include": {"comparisons": {"mode": "previous_period"}}
+        }))
+        .await;
+    assert_eq!(
+        v["results"][0]["comparison"]["dimensions"],
+        json!(["2024-06-10"])
+    );
+    assert_eq!(v["results"][0]["comparison"]["metrics"], json!([3]));
+    assert_eq!(v["results"][0]["comparison"]["change"], json!([-67]));
+}
