@@ -59,8 +59,8 @@ impl SessionTracker {
                 .filter(|s| hit.ts - s.end_ts <= SESSION_TIMEOUT && s.site_id == hit.site_id);
             let session = match live {
                 Some(s) => {
-                    if !before.contains_key(&s.session_id) {
-                        before.insert(s.session_id, Some(s.clone()));
+                    if let Entry::Vacant(v) = before.entry(s.session_id) {
+                        v.insert(Some(s.clone()));
                         touched.push((s.session_id, key));
                     }
                     s.version += 1;
