@@ -8,8 +8,15 @@ use crate::store::TokenScope;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", e.to_string()))
+/// Checks the admin token, then reads and parses the JSON body.
+async fn admin_body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    require_admin(req, state)?;
+    let body = super::read_body(payload, state.max_body_bytes).await?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))
 }
 
 /// Reloads the in-memory registry after a change.
@@ -35,9 +42,7 @@ pub async fn add_site(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    let body = super::read_body(payload, state.max_body_bytes).await?;
-    let spec: SiteSpec = parse(&body)?;
+    let spec: SiteSpec = admin_body(&req, &state, payload).await?;
     let site = state.store.add_site(spec).await?;
     reload_sites(&state).await?;
     Ok(HttpResponse::Created().json(site))
@@ -77,9 +82,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    let body = super::read_body(payload, state.max_body_bytes).await?;
-    let r: TokenRequest = parse(&body)?;
+    let r: TokenRequest = admin_body(&req, &state, payload).await?;
     let site = state.sites.by_domain(&r.site).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -79,34 +79,20 @@ async fn site_and_token_commands_with_and_without_a_server() {
     );
     assert!(ok, "{err}");
     let token = token.trim().to_string();
-    let client = reqwest::Client::new();
-    let q = |site: &str| json!({"site_id": site, "metrics": ["visitors"], "date_range": "7d"});
-    let r = client
-        .post(format!("{}/api/v2/query", app.address))
-        .bearer_auth(&token)
-        .json(&q("second.example"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = client
-        .post(format!("{}/api/v2/query", app.address))
-        .bearer_auth(&token)
-        .json(&q("cli.example"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    let status = |site: &'static str| {
+        let body = json!({"site_id": site, "metrics": ["visitors"], "date_range": "7d"});
+        reqwest::Client::new()
+            .post(format!("{}/api/v2/query", app.address))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(status("second.example").await.unwrap().status(), 200);
+    assert_eq!(status("cli.example").await.unwrap().status(), 404);
 
     let (ok, out, err) = cli(&data, &listen, &["site", "remove", "second.example"]);
     assert!(ok, "{out}{err}");
-    let r = client
-        .post(format!("{}/api/v2/query", app.address))
-        .bearer_auth(&token)
-        .json(&q("second.example"))
-        .send()
-        .await
-        .unwrap();
+    let r = status("second.example").await.unwrap();
     assert!(r.status() == 401 || r.status() == 404, "{}", r.status());
     assert!(app.terminate().success());
 }
