@@ -112,8 +112,31 @@ pub struct Toggle {
     action: String,
 }
 
-/// `POST /opt-out` with `action=out` or `action=in`.
+/// Whether a state-changing request comes from spurlos's own pages: browsers send `Origin` on
+/// POST requests, and a page of another site must not opt a visitor in or out.
+fn same_origin(req: &HttpRequest) -> bool {
+    let Some(origin) = req.headers().get("origin").and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    let host = req.connection_info().host().to_ascii_lowercase();
+    url::Url::parse(origin).ok().is_some_and(|u| {
+        let origin_host = match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => return false,
+        };
+        origin_host.to_ascii_lowercase() == host
+    })
+}
+
+/// `POST /opt-out` with `action=out` or `action=in`, from the opt-out page itself.
 pub async fn toggle(req: HttpRequest, form: web::Form<Toggle>) -> HttpResponse {
+    if !same_origin(&req) {
+        return HttpResponse::Forbidden().json(serde_json::json!({"error": {
+            "code": "cross_origin",
+            "message": "the opt-out can only be changed from the opt-out page itself",
+        }}));
+    }
     let out = form.action == "out";
     let attrs = if is_secure(&req) {
         "; SameSite=None; Secure; Partitioned"

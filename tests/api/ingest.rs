@@ -360,3 +360,43 @@ async fn a_visit_continues_across_a_restart() {
         vec![(vec!["/b".into()], vec![1.0, 1.0, 0.0, 600.0])]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_opt_out_page_may_change_the_opt_out() {
+    let app = spawn_app().await;
+    let post = |origin: Option<String>| {
+        let mut r = app
+            .client
+            .post(format!("{}/opt-out", app.address))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("action=in");
+        if let Some(o) = origin {
+            r = r.header("Origin", o);
+        }
+        r.send()
+    };
+    let r = post(Some("https://evil.example".into())).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("set-cookie").is_none());
+    let r = post(Some(app.address.clone())).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("spurlos_optout=;"));
+    let r = app
+        .client
+        .get(format!("{}/opt-out?lang=de", app.address))
+        .send()
+        .await
+        .unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors *") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(r.text().await.unwrap().contains("Widersprechen"));
+}
