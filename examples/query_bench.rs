@@ -203,7 +203,7 @@ async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> any
         }
         if batch.len() >= 50_000 {
             store
-                .write_batch(tracker.assign(std::mem::take(&mut batch)))
+                .write_batch(Arc::new(tracker.assign(std::mem::take(&mut batch))))
                 .await?;
             if ts - last_expire > 3600 {
                 tracker.expire(ts);
@@ -211,7 +211,7 @@ async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> any
             }
         }
     }
-    store.write_batch(tracker.assign(batch)).await?;
+    store.write_batch(Arc::new(tracker.assign(batch))).await?;
     store.checkpoint().await?;
     println!("seeded {made} events in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())

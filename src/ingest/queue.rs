@@ -111,7 +111,7 @@ async fn run_writer(
         }
         let hits = std::mem::take(&mut buf);
         let count = hits.len();
-        let batch = tracker.assign(hits);
+        let batch = std::sync::Arc::new(tracker.assign(hits));
         let mut delay = Duration::from_millis(50);
         // A failed batch is retried until it is stored; meanwhile the queue fills up and
         // clients are told to come back (503), so nothing accepted is lost.

@@ -136,8 +136,8 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 
 /// Everything spurlos keeps.
 pub trait Store: Send + Sync + 'static {
-    /// Stores a batch atomically.
-    fn write_batch(&self, batch: Batch) -> StoreFuture<'_, ()>;
+    /// Stores a batch atomically (shared, so a retry does not copy it).
+    fn write_batch(&self, batch: Arc<Batch>) -> StoreFuture<'_, ()>;
     /// Live versions of the sessions that had a hit at or after `since_ts` (for restarts).
     fn live_sessions(&self, since_ts: i64) -> StoreFuture<'_, Vec<SessionRow>>;
     /// Sums over events, grouped by the query's dimensions.

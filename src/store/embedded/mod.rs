@@ -387,7 +387,7 @@ fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
 }
 
 impl Store for Embedded {
-    fn write_batch(&self, batch: Batch) -> StoreFuture<'_, ()> {
+    fn write_batch(&self, batch: Arc<Batch>) -> StoreFuture<'_, ()> {
         let counts = self.site_events.clone();
         Box::pin(async move {
             self.with_writer(move |conn| {
