@@ -76,9 +76,6 @@ impl From<StoreError> for ApiError {
                 "duplicate_domain",
                 format!("a site with domain {d} exists already"),
             ),
-            StoreError::NoSuchSite(d) => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", format!("no site {d}"))
-            }
             StoreError::Invalid(spec) => Self::invalid(spec.field, spec.message),
             other => {
                 tracing::error!(error = %other, "storage error");

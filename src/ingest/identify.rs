@@ -26,16 +26,6 @@ impl SessionTracker {
         Self { live }
     }
 
-    /// Number of sessions held in memory.
-    pub fn len(&self) -> usize {
-        self.live.len()
-    }
-
-    /// Whether no session is held.
-    pub fn is_empty(&self) -> bool {
-        self.live.is_empty()
-    }
-
     /// Forgets sessions that ended before `now - SESSION_TIMEOUT`.
     pub fn expire(&mut self, now: i64) {
         self.live.retain(|_, s| now - s.end_ts <= SESSION_TIMEOUT);

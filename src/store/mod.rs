@@ -118,8 +118,6 @@ pub enum StoreError {
     Migration { name: String, source: duckdb::Error },
     #[error("a site with domain {0} exists already")]
     DuplicateDomain(String),
-    #[error("no site {0}")]
-    NoSuchSite(String),
     #[error("{0}")]
     Invalid(#[from] crate::sites::SiteSpecError),
     #[error("salt file: {0}")]
