@@ -72,19 +72,24 @@ impl Stats {
         let site = self.readable_site(caller, &parsed.site_id)?;
         let now = self.clock.now().timestamp();
         let window = request::resolve_range(&parsed.date_range, &site, now)?;
-        let results = self.run(&parsed, &site, window, true).await?;
-        let mut rows: Vec<Value> = Vec::with_capacity(results.len());
         // The previous period, whole (not paginated), by comparison key: time buckets are
-        // matched by their position in the period.
-        let previous: Option<HashMap<Vec<String>, Row>> = if parsed.compare_previous {
-            let len = window.1 - window.0;
-            let prev = self
-                .run(&parsed, &site, (window.0 - len, window.0), false)
-                .await?;
-            Some(prev.into_iter().map(|r| (r.key.clone(), r)).collect())
-        } else {
-            None
+        // matched by their position in the period. Both periods are asked at once.
+        let len = window.1 - window.0;
+        let current = self.run(&parsed, &site, window, true);
+        let previous = async {
+            if parsed.compare_previous {
+                let prev = self
+                    .run(&parsed, &site, (window.0 - len, window.0), false)
+                    .await?;
+                Ok(Some(prev))
+            } else {
+                Ok(None)
+            }
         };
+        let (results, previous) = tokio::try_join!(current, previous)?;
+        let previous: Option<HashMap<Vec<String>, Row>> =
+            previous.map(|p| p.into_iter().map(|r| (r.key.clone(), r)).collect());
+        let mut rows: Vec<Value> = Vec::with_capacity(results.len());
         let metric_values = |values: &[f64]| -> Vec<Value> {
             values
                 .iter()
@@ -166,16 +171,21 @@ impl Stats {
         );
         let need_sessions = parsed.metrics.iter().any(|m| m.needs_sessions());
         let need_events = parsed.metrics.iter().any(|m| !m.needs_sessions());
-        let events = if need_events {
-            self.store.event_aggregate(&q).await?
-        } else {
-            Vec::new()
+        let events = async {
+            if need_events {
+                self.store.event_aggregate(&q).await
+            } else {
+                Ok(Vec::new())
+            }
         };
-        let sessions = if need_sessions {
-            self.store.session_aggregate(&q).await?
-        } else {
-            Vec::new()
+        let sessions = async {
+            if need_sessions {
+                self.store.session_aggregate(&q).await
+            } else {
+                Ok(Vec::new())
+            }
         };
+        let (events, sessions) = tokio::try_join!(events, sessions)?;
         let start_local = window.0 + crate::timezone::offset_at(site.tz(), window.0);
         let mut rows: Vec<Row> = merge(events, sessions, &parsed.metrics)
             .into_iter()
