@@ -123,9 +123,19 @@ impl Stats {
             rows.push(out);
         }
         let (from, to) = window;
+        let mut meta = json!({"time_zone": site.timezone, "total_rows": results.len()});
+        if parsed.time_labels {
+            if let Some(Dimension::Time(bucket)) = parsed
+                .dimensions
+                .iter()
+                .find(|d| matches!(d, Dimension::Time(_)))
+            {
+                meta["time_labels"] = json!(time_labels(*bucket, &site, window));
+            }
+        }
         Ok(json!({
             "results": rows,
-            "meta": {"time_zone": site.timezone, "total_rows": results.len()},
+            "meta": meta,
             "query": {
                 "site_id": site.domain,
                 "metrics": parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
@@ -226,6 +236,40 @@ struct Row {
     dims: Vec<String>,
     key: Vec<String>,
     metrics: Vec<f64>,
+}
+
+/// Every bucket of `window` in the site's local time, formatted like result dimensions.
+fn time_labels(bucket: TimeBucket, site: &Site, window: (i64, i64)) -> Vec<String> {
+    let tz = site.tz();
+    let local = |ts: i64| ts + crate::timezone::offset_at(tz, ts);
+    let (start, end) = (local(window.0), local(window.1 - 1));
+    let starts: Vec<i64> = match bucket {
+        TimeBucket::Month => crate::timezone::month_starts(tz, window.0, window.1),
+        TimeBucket::Week => {
+            let monday = ((start.div_euclid(86_400) + 3).div_euclid(7) * 7 - 3) * 86_400;
+            (0..)
+                .map(|i| monday + i * 7 * 86_400)
+                .take_while(|t| *t <= end)
+                .collect()
+        }
+        b => {
+            let size = match b {
+                TimeBucket::Minute => 60,
+                TimeBucket::Hour => 3600,
+                _ => 86_400,
+            };
+            let first = start.div_euclid(size) * size;
+            (0..)
+                .map(|i| first + i * size)
+                .take_while(|t| *t <= end)
+                .take(600_000)
+                .collect()
+        }
+    };
+    starts
+        .iter()
+        .map(|t| display_dim(&Dimension::Time(bucket), &t.to_string()))
+        .collect()
 }
 
 /// Position of a time bucket (local seconds) counted from the bucket holding `start_local`.

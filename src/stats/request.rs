@@ -48,6 +48,8 @@ pub struct ParsedQuery {
     pub limit: usize,
     pub offset: usize,
     pub compare_previous: bool,
+    /// `include.time_labels`: list every time bucket of the period in `meta`.
+    pub time_labels: bool,
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> StatsError {
@@ -127,6 +129,20 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
             }
         },
     };
+    let time_labels = match obj.get("include").and_then(|i| i.get("time_labels")) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err(invalid("include.time_labels", "must be true or false")),
+    };
+    if time_labels && !dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
+        return Err(invalid("include.time_labels", "needs a time dimension"));
+    }
+    if let Some(k) = obj.get("include").and_then(Value::as_object).and_then(|i| {
+        i.keys()
+            .find(|k| *k != "comparisons" && *k != "time_labels")
+    }) {
+        return Err(invalid(format!("include.{k}"), "unknown option"));
+    }
     if date_range == DateRange::All && compare_previous {
         return Err(invalid(
             "include.comparisons",
@@ -144,6 +160,7 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
         limit,
         offset,
         compare_previous,
+        time_labels,
     })
 }
 

@@ -316,3 +316,37 @@ async fn time_series_compare_bucket_by_bucket() {
     assert_eq!(v["results"][0]["comparison"]["metrics"], json!([3]));
     assert_eq!(v["results"][0]["comparison"]["change"], json!([-67]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_labels_list_every_bucket() {
+    let app = crafted().await;
+    let v = app
+        .query(json!({
+            "site_id": SITE, "metrics": ["visitors"], "date_range": ["2024-06-09", "2024-06-12"],
+            "dimensions": ["time:day"], "include": {"time_labels": true}
+        }))
+        .await;
+    assert_eq!(
+        v["meta"]["time_labels"],
+        json!(["2024-06-09", "2024-06-10", "2024-06-11", "2024-06-12"])
+    );
+    let v = app
+        .query(json!({
+            "site_id": SITE, "metrics": ["visitors"], "date_range": ["2024-05-20", "2024-06-12"],
+            "dimensions": ["time:month"], "include": {"time_labels": true}
+        }))
+        .await;
+    assert_eq!(
+        v["meta"]["time_labels"],
+        json!(["2024-05-01", "2024-06-01"])
+    );
+    let v = app
+        .query(json!({
+            "site_id": SITE, "metrics": ["visitors"], "date_range": ["2024-06-10", "2024-06-16"],
+            "dimensions": ["time:week"], "include": {"time_labels": true}
+        }))
+        .await;
+    // 2024-06-10 is a Monday.
+    assert_eq!(v["meta"]["time_labels"], json!(["2024-06-10"]));
+    assert_eq!(rows(&v), vec![(vec!["2024-06-10".into()], vec![4.0])]);
+}
