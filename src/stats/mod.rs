@@ -195,9 +195,22 @@ impl Stats {
                 Ok(Vec::new())
             }
         };
-        let (events, sessions) = tokio::try_join!(events, sessions)?;
+        let total = async {
+            if parsed.metrics.contains(&Metric::Percentage) {
+                let all = AggregateQuery {
+                    dimensions: Vec::new(),
+                    metrics: vec![Metric::Visitors],
+                    ..q.clone()
+                };
+                let rows = self.store.event_aggregate(&all).await?;
+                Ok(rows.first().map_or(0, |r| r.visitors))
+            } else {
+                Ok(0)
+            }
+        };
+        let (events, sessions, total) = tokio::try_join!(events, sessions, total)?;
         let start_local = window.0 + crate::timezone::offset_at(site.tz(), window.0);
-        let mut rows: Vec<Row> = merge(events, sessions, &parsed.metrics)
+        let mut rows: Vec<Row> = merge(events, sessions, &parsed.metrics, total)
             .into_iter()
             .map(|(raw, metrics)| {
                 let key = raw
@@ -327,6 +340,7 @@ fn merge(
     events: Vec<EventAgg>,
     sessions: Vec<SessionAgg>,
     metrics: &[Metric],
+    total_visitors: u64,
 ) -> Vec<(Vec<String>, Vec<f64>)> {
     let mut by_dims: HashMap<Vec<String>, (Option<EventAgg>, Option<SessionAgg>)> = HashMap::new();
     for e in events {
@@ -356,6 +370,10 @@ fn merge(
                 Metric::ViewsPerVisit => (per_visit(s.pageviews) * 100.0).round() / 100.0,
                 Metric::BounceRate => (per_visit(s.bounces) * 100.0).round(),
                 Metric::VisitDuration => per_visit(s.duration).round(),
+                Metric::Percentage if total_visitors > 0 => {
+                    (e.visitors as f64 * 1000.0 / total_visitors as f64).round() / 10.0
+                }
+                Metric::Percentage => 0.0,
             })
             .collect();
         out.push((dims, values));
@@ -403,7 +421,7 @@ fn sort(rows: &mut [Row], parsed: &ParsedQuery) {
 
 fn metric_json(m: Metric, v: f64) -> Value {
     match m {
-        Metric::ViewsPerVisit => json!(v),
+        Metric::ViewsPerVisit | Metric::Percentage => json!(v),
         _ => json!(v as i64),
     }
 }

@@ -11,6 +11,8 @@ pub enum Metric {
     BounceRate,
     VisitDuration,
     Events,
+    /// Share of all visitors (same filters, no grouping) in per cent.
+    Percentage,
 }
 
 impl Metric {
@@ -24,6 +26,7 @@ impl Metric {
             "bounce_rate" => Metric::BounceRate,
             "visit_duration" => Metric::VisitDuration,
             "events" => Metric::Events,
+            "percentage" => Metric::Percentage,
             _ => return None,
         })
     }
@@ -38,7 +41,13 @@ impl Metric {
             Metric::BounceRate => "bounce_rate",
             Metric::VisitDuration => "visit_duration",
             Metric::Events => "events",
+            Metric::Percentage => "percentage",
         }
+    }
+
+    /// Whether the metric needs distinct visitors.
+    pub fn needs_visitors(self) -> bool {
+        matches!(self, Metric::Visitors | Metric::Percentage)
     }
 
     /// Whether the metric needs the sessions table.

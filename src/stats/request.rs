@@ -113,6 +113,12 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if metrics.contains(&Metric::Percentage) && dimensions.is_empty() {
+        return Err(invalid(
+            "metrics",
+            "percentage needs at least one dimension",
+        ));
+    }
     let filters = parse_filters(obj.get("filters"))?;
     let date_range = parse_range(obj.get("date_range"))?;
     let order_by = parse_order(obj.get("order_by"), &metrics, &dimensions, &dimension_names)?;

@@ -350,3 +350,22 @@ async fn time_labels_list_every_bucket() {
     assert_eq!(v["meta"]["time_labels"], json!(["2024-06-10"]));
     assert_eq!(rows(&v), vec![(vec!["2024-06-10".into()], vec![4.0])]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn percentage_is_the_share_of_all_visitors() {
+    let app = crafted().await;
+    let v = app
+        .query(json!({
+            "site_id": SITE, "metrics": ["visitors", "percentage"], "date_range": ["2024-06-10", "2024-06-10"],
+            "dimensions": ["visit:source"]
+        }))
+        .await;
+    // A visited directly and from Google: rows overlap, so shares add up to more than 100.
+    assert_eq!(
+        rows(&v),
+        vec![
+            (vec!["Direct / None".into()], vec![3.0, 100.0]),
+            (vec!["Google".into()], vec![1.0, 33.3]),
+        ]
+    );
+}

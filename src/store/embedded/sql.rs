@@ -232,7 +232,7 @@ pub fn event_aggregate(q: &AggregateQuery, approximate: bool) -> Statement {
     let wh = b.event_where(false);
     // Only what is asked for: distinct counts are the expensive part. `count(*)` always runs,
     // it is cheap and tells which groups exist.
-    let visitors = if !q.metrics.contains(&Metric::Visitors) {
+    let visitors = if !q.metrics.iter().any(|m| m.needs_visitors()) {
         "CAST(0 AS BIGINT)"
     } else if approximate {
         "CAST(approx_count_distinct(e.visitor_id) AS BIGINT)"
