@@ -22,25 +22,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+const SERVE_HELP: &str = "Run the server.
+
+Settings come from defaults, then --config FILE (TOML; keys are the names below without
+SPURLOS_, in lower case, e.g. listen = \"0.0.0.0:8000\"), then environment variables:
+
+  SPURLOS_LISTEN             address:port to listen on (default 127.0.0.1:8000)
+  SPURLOS_DATA_DIR           data directory (default ./data): database, salts, admin token
+  SPURLOS_TRUSTED_PROXIES    comma-separated CIDRs whose X-Forwarded-For is believed
+  SPURLOS_GEOIP_DB           optional MaxMind-format .mmdb city or country database
+  SPURLOS_ADMIN_TOKEN        admin token (at least 16 characters); generated into
+                             DATA_DIR/admin-token when unset
+  SPURLOS_QUEUE_CAPACITY     events held in memory before clients get 503 (default 200000)
+  SPURLOS_BATCH_SIZE         most events stored in one batch (default 20000)
+  SPURLOS_FLUSH_INTERVAL_MS  longest wait before a batch is stored (default 250)
+  SPURLOS_MAX_BODY_BYTES     largest request body (default 65536)
+  SPURLOS_WORKERS            HTTP worker threads (default: one per core)
+  SPURLOS_LOG                log filter (default info; environment only)
+
+SIGINT/SIGTERM stop accepting, store every accepted event, then exit.";
+
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (collector, Stats API, opt-out page, tracker script).
-    #[command(long_about = "Run the server.\n\n\
-Settings come from defaults, then --config FILE (TOML, same keys as below in lower case), then \
-environment variables:\n\
-  SPURLOS_LISTEN            address:port to listen on (default 127.0.0.1:8000)\n\
-  SPURLOS_DATA_DIR          data directory (default ./data): database, salts, admin token\n\
-  SPURLOS_TRUSTED_PROXIES   comma-separated CIDRs whose X-Forwarded-For is believed\n\
-  SPURLOS_GEOIP_DB          optional MaxMind-format .mmdb city/country database\n\
-  SPURLOS_ADMIN_TOKEN       admin token (at least 16 characters); generated into\n\
-                            DATA_DIR/admin-token when unset\n\
-  SPURLOS_QUEUE_CAPACITY    events held in memory before clients get 503 (default 200000)\n\
-  SPURLOS_BATCH_SIZE        most events stored in one batch (default 20000)\n\
-  SPURLOS_FLUSH_INTERVAL_MS longest wait before a batch is stored (default 250)\n\
-  SPURLOS_MAX_BODY_BYTES    largest request body (default 65536)\n\
-  SPURLOS_WORKERS           HTTP worker threads (default: one per core)\n\
-SIGINT/SIGTERM stop accepting, store every accepted event, then exit.")]
+    #[command(long_about = SERVE_HELP)]
     Serve,
     /// Add, list and remove tracked sites.
     #[command(subcommand)]
