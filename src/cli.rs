@@ -159,7 +159,18 @@ fn remote_error(mut resp: ureq::http::Response<ureq::Body>) -> anyhow::Error {
     anyhow!("the server answered {status}: {message}")
 }
 
+/// Calls the running server's admin API (blocking, off the async workers).
 fn remote_json(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    tokio::task::block_in_place(|| remote_call(base, token, method, path, body))
+}
+
+fn remote_call(
     base: &str,
     token: &str,
     method: &str,
@@ -203,15 +214,13 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             };
             let site: Site = match &backend {
                 Backend::Remote { base, token } => {
-                    let v = tokio::task::block_in_place(|| {
-                        remote_json(
-                            base,
-                            token,
-                            "POST",
-                            "/api/admin/sites",
-                            Some(serde_json::to_value(&spec)?),
-                        )
-                    })?;
+                    let v = remote_json(
+                        base,
+                        token,
+                        "POST",
+                        "/api/admin/sites",
+                        Some(serde_json::to_value(&spec)?),
+                    )?;
                     serde_json::from_value(v)?
                 }
                 Backend::Local(store) => store.add_site(spec).await?,
@@ -220,11 +229,13 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
         }
         Command::Site(SiteCommand::List { json }) => {
             let sites: Vec<Site> = match &backend {
-                Backend::Remote { base, token } => {
-                    serde_json::from_value(tokio::task::block_in_place(|| {
-                        remote_json(base, token, "GET", "/api/admin/sites", None)
-                    })?)?
-                }
+                Backend::Remote { base, token } => serde_json::from_value(remote_json(
+                    base,
+                    token,
+                    "GET",
+                    "/api/admin/sites",
+                    None,
+                )?)?,
                 Backend::Local(store) => store.sites().await?,
             };
             if json {
@@ -246,9 +257,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             match &backend {
                 Backend::Remote { base, token } => {
                     let path = format!("/api/admin/sites/{}", url_segment(&domain));
-                    tokio::task::block_in_place(|| {
-                        remote_json(base, token, "DELETE", &path, None)
-                    })?;
+                    remote_json(base, token, "DELETE", &path, None)?;
                 }
                 Backend::Local(store) => {
                     let site = local_site(store, &domain).await?;
@@ -260,15 +269,13 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
         Command::Token(TokenCommand::Create { site }) => {
             let token = match &backend {
                 Backend::Remote { base, token } => {
-                    let v = tokio::task::block_in_place(|| {
-                        remote_json(
-                            base,
-                            token,
-                            "POST",
-                            "/api/admin/tokens",
-                            Some(serde_json::json!({"site": site})),
-                        )
-                    })?;
+                    let v = remote_json(
+                        base,
+                        token,
+                        "POST",
+                        "/api/admin/tokens",
+                        Some(serde_json::json!({"site": site})),
+                    )?;
                     v["token"].as_str().unwrap_or_default().to_string()
                 }
                 Backend::Local(store) => {
