@@ -1,5 +1,7 @@
 -- wrk script for the ingestion benchmark: Plausible-style page views from many visitors
 -- (distinct addresses via the trusted X-Forwarded-For), counting the 202 answers.
+-- The requests (65,536 visitors, 500 pages) are built once per thread in init(), so the load
+-- generator spends its share of the two cores on sending, not on string formatting.
 local threads = {}
 local counter = 0
 
@@ -13,19 +15,23 @@ function init(args)
   accepted = 0
   other = 0
   n = 0
+  reqs = {}
+  for i = 0, 65535 do
+    local ip = string.format("10.%d.%d.%d", id % 256, math.floor(i / 256) % 256, i % 256)
+    local body = string.format(
+      '{"n":"pageview","u":"https://bench.example/page-%d?utm_source=wrk","d":"bench.example","r":"https://www.google.com/","w":1280}',
+      i % 500)
+    reqs[i + 1] = wrk.format("POST", "/api/event", {
+      ["Content-Type"] = "text/plain",
+      ["X-Forwarded-For"] = ip,
+      ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    }, body)
+  end
 end
 
 function request()
   n = n + 1
-  local ip = string.format("10.%d.%d.%d", id % 256, math.floor(n / 256) % 256, n % 256)
-  local body = string.format(
-    '{"n":"pageview","u":"https://bench.example/page-%d?utm_source=wrk","d":"bench.example","r":"https://www.google.com/","w":1280}',
-    n % 500)
-  return wrk.format("POST", "/api/event", {
-    ["Content-Type"] = "text/plain",
-    ["X-Forwarded-For"] = ip,
-    ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-  }, body)
+  return reqs[(n % 65536) + 1]
 end
 
 function response(status, headers, body)

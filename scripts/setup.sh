@@ -19,3 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 (cd tracker-js && npm ci --no-audit --no-fund --loglevel=error)
+# Matomo's Python tracking client, for the client compatibility tests.
+python3 -c 'import matomo' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check 'matomo==1.0.0' 'requests>=2'
+

@@ -10,6 +10,7 @@ use crate::ingest::identify::{SessionTracker, SESSION_TIMEOUT};
 use crate::ingest::{queue, Ingest};
 use crate::salt::Salts;
 use crate::sites::SiteRegistry;
+use crate::stats::archive::Archive;
 use crate::stats::Stats;
 use crate::store::embedded::Embedded;
 use crate::store::Store;
@@ -26,8 +27,12 @@ pub struct Application {
     server: Server,
     writer: queue::Writer,
     salt_task: tokio::task::JoinHandle<()>,
+    archive_task: tokio::task::JoinHandle<()>,
     admin_token: String,
 }
+
+/// How often the archiver looks for finished days.
+const ARCHIVE_EVERY: Duration = Duration::from_secs(300);
 
 /// File under the data directory holding the generated admin token.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -92,6 +97,11 @@ impl Application {
             .live_sessions(now - SESSION_TIMEOUT)
             .await
             .context("recovering live sessions")?;
+        let archive = Arc::new(
+            Archive::load(store.clone(), sites.clone(), clock.clone())
+                .await
+                .context("loading the day archives")?,
+        );
         let (sender, writer) = queue::start(
             queue::WriterSettings {
                 capacity: config.queue_capacity,
@@ -101,7 +111,22 @@ impl Application {
             store.clone(),
             SessionTracker::with_sessions(live),
             clock.clone(),
+            archive.clone(),
         );
+        let archive_task = {
+            let archive = archive.clone();
+            tokio::spawn(async move {
+                // The first run waits a little so that start-up is not slowed down.
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                let mut tick = tokio::time::interval(ARCHIVE_EVERY);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = archive.run_once().await {
+                        tracing::error!(error = %e, "archiving days failed");
+                    }
+                }
+            })
+        };
         let salt_task = {
             let salts = salts.clone();
             tokio::spawn(async move {
@@ -124,6 +149,7 @@ impl Application {
             },
             stats: Stats {
                 store: store.clone(),
+                archive,
                 sites: sites.clone(),
                 clock,
             },
@@ -165,6 +191,7 @@ impl Application {
             server,
             writer,
             salt_task,
+            archive_task,
             admin_token,
         })
     }
@@ -190,6 +217,7 @@ impl Application {
         tracing::info!("server stopped; storing queued events");
         self.writer.drain().await;
         self.salt_task.abort();
+        self.archive_task.abort();
         result
     }
 }

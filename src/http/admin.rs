@@ -66,8 +66,20 @@ pub async fn remove_site(
             )
         })?;
     state.store.remove_site(site.id).await?;
+    state.stats.archive.forget_site(site.id);
     reload_sites(&state).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/admin/archive`: archives every finished day now (the server also does so every
+/// few minutes); answers how many days it archived.
+pub async fn archive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let days = state.stats.archive.run_once().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"archived_days": days})))
 }
 
 #[derive(serde::Deserialize)]

@@ -154,6 +154,10 @@ async fn handle(
         signals,
         client: client.0,
         ts: None,
+        site_id: None,
+        track_bots: false,
+        new_visit: false,
+        heartbeat: false,
     };
     Ok(state.ingest.accept(raw).await?)
 }

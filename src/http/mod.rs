@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod error;
 pub mod event;
+pub mod matomo;
 pub mod optout;
 pub mod stats;
 
@@ -51,11 +52,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(admin::remove_site),
         )
         .route("/api/admin/tokens", web::post().to(admin::create_token))
+        .route("/api/admin/archive", web::post().to(admin::archive))
         .route("/opt-out", web::get().to(optout::page))
         .route("/opt-out", web::post().to(optout::toggle))
         .route("/opt-out.js", web::get().to(optout::script))
         .route("/opt-out.css", web::get().to(optout::style))
         .route("/s.js", web::get().to(tracker));
+    cfg.route("/index.php", web::get().to(matomo::index));
+    for path in [
+        "/matomo.php",
+        "/piwik.php",
+        "/js/",
+        "/js/index.php",
+        "/js/tracker.php",
+    ] {
+        cfg.route(path, web::get().to(matomo::track))
+            .route(path, web::post().to(matomo::track))
+            .route(
+                path,
+                web::method(actix_web::http::Method::OPTIONS).to(matomo::preflight),
+            );
+    }
 }
 
 /// Reads a request body, refusing (413, JSON) once it grows past `limit` bytes.

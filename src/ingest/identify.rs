@@ -43,10 +43,21 @@ impl SessionTracker {
         for hit in hits {
             let key = self.visitor_key(&hit);
             let is_pageview = hit.name == "pageview";
-            let live = self
-                .live
-                .get_mut(&key)
-                .filter(|s| hit.ts - s.end_ts <= SESSION_TIMEOUT && s.site_id == hit.site_id);
+            let live = self.live.get_mut(&key).filter(|s| {
+                hit.ts - s.end_ts <= SESSION_TIMEOUT && s.site_id == hit.site_id && !hit.new_visit
+            });
+            if hit.heartbeat {
+                // A heartbeat only extends a visit that is still going.
+                if let Some(s) = live {
+                    if let Entry::Vacant(v) = before.entry(s.session_id) {
+                        v.insert(Some(s.clone()));
+                        touched.push((s.session_id, key));
+                    }
+                    s.version += 1;
+                    s.end_ts = s.end_ts.max(hit.ts);
+                }
+                continue;
+            }
             let session = match live {
                 Some(s) => {
                     if let Entry::Vacant(v) = before.entry(s.session_id) {
@@ -107,12 +118,21 @@ impl SessionTracker {
                     }
                 }
             };
+            // A visitor id belongs to one local day: a visit that goes on past midnight
+            // continues under an id of the new day, so daily visitor counts add up.
+            let day = |ts: i64| (ts + hit.utc_offset).div_euclid(86_400);
+            let hit_day = day(hit.ts);
+            let visitor_id = if day(session.start_ts) == hit_day {
+                key
+            } else {
+                day_visitor_id(key, hit_day)
+            };
             events.push(EventRow {
                 site_id: hit.site_id,
                 ts: hit.ts,
                 event_id: rand::random(),
                 session_id: session.session_id,
-                visitor_id: key,
+                visitor_id,
                 name: hit.name,
                 interactive: hit.interactive,
                 hostname: hit.hostname,
@@ -162,6 +182,16 @@ impl SessionTracker {
     }
 }
 
+/// The id a visitor continues under on a later local day of the same visit.
+fn day_visitor_id(key: u64, day: i64) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(&key.to_le_bytes());
+    h.update(&day.to_le_bytes());
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +208,9 @@ mod tests {
             props: Vec::new(),
             visitor_id: visitor,
             prev_visitor_id: None,
+            utc_offset: 0,
+            new_visit: false,
+            heartbeat: false,
         }
     }
 
@@ -249,7 +282,54 @@ mod tests {
         let mut h = hit(2, 300, "pageview", "/next");
         h.prev_visitor_id = Some(1);
         let b = t.assign(vec![h]);
-        assert_eq!(b.events[0].visitor_id, 1);
         assert_eq!(b.sessions.len(), 2);
+        assert!(b.sessions.iter().all(|s| s.visitor_id == 1));
+        // Same visit, same day: the session's id.
+        assert_eq!(b.events[0].visitor_id, 1);
+    }
+
+    #[test]
+    fn heartbeats_extend_visits_and_new_visit_starts_one() {
+        let mut t = SessionTracker::default();
+        let mut ping = hit(1, 600, "heartbeat", "/a");
+        ping.heartbeat = true;
+        let b = t.assign(vec![hit(1, 0, "pageview", "/a"), ping]);
+        assert_eq!(b.events.len(), 1, "a heartbeat is not an event");
+        assert_eq!(b.sessions.len(), 1);
+        assert_eq!(b.sessions[0].end_ts - b.sessions[0].start_ts, 600);
+        // A heartbeat without a visit records nothing.
+        let mut lone = hit(2, 600, "heartbeat", "/a");
+        lone.heartbeat = true;
+        let b = t.assign(vec![lone]);
+        assert!(b.events.is_empty() && b.sessions.is_empty());
+        // new_visit ends the current visit although it is still going.
+        let mut fresh = hit(1, 700, "pageview", "/b");
+        fresh.new_visit = true;
+        let b = t.assign(vec![fresh]);
+        assert_eq!(b.sessions.len(), 1);
+        assert_eq!(b.sessions[0].start_ts, 700);
+    }
+
+    #[test]
+    fn a_visit_past_local_midnight_counts_under_an_id_of_the_new_day() {
+        let mut t = SessionTracker::default();
+        // 23:50 and 00:10 in UTC+2 are 21:50 and 22:10 UTC.
+        let day = 19_900 * 86_400;
+        let mut a = hit(1, day + 21 * 3600 + 50 * 60, "pageview", "/a");
+        a.utc_offset = 7200;
+        let mut b = hit(1, day + 22 * 3600 + 10 * 60, "pageview", "/b");
+        b.utc_offset = 7200;
+        let mut c = hit(1, day + 22 * 3600 + 20 * 60, "pageview", "/c");
+        c.utc_offset = 7200;
+        let out = t.assign(vec![a, b, c]);
+        let ids: Vec<u64> = out.events.iter().map(|e| e.visitor_id).collect();
+        assert_eq!(ids[0], 1);
+        assert_ne!(ids[1], 1);
+        assert_eq!(ids[1], ids[2]);
+        // Still one visit.
+        assert!(out
+            .events
+            .iter()
+            .all(|e| e.session_id == out.events[0].session_id));
     }
 }

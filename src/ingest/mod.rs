@@ -3,6 +3,7 @@
 
 pub mod enrich;
 pub mod identify;
+pub mod matomo;
 pub mod privacy;
 pub mod queue;
 
@@ -18,6 +19,8 @@ use std::sync::Arc;
 pub struct RawHit {
     /// Domains named by the client (Plausible's `d`, comma list allowed).
     pub domains: Vec<String>,
+    /// A site named by its numeric id instead (Matomo's `idsite`).
+    pub site_id: Option<u32>,
     pub name: String,
     pub url: String,
     pub referrer: Option<String>,
@@ -30,6 +33,12 @@ pub struct RawHit {
     pub client: ClientAddr,
     /// The hit's own time (imports); `None` means now.
     pub ts: Option<i64>,
+    /// Record even when the User-Agent is a bot's (Matomo's `bots=1`).
+    pub track_bots: bool,
+    /// End the visitor's current visit first (Matomo's `new_visit=1`).
+    pub new_visit: bool,
+    /// Only extend the visit; nothing else is recorded (Matomo's `ping=1`).
+    pub heartbeat: bool,
 }
 
 /// A hit ready for sessions and storage: no address, no User-Agent.
@@ -45,6 +54,19 @@ pub struct Hit {
     pub props: Vec<(String, String)>,
     pub visitor_id: u64,
     pub prev_visitor_id: Option<u64>,
+    /// The site's UTC offset at `ts` in seconds: visitor ids belong to one local day.
+    pub utc_offset: i64,
+    /// End the visitor's current visit first.
+    pub new_visit: bool,
+    /// Extends the visitor's current visit and records nothing else.
+    pub heartbeat: bool,
+}
+
+/// A hit that passed the rules (one per site it names), or why it was excluded.
+#[derive(Debug)]
+pub enum Prepared {
+    Hits(Vec<Hit>),
+    Excluded(Exclusion),
 }
 
 /// What became of a hit.
@@ -82,6 +104,18 @@ pub struct Ingest {
 impl Ingest {
     /// Runs one hit through the rules and queues it for every known site it names.
     pub async fn accept(&self, raw: RawHit) -> Result<Outcome, IngestError> {
+        match self.prepare(raw).await? {
+            Prepared::Hits(hits) => {
+                self.queue.send_all(hits)?;
+                Ok(Outcome::Accepted)
+            }
+            Prepared::Excluded(why) => Ok(Outcome::Excluded(why)),
+        }
+    }
+
+    /// Runs one hit through the rules without queueing it (bulk requests queue all their
+    /// hits at once, or none).
+    pub async fn prepare(&self, raw: RawHit) -> Result<Prepared, IngestError> {
         let name = raw.name.trim();
         if name.is_empty() {
             return Err(IngestError::Invalid {
@@ -95,35 +129,38 @@ impl Ingest {
                 message,
             })?;
         if name == "engagement" {
-            return Ok(Outcome::Excluded(Exclusion::Engagement));
+            return Ok(Prepared::Excluded(Exclusion::Engagement));
         }
         if raw.signals.opted_out {
-            return Ok(Outcome::Excluded(Exclusion::OptOutCookie));
+            return Ok(Prepared::Excluded(Exclusion::OptOutCookie));
         }
-        let sites: Vec<_> = raw
-            .domains
-            .iter()
-            .filter_map(|d| self.sites.by_domain(d))
-            .collect();
+        let sites: Vec<_> = match raw.site_id {
+            Some(id) => self.sites.by_id(id).into_iter().collect(),
+            None => raw
+                .domains
+                .iter()
+                .filter_map(|d| self.sites.by_domain(d))
+                .collect(),
+        };
         let Some(first) = sites.first() else {
-            return Ok(Outcome::Excluded(Exclusion::UnknownSite));
+            return Ok(Prepared::Excluded(Exclusion::UnknownSite));
         };
         if first.respect_dnt && raw.signals.gpc {
-            return Ok(Outcome::Excluded(Exclusion::GlobalPrivacyControl));
+            return Ok(Prepared::Excluded(Exclusion::GlobalPrivacyControl));
         }
         if first.respect_dnt && raw.signals.dnt {
-            return Ok(Outcome::Excluded(Exclusion::DoNotTrack));
+            return Ok(Prepared::Excluded(Exclusion::DoNotTrack));
         }
         let agent = crate::useragent::classify(&raw.user_agent);
-        if agent.bot {
-            return Ok(Outcome::Excluded(Exclusion::Bot));
+        if agent.bot && !raw.track_bots {
+            return Ok(Prepared::Excluded(Exclusion::Bot));
         }
         let sites: Vec<_> = sites
             .into_iter()
             .filter(|s| !raw.client.is_in(&s.excluded_ranges))
             .collect();
         let Some(first) = sites.first().cloned() else {
-            return Ok(Outcome::Excluded(Exclusion::ExcludedRange));
+            return Ok(Prepared::Excluded(Exclusion::ExcludedRange));
         };
         // Truncate first: from here on only the truncated address exists.
         let ip = raw.client.truncate(first.ip_mask_bytes);
@@ -177,9 +214,11 @@ impl Ingest {
                 prev_visitor_id: salts
                     .yesterday
                     .map(|y| visitor_id(&y, site.id, &bytes, &raw.user_agent)),
+                utc_offset: crate::timezone::offset_at(site.tz(), ts),
+                new_visit: raw.new_visit,
+                heartbeat: raw.heartbeat,
             });
         }
-        self.queue.send_all(hits)?;
-        Ok(Outcome::Accepted)
+        Ok(Prepared::Hits(hits))
     }
 }

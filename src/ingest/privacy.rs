@@ -33,6 +33,17 @@ impl ClientAddr {
         Self(chosen)
     }
 
+    /// An address a server reports for its visitor (Matomo's `cip`, accepted only with the
+    /// admin token): from here on it is treated like any other client address.
+    pub fn reported(ip: IpAddr) -> Self {
+        Self(ip)
+    }
+
+    /// The same address again, for the requests of one bulk body that share their sender.
+    pub fn duplicate(&self) -> Self {
+        Self(self.0)
+    }
+
     /// Whether the address lies in one of `ranges` (the per-site "exclude these IPs" check).
     pub fn is_in(&self, ranges: &[IpNet]) -> bool {
         ranges.iter().any(|net| net.contains(&self.0))

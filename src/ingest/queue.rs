@@ -5,6 +5,7 @@
 use super::identify::SessionTracker;
 use super::{Hit, IngestError};
 use crate::clock::SharedClock;
+use crate::stats::archive::Archive;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,10 +64,13 @@ pub fn start(
     store: Arc<dyn Store>,
     tracker: SessionTracker,
     clock: SharedClock,
+    archive: Arc<Archive>,
 ) -> (QueueSender, Writer) {
     let (tx, rx) = mpsc::channel(settings.capacity);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let handle = tokio::spawn(run_writer(rx, stop_rx, settings, store, tracker, clock));
+    let handle = tokio::spawn(run_writer(
+        rx, stop_rx, settings, store, tracker, clock, archive,
+    ));
     (QueueSender { tx }, Writer { stop, handle })
 }
 
@@ -77,6 +81,7 @@ async fn run_writer(
     store: Arc<dyn Store>,
     mut tracker: SessionTracker,
     clock: SharedClock,
+    archive: Arc<Archive>,
 ) {
     let mut buf: Vec<Hit> = Vec::with_capacity(settings.batch_size);
     let mut last_expiry = clock.now().timestamp();
@@ -112,6 +117,10 @@ async fn run_writer(
         let hits = std::mem::take(&mut buf);
         let count = hits.len();
         let batch = std::sync::Arc::new(tracker.assign(hits));
+        // Archives of days this batch reaches back into are out of date: drop them before the
+        // write (queries read raw events meanwhile) and again after it (in case a day was
+        // archived in between).
+        drop_stale_archives(&archive, &batch).await;
         let mut delay = Duration::from_millis(50);
         // A failed batch is retried until it is stored; meanwhile the queue fills up and
         // clients are told to come back (503), so nothing accepted is lost.
@@ -121,6 +130,7 @@ async fn run_writer(
             delay = (delay * 2).min(Duration::from_secs(5));
         }
         tracing::debug!(events = count, "stored a batch");
+        drop_stale_archives(&archive, &batch).await;
         let now = clock.now().timestamp();
         if now - last_expiry >= 60 {
             tracker.expire(now);
@@ -131,6 +141,12 @@ async fn run_writer(
         tracing::error!(error = %e, "final checkpoint failed");
     }
     tracing::info!("ingest queue drained");
+}
+
+async fn drop_stale_archives(archive: &Archive, batch: &crate::store::Batch) {
+    if let Err(e) = archive.touch(batch).await {
+        tracing::error!(error = %e, "dropping out-of-date day archives failed");
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +165,9 @@ mod tests {
             props: Vec::new(),
             visitor_id: 1,
             prev_visitor_id: None,
+            utc_offset: 0,
+            new_visit: false,
+            heartbeat: false,
         }
     }
 

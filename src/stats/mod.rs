@@ -2,6 +2,7 @@
 //! site (the one place tenant scoping happens), resolves date ranges in the site's time zone,
 //! asks the store for sums and turns them into metrics.
 
+pub mod archive;
 pub mod model;
 pub mod request;
 
@@ -50,6 +51,8 @@ pub const DIRECT: &str = "Direct / None";
 /// The Stats API service.
 pub struct Stats {
     pub store: Arc<dyn Store>,
+    /// Day archives; unfiltered queries over finished days are answered from them.
+    pub archive: Arc<archive::Archive>,
     pub sites: SiteRegistry,
     pub clock: SharedClock,
 }
@@ -161,7 +164,7 @@ impl Stats {
             Vec::new(),
             vec![Metric::Visitors],
         );
-        let rows = self.store.event_aggregate(&q).await?;
+        let rows = self.archive.event_aggregate(&site, &q).await?;
         Ok(rows.first().map(|r| r.visitors).unwrap_or(0))
     }
 
@@ -183,14 +186,14 @@ impl Stats {
         let need_events = parsed.metrics.iter().any(|m| !m.needs_sessions());
         let events = async {
             if need_events {
-                self.store.event_aggregate(&q).await
+                self.archive.event_aggregate(site, &q).await
             } else {
                 Ok(Vec::new())
             }
         };
         let sessions = async {
             if need_sessions {
-                self.store.session_aggregate(&q).await
+                self.archive.session_aggregate(site, &q).await
             } else {
                 Ok(Vec::new())
             }
@@ -202,7 +205,7 @@ impl Stats {
                     metrics: vec![Metric::Visitors],
                     ..q.clone()
                 };
-                let rows = self.store.event_aggregate(&all).await?;
+                let rows = self.archive.event_aggregate(site, &all).await?;
                 Ok(rows.first().map_or(0, |r| r.visitors))
             } else {
                 Ok(0)
@@ -324,6 +327,7 @@ fn aggregate_query(
         dimensions,
         filters,
         metrics,
+        exact: false,
     }
 }
 

@@ -155,6 +155,33 @@ impl Dimension {
         })
     }
 
+    /// The API name, as [`Dimension::parse`] reads it.
+    pub fn api_name(&self) -> String {
+        match self {
+            Dimension::Page => "event:page".into(),
+            Dimension::Hostname => "event:hostname".into(),
+            Dimension::EventName => "event:name".into(),
+            Dimension::Prop(key) => format!("event:props:{key}"),
+            Dimension::EntryPage => "visit:entry_page".into(),
+            Dimension::ExitPage => "visit:exit_page".into(),
+            Dimension::Visit(f) => {
+                let name = VISIT_FIELDS
+                    .iter()
+                    .find(|(_, v)| v == f)
+                    .map_or("", |(n, _)| n);
+                format!("visit:{name}")
+            }
+            Dimension::Time(b) => match b {
+                TimeBucket::Minute => "time:minute",
+                TimeBucket::Hour => "time:hour",
+                TimeBucket::Day => "time:day",
+                TimeBucket::Week => "time:week",
+                TimeBucket::Month => "time:month",
+            }
+            .into(),
+        }
+    }
+
     /// Whether the value belongs to single events rather than whole visits.
     pub fn is_event_level(&self) -> bool {
         matches!(
@@ -232,4 +259,6 @@ pub struct AggregateQuery {
     pub filters: Vec<Filter>,
     /// The metrics asked for; stores may skip sums nobody needs (and return 0 for them).
     pub metrics: Vec<Metric>,
+    /// Count visitors exactly even on big sites (the archiver does, one day at a time).
+    pub exact: bool,
 }

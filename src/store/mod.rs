@@ -97,6 +97,30 @@ pub struct SessionAgg {
     pub duration: i64,
 }
 
+/// Every sum of one dimension value on one archived day (see `stats::archive`). `dim` is the
+/// dimension's API name, or empty for the day's totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveRow {
+    pub dim: String,
+    pub value: String,
+    pub visitors: u64,
+    pub pageviews: u64,
+    pub events: u64,
+    pub visits: i64,
+    pub visit_pageviews: i64,
+    pub bounces: i64,
+    pub duration: i64,
+}
+
+/// One archived day of a site: local day number (days since 1970-01-01 in the site's time
+/// zone) and the time zone it was cut in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedDay {
+    pub site_id: u32,
+    pub day: i32,
+    pub timezone: String,
+}
+
 /// Who a Stats API token is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenScope {
@@ -142,6 +166,23 @@ pub trait Store: Send + Sync + 'static {
     fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>>;
     /// Sums over sessions, grouped by the query's dimensions.
     fn session_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<SessionAgg>>;
+
+    /// Time of the site's first stored event, if any.
+    fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>>;
+    /// Every archived day of every site.
+    fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>>;
+    /// Replaces the archive of one day atomically.
+    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()>;
+    /// Archive rows of one dimension (`""`: totals) for the local days `from..=to`, with their day.
+    fn archive_get(
+        &self,
+        site_id: u32,
+        from: i32,
+        to: i32,
+        dim: &str,
+    ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>>;
+    /// Forgets the archives of these days.
+    fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()>;
 
     /// All sites.
     fn sites(&self) -> StoreFuture<'_, Vec<Site>>;

@@ -1,9 +1,11 @@
 //! Integration tests against a running spurlos.
 
+mod archive;
 mod bad_input;
 mod cli;
 mod helpers;
 mod ingest;
+mod matomo;
 mod metrics;
 mod privacy;
 mod salts;

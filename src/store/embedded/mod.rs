@@ -4,8 +4,8 @@
 pub mod sql;
 
 use super::{
-    Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow, Store, StoreError, StoreFuture,
-    TokenScope, VisitAttrs,
+    ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow, Store,
+    StoreError, StoreFuture, TokenScope, VisitAttrs,
 };
 use crate::sites::{Site, SiteSpec};
 use crate::stats::model::{AggregateQuery, EXACT_VISITORS_LIMIT};
@@ -19,10 +19,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../../migrations/duckdb/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../../migrations/duckdb/0001_init.sql"),
+    ),
+    (
+        "0002_archive",
+        include_str!("../../../migrations/duckdb/0002_archive.sql"),
+    ),
+];
 
 /// File name of the database under the data directory.
 pub const DB_FILE: &str = "spurlos.duckdb";
@@ -446,7 +452,7 @@ impl Store for Embedded {
             .get(&q.site_id)
             .copied()
             .unwrap_or(0);
-        let st = sql::event_aggregate(q, stored > EXACT_VISITORS_LIMIT);
+        let st = sql::event_aggregate(q, !q.exact && stored > EXACT_VISITORS_LIMIT);
         let n = q.dimensions.len();
         Box::pin(async move {
             self.with_reader(move |conn| {
@@ -481,6 +487,153 @@ impl Store for Embedded {
                         duration: sum(3)?,
                     })
                 })
+            })
+            .await
+        })
+    }
+
+    fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                conn.query_row(
+                    "SELECT min(ts) FROM events WHERE site_id = ?",
+                    [site_id],
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .map_err(db("finding the first event"))
+            })
+            .await
+        })
+    }
+
+    fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>> {
+        Box::pin(async move {
+            self.with_reader(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT site_id, day, timezone FROM archived_days")
+                    .map_err(db("listing archived days"))?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok(ArchivedDay {
+                            site_id: r.get(0)?,
+                            day: r.get(1)?,
+                            timezone: r.get(2)?,
+                        })
+                    })
+                    .map_err(db("listing archived days"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading archived days"))?;
+                Ok(rows)
+            })
+            .await
+        })
+    }
+
+    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn.transaction().map_err(db("starting an archive"))?;
+                for table in ["archive", "archived_days"] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE site_id = ? AND day = ?"),
+                        params![day.site_id, day.day],
+                    )
+                    .map_err(db("replacing an archive"))?;
+                }
+                {
+                    let mut app = tx.appender("archive").map_err(db("appending an archive"))?;
+                    for r in &rows {
+                        app.append_row(params![
+                            day.site_id,
+                            day.day,
+                            r.dim,
+                            r.value,
+                            r.visitors as i64,
+                            r.pageviews as i64,
+                            r.events as i64,
+                            r.visits,
+                            r.visit_pageviews,
+                            r.bounces,
+                            r.duration
+                        ])
+                        .map_err(db("appending an archive"))?;
+                    }
+                    app.flush().map_err(db("flushing an archive"))?;
+                }
+                tx.execute(
+                    "INSERT INTO archived_days VALUES (?, ?, ?, ?)",
+                    params![
+                        day.site_id,
+                        day.day,
+                        day.timezone,
+                        chrono::Utc::now().timestamp()
+                    ],
+                )
+                .map_err(db("recording an archived day"))?;
+                tx.commit().map_err(db("committing an archive"))
+            })
+            .await
+        })
+    }
+
+    fn archive_get(
+        &self,
+        site_id: u32,
+        from: i32,
+        to: i32,
+        dim: &str,
+    ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>> {
+        let dim = dim.to_string();
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT day, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration \
+                         FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ?",
+                    )
+                    .map_err(db("reading archives"))?;
+                let rows = stmt
+                    .query_map(params![site_id, dim, from, to], |r| {
+                        Ok((
+                            r.get::<_, i32>(0)?,
+                            ArchiveRow {
+                                dim: dim.clone(),
+                                value: r.get(1)?,
+                                visitors: r.get::<_, i64>(2)? as u64,
+                                pageviews: r.get::<_, i64>(3)? as u64,
+                                events: r.get::<_, i64>(4)? as u64,
+                                visits: r.get(5)?,
+                                visit_pageviews: r.get(6)?,
+                                bounces: r.get(7)?,
+                                duration: r.get(8)?,
+                            },
+                        ))
+                    })
+                    .map_err(db("reading archives"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading archives"))?;
+                Ok(rows)
+            })
+            .await
+        })
+    }
+
+    fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn
+                    .transaction()
+                    .map_err(db("starting an archive removal"))?;
+                for day in days {
+                    for table in ["archive", "archived_days"] {
+                        tx.execute(
+                            &format!("DELETE FROM {table} WHERE site_id = ? AND day = ?"),
+                            params![site_id, day],
+                        )
+                        .map_err(db("removing an archive"))?;
+                    }
+                }
+                tx.commit().map_err(db("committing an archive removal"))
             })
             .await
         })
@@ -535,7 +688,15 @@ impl Store for Embedded {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting a site removal"))?;
-                for table in ["events", "props", "sessions", "tokens", "sites"] {
+                for table in [
+                    "events",
+                    "props",
+                    "sessions",
+                    "tokens",
+                    "archive",
+                    "archived_days",
+                    "sites",
+                ] {
                     let col = if table == "sites" { "id" } else { "site_id" };
                     tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [site_id])
                         .map_err(db("removing a site"))?;

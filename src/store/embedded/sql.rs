@@ -6,6 +6,9 @@ use crate::stats::model::{
 };
 use duckdb::types::Value;
 
+/// How far past a query window the events of visits that started inside it are looked at.
+pub const VISIT_EVENTS_SPAN: i64 = 86_400;
+
 /// A statement and its parameters, in order.
 #[derive(Debug, Default)]
 pub struct Statement {
@@ -145,10 +148,18 @@ impl<'q> Builder<'q> {
     }
 
     /// `WHERE` clause over events `e` for the site, the window and the filters that apply.
-    fn event_where(&mut self, only_event_level: bool) -> String {
+    /// Events of visits (`of_visits`) may lie up to a day past the window: a visit that
+    /// starts in the window counts with all its events.
+    fn event_where(&mut self, of_visits: bool) -> String {
         let site = self.param(Value::UInt(self.q.site_id));
         let from = self.param(Value::BigInt(self.q.from_ts));
-        let to = self.param(Value::BigInt(self.q.to_ts));
+        let end = if of_visits {
+            self.q.to_ts + VISIT_EVENTS_SPAN
+        } else {
+            self.q.to_ts
+        };
+        let to = self.param(Value::BigInt(end));
+        let only_event_level = of_visits;
         let mut sql = format!("e.site_id = {site} AND e.ts >= {from} AND e.ts < {to}");
         let q = self.q;
         for f in &q.filters {

@@ -1,0 +1,297 @@
+//! Matomo (Piwik) tracking endpoints: `/matomo.php`, `/piwik.php` and `/js/` with a query
+//! string or a body: GET, form POST, POST with an empty body (`sendBeacon`), and bulk JSON.
+//! Answers as Matomo does: the 43-byte GIF, 204 with `send_image=0`, 400 for bad requests
+//! (with a JSON body naming the parameter), and `{"status":"success",...}` for bulk requests.
+
+use super::client_ip::ClientIp;
+use super::error::ApiError;
+use super::AppState;
+use crate::ingest::matomo::{self, Params, Tracked, GIF};
+use crate::ingest::privacy::{ClientAddr, PrivacySignals, OPT_OUT_COOKIE};
+use crate::ingest::{Prepared, RawHit};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use serde_json::{json, Value};
+
+/// Largest bulk body (Matomo's log importer sends a few hundred requests at a time).
+const MAX_BULK_BYTES: usize = 8 * 1024 * 1024;
+/// Most requests in one bulk body.
+const MAX_BULK_REQUESTS: usize = 10_000;
+
+fn cors(req: &HttpRequest, resp: &mut HttpResponseBuilder) {
+    match req.headers().get("origin").and_then(|o| o.to_str().ok()) {
+        Some(origin) => {
+            resp.insert_header(("Access-Control-Allow-Origin", origin))
+                .insert_header(("Access-Control-Allow-Credentials", "true"))
+                .insert_header(("Vary", "Origin"));
+        }
+        None => {
+            resp.insert_header(("Access-Control-Allow-Origin", "*"));
+        }
+    }
+}
+
+/// `OPTIONS` on the tracking endpoints.
+pub async fn preflight(req: HttpRequest) -> HttpResponse {
+    let mut resp = HttpResponse::NoContent();
+    cors(&req, &mut resp);
+    resp.insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        .insert_header(("Access-Control-Allow-Headers", "Content-Type"))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
+}
+
+fn with_cors(req: &HttpRequest, mut inner: HttpResponse) -> HttpResponse {
+    let mut resp = HttpResponse::Ok();
+    cors(req, &mut resp);
+    for (k, v) in resp.finish().headers() {
+        inner.headers_mut().insert(k.clone(), v.clone());
+    }
+    inner
+}
+
+fn error(req: &HttpRequest, e: ApiError) -> HttpResponse {
+    with_cors(req, actix_web::ResponseError::error_response(&e))
+}
+
+fn is_admin_token(state: &AppState, token: Option<&str>) -> bool {
+    token.is_some_and(|t| blake3::hash(t.as_bytes()) == blake3::hash(state.admin_token.as_bytes()))
+}
+
+/// `GET|POST /matomo.php` (and `/piwik.php`, `/js/`).
+pub async fn track(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    client: ClientIp,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match super::read_body(payload, MAX_BULK_BYTES).await {
+        Ok(b) => b,
+        Err(e) => return error(&req, e),
+    };
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return match bulk(&req, &state, client, &body).await {
+            Ok(v) => with_cors(&req, HttpResponse::Ok().json(v)),
+            Err(e) => error(&req, e),
+        };
+    }
+    if body.len() > state.max_body_bytes {
+        return error(
+            &req,
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than {} bytes", state.max_body_bytes),
+            ),
+        );
+    }
+    let mut params = Params::from_query(req.query_string());
+    match std::str::from_utf8(&body) {
+        Ok(text) => params.extend(Params::from_query(text)),
+        Err(_) => return error(&req, ApiError::invalid("body", "is not valid UTF-8")),
+    }
+    if params.is_empty() {
+        return error(
+            &req,
+            ApiError::invalid("idsite", "no tracking parameters were sent"),
+        );
+    }
+    let admin = is_admin_token(&state, params.get("token_auth"));
+    let tracked = match matomo::parse(&params, admin) {
+        Ok(t) => t,
+        Err(e) => return error(&req, ApiError::invalid(e.field, e.message)),
+    };
+    let send_image = tracked.send_image;
+    match raw_hit(&req, &state, client.0, tracked) {
+        Err(e) => return error(&req, e),
+        Ok(None) => {}
+        Ok(Some(raw)) => {
+            if let Err(e) = state.ingest.accept(raw).await {
+                return error(&req, e.into());
+            }
+        }
+    }
+    let mut resp = if send_image {
+        let mut r = HttpResponse::Ok();
+        r.content_type("image/gif");
+        r
+    } else {
+        HttpResponse::NoContent()
+    };
+    cors(&req, &mut resp);
+    resp.insert_header(("Cache-Control", "no-store"));
+    if send_image {
+        resp.body(GIF)
+    } else {
+        resp.finish()
+    }
+}
+
+/// The hit a parsed request records, `None` when it records nothing (no `rec=1`, or an
+/// action spurlos does not keep). An unknown site is a 400, as in Matomo.
+fn raw_hit(
+    req: &HttpRequest,
+    state: &AppState,
+    client: ClientAddr,
+    t: Tracked,
+) -> Result<Option<RawHit>, ApiError> {
+    if state.sites.by_id(t.site_id).is_none() {
+        return Err(ApiError::invalid(
+            "idsite",
+            format!("there is no site with id {}", t.site_id),
+        ));
+    }
+    if !t.record || (t.name.is_empty() && !t.heartbeat) {
+        return Ok(None);
+    }
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let signals = PrivacySignals {
+        opted_out: [
+            OPT_OUT_COOKIE,
+            "matomo_ignore",
+            "piwik_ignore",
+            "mtm_consent_removed",
+        ]
+        .iter()
+        .any(|c| req.cookie(c).is_some()),
+        dnt: header("dnt") == "1",
+        gpc: header("sec-gpc") == "1",
+    };
+    let client = match t.client_ip {
+        Some(ip) => ClientAddr::reported(ip),
+        None => client,
+    };
+    Ok(Some(RawHit {
+        domains: Vec::new(),
+        site_id: Some(t.site_id),
+        name: if t.heartbeat {
+            "heartbeat".to_string()
+        } else {
+            t.name
+        },
+        url: t.url,
+        referrer: t.referrer,
+        props: t.props,
+        hash_mode: false,
+        interactive: true,
+        screen_width: t.screen_width,
+        user_agent: t
+            .user_agent
+            .unwrap_or_else(|| header("user-agent").to_string()),
+        signals,
+        client,
+        ts: t.time,
+        track_bots: t.track_bots,
+        new_visit: t.new_visit,
+        heartbeat: t.heartbeat,
+    }))
+}
+
+/// A bulk request: `{"requests": ["?idsite=1&...", {"idsite": "1", ...}], "token_auth": ..}`.
+/// Every valid request is queued at once, or none is (503 when the queue is full).
+async fn bulk(
+    req: &HttpRequest,
+    state: &AppState,
+    client: ClientIp,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
+    let requests = v
+        .get("requests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::invalid("requests", "must be an array"))?;
+    if requests.len() > MAX_BULK_REQUESTS {
+        return Err(ApiError::invalid(
+            "requests",
+            format!("at most {MAX_BULK_REQUESTS} requests per bulk"),
+        ));
+    }
+    let bulk_token = v.get("token_auth").and_then(Value::as_str);
+    let mut hits = Vec::new();
+    let mut tracked = 0u64;
+    let mut invalid: Vec<usize> = Vec::new();
+    // Requests without `cip` are the sender's own: they all share its address.
+    let peer = client.0;
+    for (i, r) in requests.iter().enumerate() {
+        let params = match r {
+            Value::String(q) => Params::from_query(q.split_once('?').map_or(q.as_str(), |x| x.1)),
+            Value::Object(o) => Params(
+                o.iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+            _ => {
+                invalid.push(i);
+                continue;
+            }
+        };
+        let admin = is_admin_token(state, params.get("token_auth").or(bulk_token));
+        let Ok(t) = matomo::parse(&params, admin) else {
+            invalid.push(i);
+            continue;
+        };
+        let client = match t.client_ip {
+            Some(ip) => ClientAddr::reported(ip),
+            None => peer.duplicate(),
+        };
+        let raw = match raw_hit(req, state, client, t) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                tracked += 1;
+                continue;
+            }
+            Err(_) => {
+                invalid.push(i);
+                continue;
+            }
+        };
+        match state.ingest.prepare(raw).await {
+            Ok(Prepared::Hits(h)) => {
+                hits.extend(h);
+                tracked += 1;
+            }
+            Ok(Prepared::Excluded(_)) => tracked += 1,
+            Err(crate::ingest::IngestError::Invalid { .. }) => invalid.push(i),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    state.ingest.queue.send_all(hits).map_err(ApiError::from)?;
+    Ok(json!({
+        "status": "success",
+        "tracked": tracked,
+        "invalid": invalid.len(),
+        "invalid_indices": invalid,
+    }))
+}
+
+/// `GET /index.php`: Matomo's legacy URLs. `module=CoreAdminHome&action=optOut` (with
+/// `language=de|en`) is spurlos's opt-out page, so iframes in existing privacy policies keep
+/// working.
+pub async fn index(req: HttpRequest) -> HttpResponse {
+    let params = Params::from_query(req.query_string());
+    match (params.get("module"), params.get("action")) {
+        (Some("CoreAdminHome"), Some("optOut")) => super::optout::page(req).await,
+        (Some(module), _) => error(
+            &req,
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("module {module:?} with this action is not available in spurlos"),
+            ),
+        ),
+        (None, _) => error(&req, ApiError::invalid("module", "is required")),
+    }
+}

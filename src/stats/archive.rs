@@ -1,0 +1,516 @@
+//! Day archives: every sum per site, local day, dimension and value, made once a day is over,
+//! so that a dashboard over weeks or months reads a few thousand archived rows plus the raw
+//! events of the days not archived yet (today) instead of scanning every event.
+//!
+//! Archives answer unfiltered queries with no dimension, one time dimension (day, week,
+//! month) or one archived dimension; everything else scans raw events. Their answers are the
+//! raw answers: visitor ids belong to one local day (`ingest::identify`), so a period's
+//! visitors are the sum of its days' visitors, and every other metric is a sum anyway. A write
+//! that touches an archived day (a late visit, an import) deletes that day's archive; the next
+//! run builds it again.
+
+use super::model::{AggregateQuery, Dimension, Metric, TimeBucket, VisitField};
+use crate::clock::SharedClock;
+use crate::sites::{Site, SiteRegistry};
+use crate::store::{ArchiveRow, ArchivedDay, Batch, EventAgg, SessionAgg, Store, StoreError};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Time after the end of a local day before it is archived: visits still going at midnight
+/// and hits still in the queue land first.
+pub const GRACE_SECONDS: i64 = 2 * 3600;
+
+const DAY: i64 = 86_400;
+
+/// The dimensions that have archives, besides the day's totals.
+pub fn archived_dimensions() -> Vec<Dimension> {
+    use VisitField::*;
+    let mut dims = vec![
+        Dimension::Page,
+        Dimension::Hostname,
+        Dimension::EventName,
+        Dimension::EntryPage,
+        Dimension::ExitPage,
+    ];
+    dims.extend(
+        [
+            Source,
+            Referrer,
+            UtmSource,
+            UtmMedium,
+            UtmCampaign,
+            UtmContent,
+            UtmTerm,
+            Country,
+            Region,
+            City,
+            Browser,
+            BrowserVersion,
+            Os,
+            OsVersion,
+            Device,
+            Screen,
+        ]
+        .into_iter()
+        .map(Dimension::Visit),
+    );
+    dims
+}
+
+/// The local day (days since 1970-01-01 in `tz`) that holds `ts`.
+pub fn local_day(tz: Tz, ts: i64) -> i32 {
+    ((ts + crate::timezone::offset_at(tz, ts)).div_euclid(DAY)) as i32
+}
+
+/// UTC start of a local day.
+pub fn day_start(tz: Tz, day: i32) -> i64 {
+    let date = NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.checked_add_signed(chrono::Duration::days(i64::from(day))))
+        .unwrap_or_default();
+    crate::timezone::day_start(tz, date)
+}
+
+#[derive(Default)]
+struct State {
+    /// Archived local days per site.
+    days: HashMap<u32, BTreeSet<i32>>,
+    /// Bumped by every invalidation; an archive built across a bump is thrown away.
+    epoch: u64,
+}
+
+/// Which days of a query come from archives and which windows are scanned raw.
+struct Plan {
+    dim: String,
+    bucket: Option<TimeBucket>,
+    archived: BTreeSet<i32>,
+    raw: Vec<(i64, i64)>,
+}
+
+/// The archive: builds day archives and answers queries from them where it can.
+pub struct Archive {
+    store: Arc<dyn Store>,
+    sites: SiteRegistry,
+    clock: SharedClock,
+    state: Mutex<State>,
+    /// Held while an archive is committed or deleted, so the two never interleave.
+    commit: tokio::sync::Mutex<()>,
+    /// Writes of events before this UTC time may touch an archived day.
+    boundary: AtomicI64,
+}
+
+impl Archive {
+    /// Loads the list of archived days; archives cut in a time zone the site no longer has
+    /// (or of sites that are gone) are deleted.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        sites: SiteRegistry,
+        clock: SharedClock,
+    ) -> Result<Self, StoreError> {
+        let mut state = State::default();
+        let mut stale: HashMap<u32, Vec<i32>> = HashMap::new();
+        for d in store.archived_days().await? {
+            match sites.by_id(d.site_id) {
+                Some(site) if site.timezone == d.timezone => {
+                    state.days.entry(d.site_id).or_default().insert(d.day);
+                }
+                _ => stale.entry(d.site_id).or_default().push(d.day),
+            }
+        }
+        for (site_id, days) in stale {
+            store.archive_delete(site_id, days).await?;
+        }
+        let archive = Self {
+            store,
+            sites,
+            clock,
+            state: Mutex::new(state),
+            commit: tokio::sync::Mutex::new(()),
+            boundary: AtomicI64::new(i64::MIN),
+        };
+        archive.update_boundary();
+        Ok(archive)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update_boundary(&self) {
+        let state = self.state();
+        let mut boundary = i64::MIN;
+        for (site_id, days) in &state.days {
+            if let (Some(site), Some(last)) = (self.sites.by_id(*site_id), days.last()) {
+                boundary = boundary.max(day_start(site.tz(), last + 1));
+            }
+        }
+        self.boundary.store(boundary, Ordering::Relaxed);
+    }
+
+    /// Archived days of a site, ascending.
+    pub fn days(&self, site_id: u32) -> Vec<i32> {
+        self.state()
+            .days
+            .get(&site_id)
+            .map(|d| d.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Forgets a removed site's archives (the store deleted them with the site).
+    pub fn forget_site(&self, site_id: u32) {
+        self.state().days.remove(&site_id);
+        self.state().epoch += 1;
+        self.update_boundary();
+    }
+
+    /// Deletes the archives of the days a batch touches (called before and after storing it).
+    pub async fn touch(&self, batch: &Batch) -> Result<(), StoreError> {
+        let boundary = self.boundary.load(Ordering::Relaxed);
+        let old_events = batch.events.iter().map(|e| (e.site_id, e.ts));
+        let old_sessions = batch.sessions.iter().map(|s| (s.site_id, s.start_ts));
+        let touched: Vec<(u32, i64)> = old_events
+            .chain(old_sessions)
+            .filter(|(_, ts)| *ts < boundary)
+            .collect();
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let mut hit: HashMap<u32, BTreeSet<i32>> = HashMap::new();
+        {
+            let state = self.state();
+            for (site_id, ts) in touched {
+                let (Some(site), Some(days)) =
+                    (self.sites.by_id(site_id), state.days.get(&site_id))
+                else {
+                    continue;
+                };
+                let day = local_day(site.tz(), ts);
+                if days.contains(&day) {
+                    hit.entry(site_id).or_default().insert(day);
+                }
+            }
+        }
+        for (site_id, days) in hit {
+            self.invalidate(site_id, days.into_iter().collect()).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the archives of `days`.
+    pub async fn invalidate(&self, site_id: u32, days: Vec<i32>) -> Result<(), StoreError> {
+        let _commit = self.commit.lock().await;
+        {
+            let mut state = self.state();
+            state.epoch += 1;
+            if let Some(set) = state.days.get_mut(&site_id) {
+                for d in &days {
+                    set.remove(d);
+                }
+            }
+        }
+        self.update_boundary();
+        tracing::info!(
+            site_id,
+            days = days.len(),
+            "archived days changed; rebuilding later"
+        );
+        self.store.archive_delete(site_id, days).await
+    }
+
+    /// Archives every finished day of every site that has no archive yet; returns how many
+    /// days it archived.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now().timestamp();
+        let mut made = 0;
+        for site in self.sites.all() {
+            let Some(first_ts) = self.store.first_event_ts(site.id).await? else {
+                continue;
+            };
+            let tz = site.tz();
+            let first = local_day(tz, first_ts);
+            // The last day whose end (plus the grace time) has passed.
+            let mut last = local_day(tz, now);
+            while last >= first && day_start(tz, last + 1) + GRACE_SECONDS > now {
+                last -= 1;
+            }
+            let done: BTreeSet<i32> = self.days(site.id).into_iter().collect();
+            for day in first..=last {
+                if !done.contains(&day) && self.archive_day(&site, day).await? {
+                    made += 1;
+                }
+            }
+        }
+        if made > 0 {
+            tracing::info!(days = made, "archived days");
+        }
+        Ok(made)
+    }
+
+    /// Builds and stores one day's archive; false when a write touched the archives meanwhile
+    /// (the next run tries again).
+    async fn archive_day(&self, site: &Site, day: i32) -> Result<bool, StoreError> {
+        let epoch = self.state().epoch;
+        let tz = site.tz();
+        let window = (day_start(tz, day), day_start(tz, day + 1));
+        let mut rows = Vec::new();
+        let dims = std::iter::once(None).chain(archived_dimensions().into_iter().map(Some));
+        for dim in dims {
+            let q = AggregateQuery {
+                site_id: site.id,
+                from_ts: window.0,
+                to_ts: window.1,
+                offsets: crate::timezone::offsets(tz, window.0, window.1),
+                month_starts: Vec::new(),
+                dimensions: dim.iter().cloned().collect(),
+                filters: Vec::new(),
+                metrics: vec![Metric::Visitors, Metric::Pageviews, Metric::Visits],
+                exact: true,
+            };
+            let (events, sessions) = tokio::try_join!(
+                self.store.event_aggregate(&q),
+                self.store.session_aggregate(&q)
+            )?;
+            let name = dim.as_ref().map(Dimension::api_name).unwrap_or_default();
+            let mut by_value: HashMap<String, ArchiveRow> = HashMap::new();
+            let new_row = |value: String| ArchiveRow {
+                dim: name.clone(),
+                value,
+                ..Default::default()
+            };
+            for e in events {
+                let value = e.dims.into_iter().next().unwrap_or_default();
+                let r = by_value
+                    .entry(value.clone())
+                    .or_insert_with(|| new_row(value));
+                r.visitors = e.visitors;
+                r.pageviews = e.pageviews;
+                r.events = e.events;
+            }
+            for s in sessions {
+                let value = s.dims.into_iter().next().unwrap_or_default();
+                let r = by_value
+                    .entry(value.clone())
+                    .or_insert_with(|| new_row(value));
+                r.visits = s.visits;
+                r.visit_pageviews = s.pageviews;
+                r.bounces = s.bounces;
+                r.duration = s.duration;
+            }
+            rows.extend(by_value.into_values());
+        }
+        let _commit = self.commit.lock().await;
+        if self.state().epoch != epoch {
+            return Ok(false);
+        }
+        self.store
+            .archive_put(
+                ArchivedDay {
+                    site_id: site.id,
+                    day,
+                    timezone: site.timezone.clone(),
+                },
+                rows,
+            )
+            .await?;
+        self.state().days.entry(site.id).or_default().insert(day);
+        self.update_boundary();
+        Ok(true)
+    }
+
+    /// Which days of `q` archives answer; `None` when the query needs raw events only.
+    fn plan(&self, site: &Site, q: &AggregateQuery) -> Option<Plan> {
+        if !q.filters.is_empty() || q.dimensions.len() > 1 {
+            return None;
+        }
+        let (dim, bucket) = match q.dimensions.first() {
+            None => (String::new(), None),
+            Some(Dimension::Time(b @ (TimeBucket::Day | TimeBucket::Week | TimeBucket::Month))) => {
+                (String::new(), Some(*b))
+            }
+            Some(d) if archived_dimensions().contains(d) => (d.api_name(), None),
+            Some(_) => return None,
+        };
+        let state = self.state();
+        let days = state.days.get(&site.id)?;
+        let (first_archived, last_archived) = (*days.first()?, *days.last()?);
+        let tz = site.tz();
+        let first = local_day(tz, q.from_ts).max(first_archived - 1);
+        let last = local_day(tz, q.to_ts - 1).min(last_archived + 1);
+        let mut archived = BTreeSet::new();
+        for day in first..=last {
+            if days.contains(&day)
+                && day_start(tz, day) >= q.from_ts
+                && day_start(tz, day + 1) <= q.to_ts
+            {
+                archived.insert(day);
+            }
+        }
+        if archived.is_empty() {
+            return None;
+        }
+        // Everything of the window outside the archived days is read raw.
+        let mut raw = Vec::new();
+        let mut at = q.from_ts;
+        for day in &archived {
+            let start = day_start(tz, *day);
+            if start > at {
+                raw.push((at, start));
+            }
+            at = day_start(tz, day + 1);
+        }
+        if at < q.to_ts {
+            raw.push((at, q.to_ts));
+        }
+        Some(Plan {
+            dim,
+            bucket,
+            archived,
+            raw,
+        })
+    }
+
+    /// The archive rows a plan uses, keyed like the store's result rows.
+    async fn archived_rows(
+        &self,
+        site_id: u32,
+        plan: &Plan,
+        q: &AggregateQuery,
+    ) -> Result<Vec<(Vec<String>, ArchiveRow)>, StoreError> {
+        let (Some(first), Some(last)) = (plan.archived.first(), plan.archived.last()) else {
+            return Ok(Vec::new());
+        };
+        let rows = self
+            .store
+            .archive_get(site_id, *first, *last, &plan.dim)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(day, _)| plan.archived.contains(day))
+            .map(|(day, row)| {
+                let key = match plan.bucket {
+                    Some(b) => vec![bucket_value(b, day, q).to_string()],
+                    None if plan.dim.is_empty() => Vec::new(),
+                    None => vec![row.value.clone()],
+                };
+                (key, row)
+            })
+            .collect())
+    }
+
+    /// Event sums for `q`, from archives where they exist and raw events elsewhere.
+    pub async fn event_aggregate(
+        &self,
+        site: &Site,
+        q: &AggregateQuery,
+    ) -> Result<Vec<EventAgg>, StoreError> {
+        let Some(plan) = self.plan(site, q) else {
+            return self.store.event_aggregate(q).await;
+        };
+        let raw = async {
+            let mut out = Vec::new();
+            for (from, to) in &plan.raw {
+                let sub = window(q, *from, *to);
+                out.extend(self.store.event_aggregate(&sub).await?);
+            }
+            Ok(out)
+        };
+        let (archived, raw) = tokio::try_join!(self.archived_rows(site.id, &plan, q), raw)?;
+        let mut sums: HashMap<Vec<String>, EventAgg> = HashMap::new();
+        let mut add = |dims: Vec<String>, visitors: u64, pageviews: u64, events: u64| {
+            if visitors == 0 && pageviews == 0 && events == 0 {
+                return;
+            }
+            let e = sums.entry(dims.clone()).or_insert_with(|| EventAgg {
+                dims,
+                ..Default::default()
+            });
+            e.visitors += visitors;
+            e.pageviews += pageviews;
+            e.events += events;
+        };
+        for (dims, r) in archived {
+            add(dims, r.visitors, r.pageviews, r.events);
+        }
+        for e in raw {
+            add(e.dims, e.visitors, e.pageviews, e.events);
+        }
+        let mut rows: Vec<EventAgg> = sums.into_values().collect();
+        if rows.is_empty() && q.dimensions.is_empty() {
+            rows.push(EventAgg::default());
+        }
+        Ok(rows)
+    }
+
+    /// Session sums for `q`, from archives where they exist and raw sessions elsewhere.
+    pub async fn session_aggregate(
+        &self,
+        site: &Site,
+        q: &AggregateQuery,
+    ) -> Result<Vec<SessionAgg>, StoreError> {
+        let Some(plan) = self.plan(site, q) else {
+            return self.store.session_aggregate(q).await;
+        };
+        let raw = async {
+            let mut out = Vec::new();
+            for (from, to) in &plan.raw {
+                let sub = window(q, *from, *to);
+                out.extend(self.store.session_aggregate(&sub).await?);
+            }
+            Ok(out)
+        };
+        let (archived, raw) = tokio::try_join!(self.archived_rows(site.id, &plan, q), raw)?;
+        let mut sums: HashMap<Vec<String>, SessionAgg> = HashMap::new();
+        let mut add =
+            |dims: Vec<String>, visits: i64, pageviews: i64, bounces: i64, duration: i64| {
+                if visits == 0 && pageviews == 0 && bounces == 0 && duration == 0 {
+                    return;
+                }
+                let s = sums.entry(dims.clone()).or_insert_with(|| SessionAgg {
+                    dims,
+                    ..Default::default()
+                });
+                s.visits += visits;
+                s.pageviews += pageviews;
+                s.bounces += bounces;
+                s.duration += duration;
+            };
+        for (dims, r) in archived {
+            add(dims, r.visits, r.visit_pageviews, r.bounces, r.duration);
+        }
+        for s in raw {
+            add(s.dims, s.visits, s.pageviews, s.bounces, s.duration);
+        }
+        let mut rows: Vec<SessionAgg> = sums.into_values().collect();
+        if rows.is_empty() && q.dimensions.is_empty() {
+            rows.push(SessionAgg::default());
+        }
+        Ok(rows)
+    }
+}
+
+/// `q` narrowed to `[from, to)`.
+fn window(q: &AggregateQuery, from: i64, to: i64) -> AggregateQuery {
+    AggregateQuery {
+        from_ts: from,
+        to_ts: to,
+        ..q.clone()
+    }
+}
+
+/// The raw value the store gives the time bucket holding local day `day`.
+fn bucket_value(bucket: TimeBucket, day: i32, q: &AggregateQuery) -> i64 {
+    let local = i64::from(day) * DAY;
+    match bucket {
+        TimeBucket::Week => ((i64::from(day) + 3).div_euclid(7) * 7 - 3) * DAY,
+        TimeBucket::Month => q
+            .month_starts
+            .iter()
+            .rev()
+            .find(|m| local >= **m)
+            .copied()
+            .unwrap_or(0),
+        _ => local,
+    }
+}

@@ -1,0 +1,346 @@
+//! Matomo's HTTP Tracking API at the HTTP level: GET, form POST, beacon POST, bulk JSON, the
+//! answers Matomo gives, its special actions, and its privacy differences (client ids and the
+//! ignore cookie).
+
+use super::helpers::*;
+use serde_json::{json, Value};
+
+const SITE: &str = "matomo.example";
+
+async fn app_with_site() -> (TestApp, u64) {
+    let app = spawn_app().await;
+    let site = app.add_site(SITE, "UTC").await;
+    let id = site["id"].as_u64().unwrap();
+    (app, id)
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn get(app: &TestApp, path: &str, query: &str, ip: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}{path}?{query}", app.address))
+        .header("X-Forwarded-For", ip)
+        .header("User-Agent", CHROME)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn by_name(app: &TestApp) -> Vec<(Vec<String>, Vec<f64>)> {
+    rows(
+        &app.query(json!({"site_id": SITE, "metrics": ["events"], "date_range": "day", "dimensions": ["event:name"], "order_by": [["events", "desc"], ["event:name", "asc"]]}))
+            .await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_views_by_get_post_and_beacon_answer_like_matomo() {
+    let (app, id) = app_with_site().await;
+    let url = enc(&format!(
+        "https://{SITE}/docs/start?utm_source=news&session=secret"
+    ));
+    let q = format!("idsite={id}&rec=1&url={url}&action_name=Start&urlref={}&res=1920x1080&_id=0123456789abcdef&uid=alice-uid-4711&cid=fedcba9876543210&rand=42&apiv=1", enc("https://www.google.com/"));
+    // GET: the 43-byte GIF.
+    let r = get(&app, "/matomo.php", &q, "198.51.100.7").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/gif");
+    assert_eq!(r.bytes().await.unwrap().len(), 43);
+    // send_image=0: 204.
+    let r = get(
+        &app,
+        "/piwik.php",
+        &format!("{q}&send_image=0"),
+        "203.0.113.8",
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    // Form POST.
+    let r = app
+        .client
+        .post(format!("{}/matomo.php", app.address))
+        .header("X-Forwarded-For", "192.0.2.9")
+        .header("User-Agent", FIREFOX)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(q.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // sendBeacon: parameters in the query, empty body.
+    let r = app
+        .client
+        .post(format!("{}/js/?{q}", app.address))
+        .header("X-Forwarded-For", "10.1.0.10")
+        .header("User-Agent", IPHONE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // No rec=1: answered, not recorded.
+    let r = get(
+        &app,
+        "/matomo.php",
+        &q.replace("rec=1&", ""),
+        "198.51.100.11",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    app.wait_for_events(SITE, 4).await;
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["visitors", "pageviews"], "date_range": "day", "dimensions": ["event:page"]}))
+        .await;
+    assert_eq!(rows(&v), vec![(vec!["/docs/start".into()], vec![4.0, 4.0])]);
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["visitors"], "date_range": "day", "dimensions": ["visit:source"]}))
+        .await;
+    assert_eq!(rows(&v), vec![(vec!["news".into()], vec![4.0])]);
+    // CORS preflight.
+    let r = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/matomo.php", app.address),
+        )
+        .header("Origin", "https://matomo.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://matomo.example"
+    );
+    // The client-side ids are stored nowhere.
+    let app = app.restart().await;
+    for needle in [
+        "alice-uid-4711",
+        "0123456789abcdef",
+        "fedcba9876543210",
+        "secret",
+    ] {
+        assert_no_file_contains(app.data_dir.path(), needle.as_bytes());
+    }
+}
+
+fn assert_no_file_contains(dir: &std::path::Path, needle: &[u8]) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} contains {:?}",
+                p.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_searches_goals_links_downloads_and_heartbeats() {
+    let (app, id) = app_with_site().await;
+    let page = enc(&format!("https://{SITE}/shop"));
+    let base = format!("idsite={id}&rec=1&url={page}");
+    let ip = "203.0.113.5";
+    for extra in [
+        String::new(),
+        "&e_c=Video&e_a=Play&e_n=Intro&e_v=3".to_string(),
+        "&search=red%20shoes&search_cat=shop&search_count=7".to_string(),
+        "&idgoal=2&revenue=19.90".to_string(),
+        format!("&link={}", enc("https://elsewhere.example/")),
+        format!("&download={}", enc(&format!("https://{SITE}/files/a.pdf"))),
+        "&dimension3=gold&_cvar=%7B%221%22%3A%5B%22plan%22%2C%22pro%22%5D%7D".to_string(),
+    ] {
+        let r = get(&app, "/matomo.php", &format!("{base}{extra}"), ip).await;
+        assert_eq!(r.status(), 200, "{extra}");
+    }
+    // A heartbeat ten minutes later extends the visit and is no event.
+    app.clock.advance(chrono::Duration::minutes(10));
+    let r = get(&app, "/matomo.php", &format!("{base}&ping=1"), ip).await;
+    assert_eq!(r.status(), 200);
+    app.wait_for_events(SITE, 7).await;
+    assert_eq!(
+        by_name(&app).await,
+        vec![
+            (vec!["pageview".into()], vec![2.0]),
+            (vec!["File Download".into()], vec![1.0]),
+            (vec!["Goal 2".into()], vec![1.0]),
+            (vec!["Outbound Link: Click".into()], vec![1.0]),
+            (vec!["Site Search".into()], vec![1.0]),
+            (vec!["Video".into()], vec![1.0]),
+        ]
+    );
+    let v = app
+        .query(
+            json!({"site_id": SITE, "metrics": ["visits", "visit_duration"], "date_range": "day"}),
+        )
+        .await;
+    assert_eq!(rows(&v), vec![(vec![], vec![1.0, 600.0])]);
+    for (key, value) in [
+        ("action", "Play"),
+        ("keyword", "red shoes"),
+        ("revenue", "19.90"),
+        ("dimension3", "gold"),
+        ("plan", "pro"),
+    ] {
+        let v = app
+            .query(json!({"site_id": SITE, "metrics": ["events"], "date_range": "day", "dimensions": [format!("event:props:{key}")]}))
+            .await;
+        let found = rows(&v);
+        assert!(
+            found.contains(&(vec![value.to_string()], vec![1.0])),
+            "{key}: {found:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_requests_are_all_queued_and_counted() {
+    let (app, id) = app_with_site().await;
+    let page = format!("https://{SITE}/bulk");
+    let body = json!({
+        "requests": [
+            format!("?idsite={id}&rec=1&url={}&cip=192.0.2.1", enc(&page)),
+            {"idsite": id.to_string(), "rec": 1, "url": page, "cip": "198.51.100.2", "cdt": "2024-06-10 07:00:00"},
+            "?idsite=notanumber&rec=1",
+            format!("?idsite={id}&rec=1&url={}&e_c=Cat&e_a=Act&cip=203.0.113.3", enc(&page)),
+        ],
+        "token_auth": ADMIN,
+    });
+    let r = app
+        .client
+        .post(format!("{}/matomo.php", app.address))
+        .header("User-Agent", CHROME)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v,
+        json!({"status": "success", "tracked": 3, "invalid": 1, "invalid_indices": [2]})
+    );
+    app.wait_for_events(SITE, 3).await;
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["visitors", "events"], "date_range": "day", "dimensions": ["time:hour"]}))
+        .await;
+    // cdt put one hit at 07:00; the others are at the clock's 08:00.
+    assert_eq!(
+        rows(&v),
+        vec![
+            (vec!["2024-06-10 07:00:00".into()], vec![1.0, 1.0]),
+            (vec!["2024-06-10 08:00:00".into()], vec![2.0, 2.0]),
+        ]
+    );
+    // Without the admin token, cip and cdt are refused.
+    let body =
+        json!({"requests": [format!("?idsite={id}&rec=1&url={}&cip=192.0.2.9", enc(&page))]});
+    let r = app
+        .client
+        .post(format!("{}/matomo.php", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["invalid"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_400_naming_the_parameter_and_ignore_cookies_exclude() {
+    let (app, id) = app_with_site().await;
+    let page = enc(&format!("https://{SITE}/"));
+    for (query, field) in [
+        (format!("rec=1&url={page}"), "idsite"),
+        (format!("idsite=x&rec=1&url={page}"), "idsite"),
+        (format!("idsite=999&rec=1&url={page}"), "idsite"),
+        (format!("idsite={id}&rec=1"), "url"),
+        (format!("idsite={id}&rec=1&url={page}&cip=1.2.3.4"), "cip"),
+        (format!("idsite={id}&rec=1&url={page}&e_a=only"), "e_c"),
+        (format!("idsite={id}&rec=1&url=not%20a%20url"), "url"),
+    ] {
+        let r = get(&app, "/matomo.php", &query, "192.0.2.50").await;
+        assert_eq!(r.status(), 400, "{query}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["field"], field, "{query}: {v}");
+    }
+    let r = app
+        .client
+        .post(format!("{}/matomo.php", app.address))
+        .header("Content-Type", "application/json")
+        .body("{\"requests\": [")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Matomo's ignore cookies: answered alike, not stored.
+    for cookie in ["matomo_ignore=1", "piwik_ignore=1", "spurlos_optout=1"] {
+        let r = app
+            .client
+            .get(format!(
+                "{}/matomo.php?idsite={id}&rec=1&url={page}",
+                app.address
+            ))
+            .header("X-Forwarded-For", "192.0.2.51")
+            .header("User-Agent", CHROME)
+            .header("Cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{cookie}");
+        assert_eq!(r.bytes().await.unwrap().len(), 43);
+    }
+    let r = get(
+        &app,
+        "/matomo.php",
+        &format!("idsite={id}&rec=1&url={page}"),
+        "192.0.2.52",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    app.wait_for_events(SITE, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_matomo_opt_out_iframe_url_serves_the_opt_out_page() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(format!(
+            "{}/index.php?module=CoreAdminHome&action=optOut&language=de",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-ancestors *"), "{csp}");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("lang=\"de\"") && html.contains("Widersprechen"),
+        "{html}"
+    );
+    let r = app
+        .client
+        .get(format!(
+            "{}/index.php?module=Widgetize&action=iframe",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
