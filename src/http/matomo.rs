@@ -71,10 +71,28 @@ pub async fn track(
     };
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
-        return match bulk(&req, &state, client, &body).await {
+        let result = match serde_json::from_slice::<Value>(&body) {
+            Err(e) => Err(ApiError::invalid(
+                "body",
+                format!("is not valid JSON ({e})"),
+            )),
+            Ok(v) => match v.get("requests").and_then(Value::as_array) {
+                None => Err(ApiError::invalid("requests", "must be an array")),
+                Some(requests) => {
+                    let token = v.get("token_auth").and_then(Value::as_str);
+                    bulk(&req, &state, client, requests, token).await
+                }
+            },
+        };
+        return match result {
             Ok(v) => with_cors(&req, HttpResponse::Ok().json(v)),
             Err(e) => error(&req, e),
         };
+    }
+    let mut params = Params::from_query(req.query_string());
+    match std::str::from_utf8(&body) {
+        Ok(text) => params.extend(Params::from_query(text)),
+        Err(_) => return error(&req, ApiError::invalid("body", "is not valid UTF-8")),
     }
     if body.len() > state.max_body_bytes {
         return error(
@@ -86,16 +104,25 @@ pub async fn track(
             ),
         );
     }
-    let mut params = Params::from_query(req.query_string());
-    match std::str::from_utf8(&body) {
-        Ok(text) => params.extend(Params::from_query(text)),
-        Err(_) => return error(&req, ApiError::invalid("body", "is not valid UTF-8")),
-    }
     if params.is_empty() {
         return error(
             &req,
             ApiError::invalid("idsite", "no tracking parameters were sent"),
         );
+    }
+    // Some clients (the Python `matomo` package) send a bulk as a form: `requests=...` repeated.
+    if params.get("idsite").is_none() && params.0.iter().any(|(k, _)| is_requests_key(k)) {
+        let requests: Vec<Value> = params
+            .0
+            .iter()
+            .filter(|(k, _)| is_requests_key(k))
+            .map(|(_, v)| Value::String(v.clone()))
+            .collect();
+        let token = params.get("token_auth").map(String::from);
+        return match bulk(&req, &state, client, &requests, token.as_deref()).await {
+            Ok(v) => with_cors(&req, HttpResponse::Ok().json(v)),
+            Err(e) => error(&req, e),
+        };
     }
     let admin = is_admin_token(&state, params.get("token_auth"));
     let tracked = match matomo::parse(&params, admin) {
@@ -193,27 +220,25 @@ fn raw_hit(
     }))
 }
 
+fn is_requests_key(k: &str) -> bool {
+    k == "requests" || k == "requests[]"
+}
+
 /// A bulk request: `{"requests": ["?idsite=1&...", {"idsite": "1", ...}], "token_auth": ..}`.
 /// Every valid request is queued at once, or none is (503 when the queue is full).
 async fn bulk(
     req: &HttpRequest,
     state: &AppState,
     client: ClientIp,
-    body: &[u8],
+    requests: &[Value],
+    bulk_token: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid("body", format!("is not valid JSON ({e})")))?;
-    let requests = v
-        .get("requests")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::invalid("requests", "must be an array"))?;
     if requests.len() > MAX_BULK_REQUESTS {
         return Err(ApiError::invalid(
             "requests",
             format!("at most {MAX_BULK_REQUESTS} requests per bulk"),
         ));
     }
-    let bulk_token = v.get("token_auth").and_then(Value::as_str);
     let mut hits = Vec::new();
     let mut tracked = 0u64;
     let mut invalid: Vec<usize> = Vec::new();

@@ -29,6 +29,12 @@ test('the Node client matomo-tracker: page views, events, searches, goals and bu
   matomo.on('error', (e) => errors.push(e));
   const common = { ua: CHROME_UA, token_auth: ADMIN, cip: '203.0.113.7' };
   matomo.track({ ...common, url: 'https://node.test/node/a', action_name: 'A', urlref: 'https://duckduckgo.com/' });
+  // track() does not wait for its answer: let the visit's first page view land first.
+  await waitForRows(
+    spurlos,
+    { site_id: 'node.test', date_range: 'all', metrics: ['events'] },
+    (rows) => rows.length > 0 && rows[0][1][0] >= 1,
+  );
   matomo.track({ ...common, url: 'https://node.test/node/a', e_c: 'Video', e_a: 'Play', e_n: 'Intro', e_v: 2 });
   matomo.track({ ...common, url: 'https://node.test/node/search', search: 'boots', search_cat: 'shop', search_count: 3 });
   matomo.track({ ...common, url: 'https://node.test/node/checkout', idgoal: 1, revenue: 9.5 });
@@ -59,6 +65,7 @@ test('the Node client matomo-tracker: page views, events, searches, goals and bu
     [['pageview', '/node/c'], [1]],
   ]);
   const sources = await spurlos.query({ site_id: 'node.test', date_range: 'all', metrics: ['visitors'], dimensions: ['visit:source'] });
+  // The first visit came from DuckDuckGo; the bulk's visitor came directly.
   assert.deepEqual(sources.results.map((r) => r.dimensions[0]).sort(), ['Direct / None', 'DuckDuckGo']);
   assert.deepEqual(errors, []);
 });
