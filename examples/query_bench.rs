@@ -136,6 +136,14 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The id a synthetic visitor has on a given day.
+fn day_id(visitor: u64, day: i64) -> u64 {
+    let mut x = visitor ^ (day as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^ (x >> 33)
+}
+
 async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(7);
     let pages: Vec<String> = (0..400)
@@ -211,8 +219,10 @@ async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> any
                 pathname: pick(&mut rng, &pages).into(),
                 attrs: attrs.clone(),
                 props: Vec::new(),
-                visitor_id: visitor,
-                prev_visitor_id: None,
+                // Like real ids: one per visitor and UTC day (daily salts), continuing a
+                // visit across midnight under yesterday's id.
+                visitor_id: day_id(visitor, at.div_euclid(DAY)),
+                prev_visitor_id: Some(day_id(visitor, at.div_euclid(DAY) - 1)),
                 utc_offset: 0,
                 new_visit: false,
                 heartbeat: false,

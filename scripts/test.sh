@@ -12,10 +12,13 @@ cargo clippy --all-targets -- -D warnings
 
 echo "== tracker build is current and within budget"
 (cd tracker-js && npm run --silent build)
-git diff --exit-code -- tracker-js/dist || { echo "tracker-js/dist/s.js is stale: run npm run build in tracker-js and commit"; exit 1; }
+git diff --exit-code -- tracker-js/dist || { echo "tracker-js/dist is stale: run npm run build in tracker-js and commit"; exit 1; }
 size=$(gzip -9c tracker-js/dist/s.js | wc -c)
 echo "s.js: $size bytes gzipped (budget 1000)"
 [ "$size" -le 1000 ]
+size=$(gzip -9c tracker-js/dist/matomo.js | wc -c)
+echo "matomo.js: $size bytes gzipped (budget 2000)"
+[ "$size" -le 2000 ]
 
 echo "== Rust tests"
 cargo build --bins --examples

@@ -58,6 +58,18 @@ fn is_admin_token(state: &AppState, token: Option<&str>) -> bool {
     token.is_some_and(|t| blake3::hash(t.as_bytes()) == blake3::hash(state.admin_token.as_bytes()))
 }
 
+/// spurlos's tracker for Matomo snippets (`_paq`), built from `tracker-js/src/matomo.js`.
+pub const MATOMO_JS: &str = include_str!("../../tracker-js/dist/matomo.js");
+
+/// `GET /matomo.js`, `/piwik.js`, and `/js/` without a query string.
+pub async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .body(MATOMO_JS)
+}
+
 /// `GET|POST /matomo.php` (and `/piwik.php`, `/js/`).
 pub async fn track(
     req: HttpRequest,
@@ -65,6 +77,12 @@ pub async fn track(
     client: ClientIp,
     payload: web::Payload,
 ) -> HttpResponse {
+    if req.path().starts_with("/js/")
+        && req.method() == actix_web::http::Method::GET
+        && req.query_string().is_empty()
+    {
+        return script().await;
+    }
     let body = match super::read_body(payload, MAX_BULK_BYTES).await {
         Ok(b) => b,
         Err(e) => return error(&req, e),

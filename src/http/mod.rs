@@ -58,7 +58,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/opt-out.js", web::get().to(optout::script))
         .route("/opt-out.css", web::get().to(optout::style))
         .route("/s.js", web::get().to(tracker));
-    cfg.route("/index.php", web::get().to(matomo::index));
+    cfg.route("/index.php", web::get().to(matomo::index))
+        .route("/matomo.js", web::get().to(matomo::script))
+        .route("/piwik.js", web::get().to(matomo::script));
     for path in [
         "/matomo.php",
         "/piwik.php",

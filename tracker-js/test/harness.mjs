@@ -98,7 +98,9 @@ export async function startCustomerSite(pages) {
       return res.end(pages[path]);
     }
     if (path.startsWith('/node_modules/')) {
-      const file = join(here, '..', path);
+      let file = join(here, '..', path);
+      // ES modules built for bundlers import './constants' without the extension.
+      if (!existsSync(file) && existsSync(`${file}.js`)) file = `${file}.js`;
       if (existsSync(file)) {
         res.writeHead(200, { 'Content-Type': types[extname(file)] || 'application/octet-stream' });
         return res.end(readFileSync(file));
