@@ -212,6 +212,17 @@ fn raw_hit(
         Some(ip) => ClientAddr::reported(ip),
         None => client,
     };
+    let user_agent = t
+        .user_agent
+        .unwrap_or_else(|| header("user-agent").to_string());
+    // Matomo's log importer puts the User-Agent into a custom variable (`Bot`/`Not-Bot`):
+    // raw User-Agents are never stored, so such values are dropped.
+    let ua = user_agent.trim();
+    let props = t
+        .props
+        .into_iter()
+        .filter(|(_, v)| ua.len() < 10 || !v.contains(ua))
+        .collect();
     Ok(Some(RawHit {
         domains: Vec::new(),
         site_id: Some(t.site_id),
@@ -222,13 +233,11 @@ fn raw_hit(
         },
         url: t.url,
         referrer: t.referrer,
-        props: t.props,
+        props,
         hash_mode: false,
         interactive: true,
         screen_width: t.screen_width,
-        user_agent: t
-            .user_agent
-            .unwrap_or_else(|| header("user-agent").to_string()),
+        user_agent,
         signals,
         client,
         ts: t.time,
@@ -320,12 +329,16 @@ async fn bulk(
     }))
 }
 
-/// `GET /index.php`: Matomo's legacy URLs. `module=CoreAdminHome&action=optOut` (with
-/// `language=de|en`) is spurlos's opt-out page, so iframes in existing privacy policies keep
-/// working.
-pub async fn index(req: HttpRequest) -> HttpResponse {
-    let params = Params::from_query(req.query_string());
+/// `GET|POST /index.php` (and `POST /`): Matomo's legacy URLs. `module=API` is the API subset
+/// of [`super::matomo_api`]; `module=CoreAdminHome&action=optOut` (with `language=de|en`) is
+/// spurlos's opt-out page, so iframes in existing privacy policies keep working.
+pub async fn index(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let mut params = Params::from_query(req.query_string());
+    if let Ok(text) = std::str::from_utf8(&body) {
+        params.extend(Params::from_query(text));
+    }
     match (params.get("module"), params.get("action")) {
+        (Some("API"), _) => with_cors(&req, super::matomo_api::call(&state, &params).await),
         (Some("CoreAdminHome"), Some("optOut")) => super::optout::page(req).await,
         (Some(module), _) => error(
             &req,

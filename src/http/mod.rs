@@ -7,6 +7,7 @@ pub mod client_ip;
 pub mod error;
 pub mod event;
 pub mod matomo;
+pub mod matomo_api;
 pub mod optout;
 pub mod stats;
 
@@ -59,6 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/opt-out.css", web::get().to(optout::style))
         .route("/s.js", web::get().to(tracker));
     cfg.route("/index.php", web::get().to(matomo::index))
+        .route("/index.php", web::post().to(matomo::index))
+        .route("/", web::post().to(matomo::index))
         .route("/matomo.js", web::get().to(matomo::script))
         .route("/piwik.js", web::get().to(matomo::script));
     for path in [

@@ -344,3 +344,130 @@ async fn the_legacy_matomo_opt_out_iframe_url_serves_the_opt_out_page() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+async fn api_call(app: &TestApp, form: &[(&str, &str)]) -> Value {
+    let r = app
+        .client
+        .post(format!("{}/", app.address))
+        .header("User-Agent", "Piwik/LogImport")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn api(method: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("module", "API"),
+        ("format", "json2"),
+        ("method", method),
+        ("token_auth", ADMIN),
+    ]
+}
+
+/// The calls and bulk requests of Matomo's `import_logs.py`, in the shapes it sends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_importers_api_calls_and_bulk_requests_work() {
+    let (app, id) = app_with_site().await;
+    let id_s = id.to_string();
+    let mut form = api("SitesManager.getSiteFromId");
+    form.push(("idSite", &id_s));
+    let v = api_call(&app, &form).await;
+    assert_eq!(v["main_url"], format!("http://{SITE}"));
+    assert_eq!(v["idsite"], id_s);
+    let mut form = api("SitesManager.getSitesIdFromSiteUrl");
+    form.push(("url", "http://matomo.example"));
+    assert_eq!(api_call(&app, &form).await, json!([{"idsite": id_s}]));
+    let mut form = api("SitesManager.getSitesIdFromSiteUrl");
+    form.push(("url", "http://unknown.example"));
+    assert_eq!(api_call(&app, &form).await, json!([]));
+    let mut form = api("SitesManager.addSite");
+    form.push(("siteName", "new.example"));
+    form.push(("urls[0]", "http://new.example"));
+    let v = api_call(&app, &form).await;
+    let new_id = v["value"].as_u64().unwrap();
+    assert_ne!(new_id, id);
+    let v = api_call(&app, &api("SitesManager.getAllSites")).await;
+    assert_eq!(v[new_id.to_string()]["main_url"], "http://new.example");
+    // The same call through GET /index.php, and without the admin token.
+    let r = app
+        .client
+        .get(format!(
+            "{}/index.php?module=API&method=SitesManager.getSiteFromId&idSite={id}&format=json&token_auth={ADMIN}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["idsite"], id_s);
+    let v = api_call(
+        &app,
+        &[
+            ("module", "API"),
+            ("method", "SitesManager.getAllSites"),
+            ("format", "json"),
+        ],
+    )
+    .await;
+    assert_eq!(v["result"], "error");
+
+    // A bulk request as the importer sends it (with --enable-bots: the User-Agent in _cvar).
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0 ImportedAgent";
+    let cvar = format!("{{\"1\":[\"Not-Bot\",\"{ua}\"]}}");
+    let hit = |path: &str, ip: &str| {
+        format!(
+            "?rec=1&apiv=1&url={}&urlref=&cip={ip}&cdt={}&idsite={id}&dp=1&ua={}&bots=1&_cvar={}&cvar={}",
+            enc(&format!("http://{SITE}{path}")),
+            enc("2024-06-10 06:30:00"),
+            enc(ua),
+            enc(&cvar),
+            enc("{\"1\":[\"HTTP-code\",\"200\"]}"),
+        )
+    };
+    let body = json!({
+        "requests": [hit("/imported/a", "203.0.113.77"), hit("/imported/b", "198.51.100.77")],
+        "token_auth": ADMIN,
+    });
+    let r = app
+        .client
+        .post(format!("{}/piwik.php", app.address))
+        .header("User-Agent", "Piwik/LogImport")
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["tracked"], 2, "{v}");
+    app.wait_for_events(SITE, 2).await;
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["visitors"], "date_range": "day", "dimensions": ["event:page", "time:hour", "event:props:HTTP-code"]}))
+        .await;
+    assert_eq!(
+        rows(&v),
+        vec![
+            (
+                vec![
+                    "/imported/a".into(),
+                    "2024-06-10 06:00:00".into(),
+                    "200".into()
+                ],
+                vec![1.0]
+            ),
+            (
+                vec![
+                    "/imported/b".into(),
+                    "2024-06-10 06:00:00".into(),
+                    "200".into()
+                ],
+                vec![1.0]
+            ),
+        ]
+    );
+    // The User-Agent the importer put into _cvar is stored nowhere.
+    let app = app.restart().await;
+    assert_no_file_contains(app.data_dir.path(), ua.as_bytes());
+}
