@@ -77,7 +77,7 @@ pub async fn track(
     client: ClientIp,
     payload: web::Payload,
 ) -> HttpResponse {
-    if req.path().starts_with("/js/")
+    if req.path().contains("/js/")
         && req.method() == actix_web::http::Method::GET
         && req.query_string().is_empty()
     {
@@ -340,6 +340,7 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     match (params.get("module"), params.get("action")) {
         (Some("API"), _) => with_cors(&req, super::matomo_api::call(&state, &params).await),
         (Some("CoreAdminHome"), Some("optOut")) => super::optout::page(req).await,
+        (Some("CoreAdminHome"), Some("optOutJS")) => super::optout::matomo_script(req).await,
         (Some(module), _) => error(
             &req,
             ApiError::new(

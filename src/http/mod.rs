@@ -59,24 +59,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/opt-out.js", web::get().to(optout::script))
         .route("/opt-out.css", web::get().to(optout::style))
         .route("/s.js", web::get().to(tracker));
-    cfg.route("/index.php", web::get().to(matomo::index))
-        .route("/index.php", web::post().to(matomo::index))
-        .route("/", web::post().to(matomo::index))
-        .route("/matomo.js", web::get().to(matomo::script))
-        .route("/piwik.js", web::get().to(matomo::script));
-    for path in [
-        "/matomo.php",
-        "/piwik.php",
-        "/js/",
-        "/js/index.php",
-        "/js/tracker.php",
-    ] {
-        cfg.route(path, web::get().to(matomo::track))
-            .route(path, web::post().to(matomo::track))
-            .route(
-                path,
-                web::method(actix_web::http::Method::OPTIONS).to(matomo::preflight),
-            );
+    matomo_routes(cfg);
+}
+
+/// Matomo's URLs, at the root and under the `/piwik/` and `/matomo/` prefixes that old
+/// installations used, so that snippets, clients and iframes only need the new host name.
+fn matomo_routes(cfg: &mut web::ServiceConfig) {
+    use actix_web::http::Method;
+    for prefix in ["", "/piwik", "/matomo"] {
+        let at = |path: &str| format!("{prefix}{path}");
+        cfg.route(&at("/index.php"), web::get().to(matomo::index))
+            .route(&at("/index.php"), web::post().to(matomo::index))
+            .route(&at("/"), web::post().to(matomo::index))
+            .route(&at("/matomo.js"), web::get().to(matomo::script))
+            .route(&at("/piwik.js"), web::get().to(matomo::script));
+        for path in [
+            "/matomo.php",
+            "/piwik.php",
+            "/js/",
+            "/js/index.php",
+            "/js/tracker.php",
+        ] {
+            cfg.route(&at(path), web::get().to(matomo::track))
+                .route(&at(path), web::post().to(matomo::track))
+                .route(
+                    &at(path),
+                    web::method(Method::OPTIONS).to(matomo::preflight),
+                );
+        }
     }
 }
 

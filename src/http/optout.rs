@@ -6,6 +6,7 @@ use crate::ingest::privacy::OPT_OUT_COOKIE;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 const SCRIPT: &str = include_str!("../../assets/opt-out.js");
+const MATOMO_SCRIPT: &str = include_str!("../../assets/matomo-opt-out.js");
 const STYLE: &str = include_str!("../../assets/opt-out.css");
 /// Ten years.
 const MAX_AGE: u64 = 10 * 365 * 24 * 3600;
@@ -17,6 +18,8 @@ struct Texts {
     opted_out: &'static str,
     button_counted: &'static str,
     button_opted_out: &'static str,
+    checkbox_in: &'static str,
+    checkbox_out: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -26,6 +29,8 @@ const EN: Texts = Texts {
     opted_out: "You have opted out: visits from this browser are not counted. To keep this choice, an opt-out cookie is stored in your browser.",
     button_counted: "Opt out",
     button_opted_out: "Count my visits again",
+    checkbox_in: "You are not opted out. Uncheck this box to opt out.",
+    checkbox_out: "You are currently opted out. Check this box to opt in.",
 };
 
 const DE: Texts = Texts {
@@ -35,6 +40,8 @@ const DE: Texts = Texts {
     opted_out: "Sie haben widersprochen: Besuche mit diesem Browser werden nicht gezählt. Damit diese Wahl erhalten bleibt, wird ein Widerspruchs-Cookie in Ihrem Browser gespeichert.",
     button_counted: "Widersprechen",
     button_opted_out: "Besuche wieder zählen",
+    checkbox_in: "Ihr Besuch wird gezählt. Entfernen Sie den Haken, um zu widersprechen.",
+    checkbox_out: "Sie haben widersprochen. Setzen Sie den Haken, um wieder gezählt zu werden.",
 };
 
 fn texts(req: &HttpRequest) -> &'static Texts {
@@ -58,6 +65,32 @@ fn texts(req: &HttpRequest) -> &'static Texts {
             }
         }
     }
+}
+
+/// Matomo's `optOutJS`: a script for the customer's own page that draws an opt-out checkbox
+/// into the element `divId` (default `matomo-opt-out`) and keeps the choice in Matomo's
+/// first-party cookie `mtm_consent_removed`.
+pub async fn matomo_script(req: HttpRequest) -> HttpResponse {
+    let t = texts(&req);
+    let div = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "divId")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 100)
+        .unwrap_or_else(|| "matomo-opt-out".to_string());
+    let config = serde_json::json!({
+        "divId": div,
+        "counted": t.counted,
+        "optedOut": t.opted_out,
+        "checkboxIn": t.checkbox_in,
+        "checkboxOut": t.checkbox_out,
+    });
+    // JSON is valid JavaScript; `<` is escaped so no string can end a surrounding script tag.
+    let config = config.to_string().replace('<', "\\u003c");
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .body(format!("window.SPURLOS_OPTOUT={config};\n{MATOMO_SCRIPT}"))
 }
 
 /// Whether this browser carries the opt-out cookie.

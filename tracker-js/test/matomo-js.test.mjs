@@ -123,3 +123,37 @@ test('requireConsent holds requests until consent is given', async () => {
   assert.equal(total(rows), start + 1);
   await context.close();
 });
+
+test("Matomo's optOutJS checkbox on the customer's page stops and resumes matomo.js", async () => {
+  const page2 = await startCustomerSite({
+    '/privacy': `<!doctype html><html><head><title>Privacy</title>
+      <script>
+        var _paq = window._paq = window._paq || [];
+        _paq.push(['setTrackerUrl', '${spurlos.base}/piwik/piwik.php']);
+        _paq.push(['setSiteId', '${siteId}']);
+        window.track = (name) => _paq.push(['trackEvent', name, 'x']);
+      </script>
+      <script async src="${spurlos.base}/piwik/piwik.js"></script>
+      </head><body><div id="matomo-opt-out"></div>
+      <script src="${spurlos.base}/index.php?module=CoreAdminHome&action=optOutJS&divId=matomo-opt-out&language=de"></script>
+      </body></html>`,
+  });
+  const context = await browser.newContext({ userAgent: CHROME_UA });
+  const page = await context.newPage();
+  await page.goto(`${page2.origin}/privacy`);
+  await page.waitForFunction(() => window._paq && !Array.isArray(window._paq));
+  const box = page.locator('#matomo-opt-out input[type=checkbox]');
+  assert.equal(await box.isChecked(), true);
+  assert.match(await page.locator('#matomo-opt-out').innerText(), /gezählt/);
+  await box.uncheck();
+  assert.deepEqual((await context.cookies()).map((c) => c.name), ['mtm_consent_removed']);
+  assert.match(await page.locator('#matomo-opt-out').innerText(), /widersprochen/);
+  await page.evaluate(() => window.track('WhileOptedOut'));
+  await page.locator('#matomo-opt-out input[type=checkbox]').check();
+  assert.deepEqual(await context.cookies(), []);
+  await page.evaluate(() => window.track('AfterOptIn'));
+  const rows = await waitForRows(spurlos, byName, (rows) => rows.some((r) => r[0][0] === 'AfterOptIn'));
+  assert.ok(!rows.some((r) => r[0][0] === 'WhileOptedOut'), JSON.stringify(rows));
+  await context.close();
+  page2.close();
+});
