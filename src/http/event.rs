@@ -1,35 +1,18 @@
 //! `POST /api/event`: Plausible's Events API (JSON or text/plain bodies), with CORS.
 
 use super::client_ip::ClientIp;
+use super::cors;
 use super::error::ApiError;
 use super::AppState;
 use crate::ingest::privacy::{PrivacySignals, OPT_OUT_COOKIE};
 use crate::ingest::{enrich, Outcome, RawHit};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
-
-fn cors(req: &HttpRequest, resp: &mut HttpResponseBuilder) {
-    match req.headers().get("origin").and_then(|o| o.to_str().ok()) {
-        Some(origin) => {
-            resp.insert_header(("Access-Control-Allow-Origin", origin))
-                .insert_header(("Access-Control-Allow-Credentials", "true"))
-                .insert_header(("Vary", "Origin"));
-        }
-        None => {
-            resp.insert_header(("Access-Control-Allow-Origin", "*"));
-        }
-    }
-}
 
 /// `OPTIONS /api/event`
 pub async fn preflight(req: HttpRequest) -> HttpResponse {
-    let mut resp = HttpResponse::NoContent();
-    cors(&req, &mut resp);
-    resp.insert_header(("Access-Control-Allow-Methods", "POST, OPTIONS"))
-        .insert_header(("Access-Control-Allow-Headers", "Content-Type"))
-        .insert_header(("Access-Control-Max-Age", "86400"))
-        .finish()
+    super::preflight(&req, "POST, OPTIONS")
 }
 
 fn field<'a>(

@@ -4,13 +4,14 @@
 //! (with a JSON body naming the parameter), and `{"status":"success",...}` for bulk requests.
 
 use super::client_ip::ClientIp;
+use super::cors;
 use super::error::ApiError;
 use super::AppState;
 use crate::ingest::matomo::{self, Params, Tracked, GIF};
 use crate::ingest::privacy::{ClientAddr, PrivacySignals, OPT_OUT_COOKIE};
 use crate::ingest::{Prepared, RawHit};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 /// Largest bulk body (Matomo's log importer sends a few hundred requests at a time).
@@ -18,27 +19,9 @@ const MAX_BULK_BYTES: usize = 8 * 1024 * 1024;
 /// Most requests in one bulk body.
 const MAX_BULK_REQUESTS: usize = 10_000;
 
-fn cors(req: &HttpRequest, resp: &mut HttpResponseBuilder) {
-    match req.headers().get("origin").and_then(|o| o.to_str().ok()) {
-        Some(origin) => {
-            resp.insert_header(("Access-Control-Allow-Origin", origin))
-                .insert_header(("Access-Control-Allow-Credentials", "true"))
-                .insert_header(("Vary", "Origin"));
-        }
-        None => {
-            resp.insert_header(("Access-Control-Allow-Origin", "*"));
-        }
-    }
-}
-
 /// `OPTIONS` on the tracking endpoints.
 pub async fn preflight(req: HttpRequest) -> HttpResponse {
-    let mut resp = HttpResponse::NoContent();
-    cors(&req, &mut resp);
-    resp.insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
-        .insert_header(("Access-Control-Allow-Headers", "Content-Type"))
-        .insert_header(("Access-Control-Max-Age", "86400"))
-        .finish()
+    super::preflight(&req, "GET, POST, OPTIONS")
 }
 
 fn with_cors(req: &HttpRequest, mut inner: HttpResponse) -> HttpResponse {

@@ -15,7 +15,7 @@ use crate::ingest::Ingest;
 use crate::sites::SiteRegistry;
 use crate::stats::Stats;
 use crate::store::Store;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use ipnet::IpNet;
 use std::sync::Arc;
 
@@ -88,6 +88,31 @@ fn matomo_routes(cfg: &mut web::ServiceConfig) {
                 );
         }
     }
+}
+
+/// CORS headers for tracking answers: the page's origin (with credentials, so the opt-out
+/// cookie travels) or `*` when the request names none.
+pub fn cors(req: &HttpRequest, resp: &mut HttpResponseBuilder) {
+    match req.headers().get("origin").and_then(|o| o.to_str().ok()) {
+        Some(origin) => {
+            resp.insert_header(("Access-Control-Allow-Origin", origin))
+                .insert_header(("Access-Control-Allow-Credentials", "true"))
+                .insert_header(("Vary", "Origin"));
+        }
+        None => {
+            resp.insert_header(("Access-Control-Allow-Origin", "*"));
+        }
+    }
+}
+
+/// The answer to a CORS preflight for a tracking endpoint that takes `methods`.
+pub fn preflight(req: &HttpRequest, methods: &'static str) -> HttpResponse {
+    let mut resp = HttpResponse::NoContent();
+    cors(req, &mut resp);
+    resp.insert_header(("Access-Control-Allow-Methods", methods))
+        .insert_header(("Access-Control-Allow-Headers", "Content-Type"))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
 }
 
 /// Reads a request body, refusing (413, JSON) once it grows past `limit` bytes.

@@ -9,10 +9,12 @@
 //! that touches an archived day (a late visit, an import) deletes that day's archive; the next
 //! run builds it again.
 
-use super::model::{AggregateQuery, Dimension, Metric, TimeBucket, VisitField};
+use super::model::{AggregateQuery, Dimension, Metric, TimeBucket, VISIT_FIELDS};
 use crate::clock::SharedClock;
 use crate::sites::{Site, SiteRegistry};
-use crate::store::{ArchiveRow, ArchivedDay, Batch, EventAgg, SessionAgg, Store, StoreError};
+use crate::store::{
+    ArchiveRow, ArchivedDay, Batch, EventAgg, SessionAgg, Store, StoreError, StoreFuture,
+};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use std::collections::{BTreeSet, HashMap};
@@ -27,7 +29,6 @@ const DAY: i64 = 86_400;
 
 /// The dimensions that have archives, besides the day's totals.
 pub fn archived_dimensions() -> Vec<Dimension> {
-    use VisitField::*;
     let mut dims = vec![
         Dimension::Page,
         Dimension::Hostname,
@@ -35,28 +36,7 @@ pub fn archived_dimensions() -> Vec<Dimension> {
         Dimension::EntryPage,
         Dimension::ExitPage,
     ];
-    dims.extend(
-        [
-            Source,
-            Referrer,
-            UtmSource,
-            UtmMedium,
-            UtmCampaign,
-            UtmContent,
-            UtmTerm,
-            Country,
-            Region,
-            City,
-            Browser,
-            BrowserVersion,
-            Os,
-            OsVersion,
-            Device,
-            Screen,
-        ]
-        .into_iter()
-        .map(Dimension::Visit),
-    );
+    dims.extend(VISIT_FIELDS.iter().map(|(_, f)| Dimension::Visit(*f)));
     dims
 }
 
@@ -405,42 +385,8 @@ impl Archive {
         site: &Site,
         q: &AggregateQuery,
     ) -> Result<Vec<EventAgg>, StoreError> {
-        let Some(plan) = self.plan(site, q) else {
-            return self.store.event_aggregate(q).await;
-        };
-        let raw = async {
-            let mut out = Vec::new();
-            for (from, to) in &plan.raw {
-                let sub = window(q, *from, *to);
-                out.extend(self.store.event_aggregate(&sub).await?);
-            }
-            Ok(out)
-        };
-        let (archived, raw) = tokio::try_join!(self.archived_rows(site.id, &plan, q), raw)?;
-        let mut sums: HashMap<Vec<String>, EventAgg> = HashMap::new();
-        let mut add = |dims: Vec<String>, visitors: u64, pageviews: u64, events: u64| {
-            if visitors == 0 && pageviews == 0 && events == 0 {
-                return;
-            }
-            let e = sums.entry(dims.clone()).or_insert_with(|| EventAgg {
-                dims,
-                ..Default::default()
-            });
-            e.visitors += visitors;
-            e.pageviews += pageviews;
-            e.events += events;
-        };
-        for (dims, r) in archived {
-            add(dims, r.visitors, r.pageviews, r.events);
-        }
-        for e in raw {
-            add(e.dims, e.visitors, e.pageviews, e.events);
-        }
-        let mut rows: Vec<EventAgg> = sums.into_values().collect();
-        if rows.is_empty() && q.dimensions.is_empty() {
-            rows.push(EventAgg::default());
-        }
-        Ok(rows)
+        self.answer(site, q, |sub| self.store.event_aggregate(sub))
+            .await
     }
 
     /// Session sums for `q`, from archives where they exist and raw sessions elsewhere.
@@ -449,44 +395,101 @@ impl Archive {
         site: &Site,
         q: &AggregateQuery,
     ) -> Result<Vec<SessionAgg>, StoreError> {
+        self.answer(site, q, |sub| self.store.session_aggregate(sub))
+            .await
+    }
+
+    /// Sums for `q`: archived days plus `raw` over the windows the archives do not cover.
+    async fn answer<'a, T: Sums>(
+        &'a self,
+        site: &Site,
+        q: &AggregateQuery,
+        raw: impl Fn(&AggregateQuery) -> StoreFuture<'a, Vec<T>>,
+    ) -> Result<Vec<T>, StoreError> {
         let Some(plan) = self.plan(site, q) else {
-            return self.store.session_aggregate(q).await;
+            return raw(q).await;
         };
-        let raw = async {
+        let raw_rows = async {
             let mut out = Vec::new();
             for (from, to) in &plan.raw {
-                let sub = window(q, *from, *to);
-                out.extend(self.store.session_aggregate(&sub).await?);
+                out.extend(raw(&window(q, *from, *to)).await?);
             }
             Ok(out)
         };
-        let (archived, raw) = tokio::try_join!(self.archived_rows(site.id, &plan, q), raw)?;
-        let mut sums: HashMap<Vec<String>, SessionAgg> = HashMap::new();
-        let mut add =
-            |dims: Vec<String>, visits: i64, pageviews: i64, bounces: i64, duration: i64| {
-                if visits == 0 && pageviews == 0 && bounces == 0 && duration == 0 {
-                    return;
+        let (archived, raw_rows) =
+            tokio::try_join!(self.archived_rows(site.id, &plan, q), raw_rows)?;
+        let mut sums: HashMap<Vec<String>, T> = HashMap::new();
+        let rows = archived
+            .into_iter()
+            .map(|(dims, r)| T::from_archive(dims, &r))
+            .chain(raw_rows);
+        for row in rows.filter(|r| !r.is_empty()) {
+            match sums.get_mut(row.dims()) {
+                Some(sum) => sum.add(&row),
+                None => {
+                    sums.insert(row.dims().clone(), row);
                 }
-                let s = sums.entry(dims.clone()).or_insert_with(|| SessionAgg {
-                    dims,
-                    ..Default::default()
-                });
-                s.visits += visits;
-                s.pageviews += pageviews;
-                s.bounces += bounces;
-                s.duration += duration;
-            };
-        for (dims, r) in archived {
-            add(dims, r.visits, r.visit_pageviews, r.bounces, r.duration);
+            }
         }
-        for s in raw {
-            add(s.dims, s.visits, s.pageviews, s.bounces, s.duration);
-        }
-        let mut rows: Vec<SessionAgg> = sums.into_values().collect();
+        let mut rows: Vec<T> = sums.into_values().collect();
         if rows.is_empty() && q.dimensions.is_empty() {
-            rows.push(SessionAgg::default());
+            rows.push(T::default());
         }
         Ok(rows)
+    }
+}
+
+/// Result rows that add up across days.
+trait Sums: Default + Send {
+    fn dims(&self) -> &Vec<String>;
+    fn from_archive(dims: Vec<String>, r: &ArchiveRow) -> Self;
+    fn add(&mut self, other: &Self);
+    fn is_empty(&self) -> bool;
+}
+
+impl Sums for EventAgg {
+    fn dims(&self) -> &Vec<String> {
+        &self.dims
+    }
+    fn from_archive(dims: Vec<String>, r: &ArchiveRow) -> Self {
+        EventAgg {
+            dims,
+            visitors: r.visitors,
+            pageviews: r.pageviews,
+            events: r.events,
+        }
+    }
+    fn add(&mut self, o: &Self) {
+        self.visitors += o.visitors;
+        self.pageviews += o.pageviews;
+        self.events += o.events;
+    }
+    fn is_empty(&self) -> bool {
+        self.visitors == 0 && self.pageviews == 0 && self.events == 0
+    }
+}
+
+impl Sums for SessionAgg {
+    fn dims(&self) -> &Vec<String> {
+        &self.dims
+    }
+    fn from_archive(dims: Vec<String>, r: &ArchiveRow) -> Self {
+        SessionAgg {
+            dims,
+            visits: r.visits,
+            pageviews: r.visit_pageviews,
+            bounces: r.bounces,
+            duration: r.duration,
+        }
+    }
+    fn add(&mut self, o: &Self) {
+        self.visits += o.visits;
+        self.pageviews += o.pageviews;
+        self.bounces += o.bounces;
+        self.duration += o.duration;
+    }
+    fn is_empty(&self) -> bool {
+        self.visits == 0 && self.pageviews == 0 && self.bounces == 0 && self.duration == 0
     }
 }
 

@@ -111,7 +111,8 @@ pub enum Dimension {
     Time(TimeBucket),
 }
 
-const VISIT_FIELDS: &[(&str, VisitField)] = &[
+/// Every visit attribute with its API name (after `visit:`).
+pub const VISIT_FIELDS: &[(&str, VisitField)] = &[
     ("source", VisitField::Source),
     ("referrer", VisitField::Referrer),
     ("utm_source", VisitField::UtmSource),

@@ -205,6 +205,20 @@ async fn archived_days_answer_like_raw_events() {
         .query(json!({"site_id": SITE, "metrics": ["visitors", "visits"], "date_range": ["2024-06-10", "2024-06-12"]}))
         .await;
     assert_eq!(rows(&v), vec![(vec![], vec![7.0, 6.0])]);
+    // Archives survive a restart, and no address or User-Agent is in any file.
+    let app = app.restart().await;
+    assert_eq!(rows(&app.query(json!({"site_id": SITE, "metrics": ["visitors", "visits"], "date_range": ["2024-06-10", "2024-06-12"]})).await), vec![(vec![], vec![7.0, 6.0])]);
+    for needle in [
+        "198.51.100.1",
+        "203.0.113.2",
+        "192.0.2.3",
+        "203.0.113.9",
+        CHROME,
+        FIREFOX,
+        IPHONE,
+    ] {
+        assert_no_file_contains(app.data_dir.path(), needle.as_bytes());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -150,6 +150,17 @@ impl TestApp {
         v
     }
 
+    /// A CORS preflight for a POST to `path` from a page of `origin`.
+    pub async fn preflight(&self, path: &str, origin: &str) -> reqwest::Response {
+        self.client
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", self.address))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Waits until `n` events of `site` are stored (all time).
     pub async fn wait_for_events(&self, site: &str, n: u64) {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -177,6 +188,27 @@ impl TestApp {
         self.handle.stop(true).await;
         self.join.await.unwrap().unwrap();
         spawn_app_in(self.data_dir, now, &[]).await
+    }
+}
+
+/// Fails when any file under `dir` contains `needle`.
+pub fn assert_no_file_contains(dir: &Path, needle: &[u8]) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} contains {:?}",
+                p.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
     }
 }
 

@@ -218,16 +218,8 @@ async fn tokens_only_read_their_own_site() {
 async fn cors_preflight_and_tracker_script() {
     let app = spawn_app().await;
     let r = app
-        .client
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/event", app.address),
-        )
-        .header("Origin", "https://customer.example")
-        .header("Access-Control-Request-Method", "POST")
-        .send()
-        .await
-        .unwrap();
+        .preflight("/api/event", "https://customer.example")
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(
         r.headers()["access-control-allow-origin"],

@@ -317,6 +317,18 @@ fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
     tx.commit().map_err(db("committing a batch"))
 }
 
+/// Deletes one archived day (its rows and its record) inside a transaction.
+fn delete_archived_day(conn: &Connection, site_id: u32, day: i32) -> Result<(), StoreError> {
+    for table in ["archive", "archived_days"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE site_id = ? AND day = ?"),
+            params![site_id, day],
+        )
+        .map_err(db("deleting an archived day"))?;
+    }
+    Ok(())
+}
+
 /// Runs a grouped statement whose first `n` columns are the group's dimensions.
 fn grouped_rows<T>(
     conn: &Connection,
@@ -533,13 +545,7 @@ impl Store for Embedded {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting an archive"))?;
-                for table in ["archive", "archived_days"] {
-                    tx.execute(
-                        &format!("DELETE FROM {table} WHERE site_id = ? AND day = ?"),
-                        params![day.site_id, day.day],
-                    )
-                    .map_err(db("replacing an archive"))?;
-                }
+                delete_archived_day(&tx, day.site_id, day.day)?;
                 {
                     let mut app = tx.appender("archive").map_err(db("appending an archive"))?;
                     for r in &rows {
@@ -625,13 +631,7 @@ impl Store for Embedded {
                     .transaction()
                     .map_err(db("starting an archive removal"))?;
                 for day in days {
-                    for table in ["archive", "archived_days"] {
-                        tx.execute(
-                            &format!("DELETE FROM {table} WHERE site_id = ? AND day = ?"),
-                            params![site_id, day],
-                        )
-                        .map_err(db("removing an archive"))?;
-                    }
+                    delete_archived_day(&tx, site_id, day)?;
                 }
                 tx.commit().map_err(db("committing an archive removal"))
             })
