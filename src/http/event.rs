@@ -4,7 +4,6 @@ use super::client_ip::ClientIp;
 use super::cors;
 use super::error::ApiError;
 use super::AppState;
-use crate::ingest::privacy::{PrivacySignals, OPT_OUT_COOKIE};
 use crate::ingest::{enrich, Outcome, RawHit};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -106,19 +105,6 @@ async fn handle(
                 as u32,
         ),
     };
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
-    let signals = PrivacySignals {
-        opted_out: req.cookie(OPT_OUT_COOKIE).is_some()
-            || req.cookie("matomo_ignore").is_some()
-            || req.cookie("piwik_ignore").is_some(),
-        dnt: header("dnt") == "1",
-        gpc: header("sec-gpc") == "1",
-    };
     let raw = RawHit {
         domains: domain
             .split(',')
@@ -133,8 +119,8 @@ async fn handle(
         hash_mode: flag(obj, "h", "hashMode", false),
         interactive: flag(obj, "i", "interactive", true),
         screen_width,
-        user_agent: header("user-agent").to_string(),
-        signals,
+        user_agent: super::header(req, "user-agent").to_string(),
+        signals: super::privacy_signals(req),
         client: client.0,
         ts: None,
         site_id: None,

@@ -8,7 +8,7 @@ use super::cors;
 use super::error::ApiError;
 use super::AppState;
 use crate::ingest::matomo::{self, Params, Tracked, GIF};
-use crate::ingest::privacy::{ClientAddr, PrivacySignals, OPT_OUT_COOKIE};
+use crate::ingest::privacy::ClientAddr;
 use crate::ingest::{Prepared, RawHit};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -173,31 +173,13 @@ fn raw_hit(
     if !t.record || (t.name.is_empty() && !t.heartbeat) {
         return Ok(None);
     }
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
-    let signals = PrivacySignals {
-        opted_out: [
-            OPT_OUT_COOKIE,
-            "matomo_ignore",
-            "piwik_ignore",
-            "mtm_consent_removed",
-        ]
-        .iter()
-        .any(|c| req.cookie(c).is_some()),
-        dnt: header("dnt") == "1",
-        gpc: header("sec-gpc") == "1",
-    };
     let client = match t.client_ip {
         Some(ip) => ClientAddr::reported(ip),
         None => client,
     };
     let user_agent = t
         .user_agent
-        .unwrap_or_else(|| header("user-agent").to_string());
+        .unwrap_or_else(|| super::header(req, "user-agent").to_string());
     // Matomo's log importer puts the User-Agent into a custom variable (`Bot`/`Not-Bot`):
     // raw User-Agents are never stored, so such values are dropped.
     let ua = user_agent.trim();
@@ -221,7 +203,7 @@ fn raw_hit(
         interactive: true,
         screen_width: t.screen_width,
         user_agent,
-        signals,
+        signals: super::privacy_signals(req),
         client,
         ts: t.time,
         track_bots: t.track_bots,

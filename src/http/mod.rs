@@ -11,6 +11,7 @@ pub mod matomo_api;
 pub mod optout;
 pub mod stats;
 
+use crate::ingest::privacy::{PrivacySignals, OPT_OUT_COOKIE};
 use crate::ingest::Ingest;
 use crate::sites::SiteRegistry;
 use crate::stats::Stats;
@@ -87,6 +88,30 @@ fn matomo_routes(cfg: &mut web::ServiceConfig) {
                     web::method(Method::OPTIONS).to(matomo::preflight),
                 );
         }
+    }
+}
+
+/// A request header as text (empty when missing or not UTF-8).
+pub fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// The visitor's privacy signals: spurlos's opt-out cookie and Matomo's (`matomo_ignore`,
+/// `piwik_ignore`, `mtm_consent_removed`), `DNT: 1` and `Sec-GPC: 1`.
+pub fn privacy_signals(req: &HttpRequest) -> PrivacySignals {
+    const OPT_OUT_COOKIES: [&str; 4] = [
+        OPT_OUT_COOKIE,
+        "matomo_ignore",
+        "piwik_ignore",
+        "mtm_consent_removed",
+    ];
+    PrivacySignals {
+        opted_out: OPT_OUT_COOKIES.iter().any(|c| req.cookie(c).is_some()),
+        dnt: header(req, "dnt") == "1",
+        gpc: header(req, "sec-gpc") == "1",
     }
 }
 
