@@ -54,6 +54,11 @@ pub enum Command {
     /// Create Stats API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Archive every finished day now (the server also does so every five minutes).
+    ///
+    /// Day archives hold each day's sums per dimension value, so dashboards over weeks and
+    /// months do not scan every event. Useful after importing history or upgrading.
+    Archive,
 }
 
 /// Site administration.
@@ -110,7 +115,7 @@ pub enum TokenCommand {
 /// Where admin commands are carried out.
 enum Backend {
     Remote { base: String, token: String },
-    Local(Embedded),
+    Local(std::sync::Arc<Embedded>),
 }
 
 impl Backend {
@@ -128,7 +133,7 @@ impl Backend {
                 settings.config.data_dir.display()
             )
         })?;
-        Ok(Backend::Local(store))
+        Ok(Backend::Local(std::sync::Arc::new(store)))
     }
 }
 
@@ -292,8 +297,72 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             };
             println!("{token}");
         }
+        Command::Archive => {
+            let days = match &backend {
+                Backend::Remote { base, token } => {
+                    println!("the server at {base} is archiving (this may take a while)");
+                    let v = tokio::task::block_in_place(|| {
+                        remote_call_with(
+                            base,
+                            token,
+                            "/api/admin/archive",
+                            Duration::from_secs(6 * 3600),
+                        )
+                    })?;
+                    v["archived_days"].as_u64().unwrap_or(0)
+                }
+                Backend::Local(store) => archive_locally(store).await? as u64,
+            };
+            println!("archived {days} days");
+        }
     }
     Ok(())
+}
+
+/// Archives the data directory's finished days with a progress bar.
+async fn archive_locally(store: &std::sync::Arc<Embedded>) -> anyhow::Result<usize> {
+    let store: std::sync::Arc<dyn Store> = store.clone();
+    let sites = crate::sites::SiteRegistry::default();
+    sites.replace(store.sites().await?);
+    let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
+    let archive = crate::stats::archive::Archive::load(store, sites, clock).await?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let made = archive
+        .run_with_progress(|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await?;
+    bar.finish_and_clear();
+    Ok(made)
+}
+
+/// A POST without a body to the admin API, waiting up to `timeout`.
+fn remote_call_with(
+    base: &str,
+    token: &str,
+    path: &str,
+    timeout: Duration,
+) -> anyhow::Result<serde_json::Value> {
+    let url = format!("{base}{path}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .post(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_empty()
+        .with_context(|| format!("calling {url}"))?;
+    if !resp.status().is_success() {
+        return Err(remote_error(resp));
+    }
+    Ok(serde_json::from_str(&resp.body_mut().read_to_string()?)?)
 }
 
 /// The site a domain (main or alias) belongs to, from the data directory.

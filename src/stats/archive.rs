@@ -202,8 +202,16 @@ impl Archive {
     /// Archives every finished day of every site that has no archive yet; returns how many
     /// days it archived.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
+        self.run_with_progress(|_, _| {}).await
+    }
+
+    /// Like [`Archive::run_once`], telling `progress(done, total)` after each day.
+    pub async fn run_with_progress(
+        &self,
+        progress: impl Fn(u64, u64),
+    ) -> Result<usize, StoreError> {
         let now = self.clock.now().timestamp();
-        let mut made = 0;
+        let mut todo: Vec<(Arc<Site>, i32)> = Vec::new();
         for site in self.sites.all() {
             let Some(first_ts) = self.store.first_event_ts(site.id).await? else {
                 continue;
@@ -216,11 +224,17 @@ impl Archive {
                 last -= 1;
             }
             let done: BTreeSet<i32> = self.days(site.id).into_iter().collect();
-            for day in first..=last {
-                if !done.contains(&day) && self.archive_day(&site, day).await? {
-                    made += 1;
-                }
+            for day in (first..=last).filter(|d| !done.contains(d)) {
+                todo.push((site.clone(), day));
             }
+        }
+        let total = todo.len() as u64;
+        let mut made = 0;
+        for (i, (site, day)) in todo.into_iter().enumerate() {
+            if self.archive_day(&site, day).await? {
+                made += 1;
+            }
+            progress(i as u64 + 1, total);
         }
         if made > 0 {
             tracing::info!(days = made, "archived days");

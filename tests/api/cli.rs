@@ -129,3 +129,58 @@ fn every_command_has_help() {
         assert!(text.contains(var), "serve --help documents {var}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_command_with_and_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("log");
+    let app = spawn_binary(&data, &log, &[]);
+    app.add_site("archive-cli.example").await;
+    // Three days ago, through Matomo's bulk API with cdt (admin token): finished days.
+    let day = chrono::Utc::now() - chrono::Duration::days(3);
+    let cdt = day.format("%Y-%m-%d 12:00:00").to_string();
+    let body = json!({
+        "requests": [{"idsite": "1", "rec": "1", "url": "https://archive-cli.example/old", "cdt": cdt, "cip": "192.0.2.1", "ua": CHROME}],
+        "token_auth": ADMIN,
+    });
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/matomo.php", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["tracked"], 1, "{v}");
+    let listen = app.address.trim_start_matches("http://").to_string();
+    // Through the running server: wait until the hit is stored, then archive.
+    let q =
+        json!({"site_id": "archive-cli.example", "metrics": ["pageviews"], "date_range": "all"});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.query(q.clone()).await["results"][0]["metrics"][0] != 1 {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (ok, out, err) = cli(&data, &listen, &["archive"]);
+    assert!(ok, "{out}{err}");
+    let days: u64 = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("archived ")?
+                .strip_suffix(" days")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{out}"));
+    // Three days ago and the days since, up to the last finished one (two hours of grace).
+    assert!((2..=3).contains(&days), "{out}");
+    assert!(app.terminate().success());
+    // Without a server: the data directory itself; nothing is left to do.
+    let idle = format!("127.0.0.1:{}", free_port());
+    let (ok, out, err) = cli(&data, &idle, &["archive"]);
+    assert!(ok && out.contains("archived 0 days"), "{out}{err}");
+    let (ok, out, _) = cli(&data, &idle, &["archive", "--help"]);
+    assert!(ok && out.contains("Day archives"), "{out}");
+}
