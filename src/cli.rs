@@ -1,8 +1,9 @@
-//! The command line: `serve`, and the admin commands a hosting panel scripts (`site ...`,
-//! `token ...`). Admin commands go through the running server's admin API when one answers
+//! The command line: `serve`, and the admin commands a hosting panel scripts (`customer ...`,
+//! `site ...`, `token ...`, `archive`). Admin commands go through the running server's admin API when one answers
 //! at the configured address, and open the data directory directly otherwise.
 
 use crate::config::{Config, Settings};
+use crate::customers::Customer;
 use crate::sites::{Site, SiteSpec};
 use crate::store::embedded::Embedded;
 use crate::store::{Store, TokenScope};
@@ -48,6 +49,9 @@ pub enum Command {
     /// Run the server (collector, Stats API, opt-out page, tracker script).
     #[command(long_about = SERVE_HELP)]
     Serve,
+    /// Add, list and remove hosting customers (the accounts that own sites).
+    #[command(subcommand)]
+    Customer(CustomerCommand),
     /// Add, list and remove tracked sites.
     #[command(subcommand)]
     Site(SiteCommand),
@@ -59,6 +63,30 @@ pub enum Command {
     /// Day archives hold each day's sums per dimension value, so dashboards over weeks and
     /// months do not scan every event. Useful after importing history or upgrading.
     Archive,
+}
+
+/// Customer administration.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Create a customer, or rename it when the handle exists (safe to repeat).
+    Add {
+        /// The hosting panel's handle for the customer: 1-64 of a-z, 0-9, '.', '_', '-'.
+        handle: String,
+        /// Display name (default: the handle).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List all customers.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a customer with all its sites, their statistics and its tokens.
+    Remove {
+        /// The customer's handle.
+        handle: String,
+    },
 }
 
 /// Site administration.
@@ -99,16 +127,24 @@ pub struct SiteAdd {
     /// Client range whose hits are not counted, e.g. 192.0.2.0/24 (repeatable).
     #[arg(long = "exclude-ip", value_name = "CIDR")]
     pub excluded_ranges: Vec<String>,
+    /// Handle of the hosting customer the site belongs to.
+    #[arg(long, value_name = "HANDLE")]
+    pub customer: Option<String>,
 }
 
 /// Token administration.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create a read-only Stats API token for one site and print it.
+    /// Create a read-only Stats API token for one site, or for all sites of a customer, and
+    /// print it.
+    #[command(group(clap::ArgGroup::new("scope").required(true).args(["site", "customer"])))]
     Create {
         /// The site's main domain.
         #[arg(long)]
-        site: String,
+        site: Option<String>,
+        /// The customer's handle: the token reads every site of that customer.
+        #[arg(long, value_name = "HANDLE")]
+        customer: Option<String>,
     },
 }
 
@@ -216,6 +252,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                 ip_mask_bytes: Some(a.ip_mask_bytes),
                 respect_dnt: Some(!a.ignore_dnt),
                 excluded_ranges: a.excluded_ranges,
+                customer: a.customer,
             };
             let site: Site = match &backend {
                 Backend::Remote { base, token } => {
@@ -271,7 +308,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             }
             println!("removed site {domain}");
         }
-        Command::Token(TokenCommand::Create { site }) => {
+        Command::Token(TokenCommand::Create { site, customer }) => {
             let token = match &backend {
                 Backend::Remote { base, token } => {
                     let v = remote_json(
@@ -279,23 +316,74 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                         token,
                         "POST",
                         "/api/admin/tokens",
-                        Some(serde_json::json!({"site": site})),
+                        Some(serde_json::json!({"site": site, "customer": customer})),
                     )?;
                     v["token"].as_str().unwrap_or_default().to_string()
                 }
                 Backend::Local(store) => {
-                    let found = local_site(store, &site).await?;
+                    let scope = match (site, customer) {
+                        (Some(site), _) => TokenScope::Site(local_site(store, &site).await?.id),
+                        (None, Some(handle)) => {
+                            TokenScope::Customer(local_customer(store, &handle).await?.id)
+                        }
+                        (None, None) => bail!("name --site or --customer"),
+                    };
                     let token = crate::http::auth::new_token();
                     store
-                        .add_token(
-                            &crate::http::auth::token_hash(&token),
-                            TokenScope::Site(found.id),
-                        )
+                        .add_token(&crate::http::auth::token_hash(&token), scope)
                         .await?;
                     token
                 }
             };
             println!("{token}");
+        }
+        Command::Customer(CustomerCommand::Add { handle, name }) => {
+            let name = name.unwrap_or_default();
+            let (customer, created): (Customer, bool) = match &backend {
+                Backend::Remote { base, token } => {
+                    let path = format!("/api/admin/customers/{}", url_segment(&handle));
+                    let v = tokio::task::block_in_place(|| {
+                        remote_put(base, token, &path, serde_json::json!({"name": name}))
+                    })?;
+                    (serde_json::from_value(v.0)?, v.1)
+                }
+                Backend::Local(store) => store.put_customer(&handle, &name).await?,
+            };
+            let verb = if created { "added" } else { "updated" };
+            println!("{verb} customer {} (id {})", customer.handle, customer.id);
+        }
+        Command::Customer(CustomerCommand::List { json }) => {
+            let customers: Vec<Customer> = match &backend {
+                Backend::Remote { base, token } => serde_json::from_value(remote_json(
+                    base,
+                    token,
+                    "GET",
+                    "/api/admin/customers",
+                    None,
+                )?)?,
+                Backend::Local(store) => store.customers().await?,
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&customers)?);
+            } else {
+                println!("{:<6} {:<32} NAME", "ID", "HANDLE");
+                for c in customers {
+                    println!("{:<6} {:<32} {}", c.id, c.handle, c.name);
+                }
+            }
+        }
+        Command::Customer(CustomerCommand::Remove { handle }) => {
+            match &backend {
+                Backend::Remote { base, token } => {
+                    let path = format!("/api/admin/customers/{}", url_segment(&handle));
+                    remote_json(base, token, "DELETE", &path, None)?;
+                }
+                Backend::Local(store) => {
+                    let c = local_customer(store, &handle).await?;
+                    store.remove_customer(c.id).await?;
+                }
+            }
+            println!("removed customer {handle}");
         }
         Command::Archive => {
             let days = match &backend {
@@ -363,6 +451,40 @@ fn remote_call_with(
         return Err(remote_error(resp));
     }
     Ok(serde_json::from_str(&resp.body_mut().read_to_string()?)?)
+}
+
+/// A customer by handle, from the data directory.
+async fn local_customer(store: &Embedded, handle: &str) -> anyhow::Result<Customer> {
+    let h = crate::customers::normalise_handle(handle)?;
+    store
+        .customers()
+        .await?
+        .into_iter()
+        .find(|c| c.handle == h)
+        .ok_or_else(|| anyhow!("no customer {h}"))
+}
+
+/// A PUT to the admin API; the answer and whether it was 201 Created.
+fn remote_put(
+    base: &str,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<(serde_json::Value, bool)> {
+    let url = format!("{base}{path}");
+    let mut resp = agent()
+        .put(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(body)
+        .with_context(|| format!("calling {url}"))?;
+    if !resp.status().is_success() {
+        return Err(remote_error(resp));
+    }
+    let created = resp.status() == 201;
+    Ok((
+        serde_json::from_str(&resp.body_mut().read_to_string()?)?,
+        created,
+    ))
 }
 
 /// The site a domain (main or alias) belongs to, from the data directory.

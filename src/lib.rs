@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod customers;
 pub mod geo;
 pub mod http;
 pub mod ingest;

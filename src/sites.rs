@@ -23,6 +23,9 @@ pub struct Site {
     pub respect_dnt: bool,
     /// Client ranges whose hits are not counted.
     pub excluded_ranges: Vec<IpNet>,
+    /// The hosting customer the site belongs to, if any.
+    #[serde(default)]
+    pub customer_id: Option<u32>,
 }
 
 impl Site {
@@ -49,6 +52,8 @@ pub struct SiteSpec {
     pub ip_mask_bytes: Option<u8>,
     pub respect_dnt: Option<bool>,
     pub excluded_ranges: Vec<String>,
+    /// Handle of the hosting customer the site belongs to.
+    pub customer: Option<String>,
 }
 
 /// A site specification that cannot be used, naming the field.
@@ -128,6 +133,7 @@ impl SiteSpec {
             ip_mask_bytes,
             respect_dnt: self.respect_dnt.unwrap_or(true),
             excluded_ranges,
+            customer_id: None,
         })
     }
 }

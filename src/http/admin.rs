@@ -1,8 +1,10 @@
-//! Admin API for hosting panels and the CLI (admin token): sites and Stats API tokens.
+//! Admin API for hosting panels and the CLI (admin token): customers, sites and Stats API
+//! tokens.
 
 use super::auth::{new_token, require_admin, token_hash};
 use super::error::ApiError;
 use super::AppState;
+use crate::customers::{normalise_handle, Customer};
 use crate::sites::{normalise_domain, SiteSpec};
 use crate::store::TokenScope;
 use actix_web::http::StatusCode;
@@ -85,27 +87,128 @@ pub async fn archive(
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
-    site: String,
+    site: Option<String>,
+    customer: Option<String>,
 }
 
-/// `POST /api/admin/tokens` with `{"site": DOMAIN}`: a new read-only Stats API token.
+fn not_found(what: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+}
+
+/// `POST /api/admin/tokens` with `{"site": DOMAIN}` or `{"customer": HANDLE}`: a new read-only
+/// Stats API token for that site, or for every site of that customer.
 pub async fn create_token(
     req: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let r: TokenRequest = admin_body(&req, &state, payload).await?;
-    let site = state.sites.by_domain(&r.site).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no site {}", r.site),
-        )
-    })?;
     let token = new_token();
+    let answer = match (r.site, r.customer) {
+        (Some(domain), None) => {
+            let site = state
+                .sites
+                .by_domain(&domain)
+                .ok_or_else(|| not_found(format!("no site {domain}")))?;
+            state
+                .store
+                .add_token(&token_hash(&token), TokenScope::Site(site.id))
+                .await?;
+            serde_json::json!({"token": token, "site": site.domain})
+        }
+        (None, Some(handle)) => {
+            let customer = find_customer(&state, &handle).await?;
+            state
+                .store
+                .add_token(&token_hash(&token), TokenScope::Customer(customer.id))
+                .await?;
+            serde_json::json!({"token": token, "customer": customer.handle})
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "body",
+                "name exactly one of \"site\" and \"customer\"",
+            ))
+        }
+    };
+    Ok(HttpResponse::Created().json(answer))
+}
+
+async fn find_customer(state: &AppState, handle: &str) -> Result<Customer, ApiError> {
+    let h = normalise_handle(handle).map_err(|e| ApiError::invalid("customer", e.to_string()))?;
     state
         .store
-        .add_token(&token_hash(&token), TokenScope::Site(site.id))
-        .await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({"token": token, "site": site.domain})))
+        .customers()
+        .await?
+        .into_iter()
+        .find(|c| c.handle == h)
+        .ok_or_else(|| not_found(format!("no customer {h}")))
+}
+
+/// `GET /api/admin/customers`
+pub async fn list_customers(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    Ok(HttpResponse::Ok().json(state.store.customers().await?))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct CustomerRequest {
+    name: String,
+}
+
+/// `PUT /api/admin/customers/{handle}` with `{"name": ...}`: creates the customer (201) or
+/// renames it (200); repeating it changes nothing.
+pub async fn put_customer(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let body = super::read_body(payload, state.max_body_bytes).await?;
+    let r: CustomerRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CustomerRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?
+    };
+    let (customer, created) = state.store.put_customer(&path, &r.name).await?;
+    Ok(if created {
+        HttpResponse::Created().json(customer)
+    } else {
+        HttpResponse::Ok().json(customer)
+    })
+}
+
+/// `DELETE /api/admin/customers/{handle}`: removes the customer with all its sites, their
+/// statistics and its tokens; 204 also when there was no such customer.
+pub async fn remove_customer(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let customer = match find_customer(&state, &path).await {
+        Ok(c) => c,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return Ok(HttpResponse::NoContent().finish())
+        }
+        Err(e) => return Err(e),
+    };
+    let sites: Vec<u32> = state
+        .sites
+        .all()
+        .iter()
+        .filter(|s| s.customer_id == Some(customer.id))
+        .map(|s| s.id)
+        .collect();
+    state.store.remove_customer(customer.id).await?;
+    for id in sites {
+        state.stats.archive.forget_site(id);
+    }
+    reload_sites(&state).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -77,6 +77,7 @@ impl From<StoreError> for ApiError {
                 format!("a site with domain {d} exists already"),
             ),
             StoreError::Invalid(spec) => Self::invalid(spec.field, spec.message),
+            StoreError::InvalidCustomer(e) => Self::invalid("customer", e.to_string()),
             other => {
                 tracing::error!(error = %other, "storage error");
                 Self::new(

@@ -54,7 +54,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(admin::remove_site),
         )
         .route("/api/admin/tokens", web::post().to(admin::create_token))
+        .route("/api/admin/customers", web::get().to(admin::list_customers))
+        .route(
+            "/api/admin/customers/{handle}",
+            web::put().to(admin::put_customer),
+        )
+        .route(
+            "/api/admin/customers/{handle}",
+            web::delete().to(admin::remove_customer),
+        )
         .route("/api/admin/archive", web::post().to(admin::archive))
+        .route("/api/openapi.json", web::get().to(openapi))
         .route("/opt-out", web::get().to(optout::page))
         .route("/opt-out", web::post().to(optout::toggle))
         .route("/opt-out.js", web::get().to(optout::script))
@@ -160,6 +170,16 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// The OpenAPI description of the HTTP API (`assets/openapi.json`).
+pub const OPENAPI: &str = include_str!("../../assets/openapi.json");
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .body(OPENAPI)
 }
 
 async fn health() -> HttpResponse {

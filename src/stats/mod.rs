@@ -30,6 +30,7 @@ impl Caller {
         match self {
             Caller::Admin => true,
             Caller::Token(TokenScope::Site(id)) => *id == site.id,
+            Caller::Token(TokenScope::Customer(id)) => site.customer_id == Some(*id),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod embedded;
 
+use crate::customers::Customer;
 use crate::sites::{Site, SiteSpec};
 use crate::stats::model::AggregateQuery;
 use chrono::NaiveDate;
@@ -126,6 +127,8 @@ pub struct ArchivedDay {
 pub enum TokenScope {
     /// Read-only access to one site.
     Site(u32),
+    /// Read-only access to every site of one customer.
+    Customer(u32),
 }
 
 /// A failure below the storage boundary.
@@ -144,6 +147,8 @@ pub enum StoreError {
     DuplicateDomain(String),
     #[error("{0}")]
     Invalid(#[from] crate::sites::SiteSpecError),
+    #[error("{0}")]
+    InvalidCustomer(#[from] crate::customers::InvalidHandle),
     #[error("salt file: {0}")]
     Salts(String),
     #[error("storage task failed: {0}")]
@@ -190,6 +195,13 @@ pub trait Store: Send + Sync + 'static {
     fn add_site(&self, spec: SiteSpec) -> StoreFuture<'_, Site>;
     /// Removes a site with all its events, sessions and tokens.
     fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()>;
+
+    /// All customers, by handle.
+    fn customers(&self) -> StoreFuture<'_, Vec<Customer>>;
+    /// Creates the customer `handle` or renames it; true when it was created.
+    fn put_customer(&self, handle: &str, name: &str) -> StoreFuture<'_, (Customer, bool)>;
+    /// Removes a customer with all its sites (and their data) and tokens.
+    fn remove_customer(&self, customer_id: u32) -> StoreFuture<'_, ()>;
 
     /// Saves a token by its hash.
     fn add_token(&self, token_hash: &str, scope: TokenScope) -> StoreFuture<'_, ()>;

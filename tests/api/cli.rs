@@ -184,3 +184,46 @@ async fn archive_command_with_and_without_a_server() {
     let (ok, out, _) = cli(&data, &idle, &["archive", "--help"]);
     assert!(ok && out.contains("Day archives"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_commands_with_and_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("log");
+    let idle = format!("127.0.0.1:{}", free_port());
+    let (ok, out, err) = cli(&data, &idle, &["customer", "add", "acme", "--name", "Acme"]);
+    assert!(ok && out.contains("added customer acme"), "{out}{err}");
+    let (ok, out, _) = cli(
+        &data,
+        &idle,
+        &["customer", "add", "acme", "--name", "Acme AG"],
+    );
+    assert!(ok && out.contains("updated customer acme"), "{out}");
+    let (ok, out, err) = cli(
+        &data,
+        &idle,
+        &["site", "add", "shop.example", "--customer", "acme"],
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(&data, &idle, &["token", "create", "--customer", "acme"]);
+    assert!(ok && out.trim().len() >= 32, "{out}{err}");
+    let (ok, _, err) = cli(&data, &idle, &["token", "create"]);
+    assert!(!ok && err.contains("--site"), "{err}");
+    // Through a running server.
+    let app = spawn_binary(&data, &log, &[]);
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let (ok, out, err) = cli(&data, &listen, &["customer", "add", "beta"]);
+    assert!(ok && out.contains("added customer beta"), "{out}{err}");
+    let (ok, out, _) = cli(&data, &listen, &["customer", "list", "--json"]);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert!(ok);
+    assert_eq!(list[0]["name"], "Acme AG");
+    assert_eq!(list[1]["handle"], "beta");
+    let (ok, out, err) = cli(&data, &listen, &["token", "create", "--customer", "beta"]);
+    assert!(ok && out.trim().len() >= 32, "{out}{err}");
+    let (ok, out, err) = cli(&data, &listen, &["customer", "remove", "acme"]);
+    assert!(ok && out.contains("removed customer acme"), "{out}{err}");
+    let (_, out, _) = cli(&data, &listen, &["site", "list", "--json"]);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([]));
+    assert!(app.terminate().success());
+}

@@ -3,6 +3,7 @@
 mod archive;
 mod bad_input;
 mod cli;
+mod customers;
 mod helpers;
 mod ingest;
 mod matomo;

@@ -7,7 +7,8 @@ use super::{
     ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow, Store,
     StoreError, StoreFuture, TokenScope, VisitAttrs,
 };
-use crate::sites::{Site, SiteSpec};
+use crate::customers::{normalise_handle, Customer};
+use crate::sites::{Site, SiteSpec, SiteSpecError};
 use crate::stats::model::{AggregateQuery, EXACT_VISITORS_LIMIT};
 use chrono::NaiveDate;
 use duckdb::arrow::array::{
@@ -27,6 +28,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_archive",
         include_str!("../../../migrations/duckdb/0002_archive.sql"),
+    ),
+    (
+        "0003_customers",
+        include_str!("../../../migrations/duckdb/0003_customers.sql"),
     ),
 ];
 
@@ -359,7 +364,9 @@ fn grouped_rows<T>(
     Ok(rows)
 }
 
-fn site_from_row(r: &Row<'_>) -> duckdb::Result<(u32, String, String, String, u8, bool, String)> {
+type SiteRow = (u32, String, String, String, u8, bool, String, Option<u32>);
+
+fn site_from_row(r: &Row<'_>) -> duckdb::Result<SiteRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -368,6 +375,7 @@ fn site_from_row(r: &Row<'_>) -> duckdb::Result<(u32, String, String, String, u8
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
@@ -380,7 +388,10 @@ fn split_list(s: &str) -> Vec<String> {
 
 fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
     let mut stmt = conn
-        .prepare("SELECT id, domain, aliases, timezone, ip_mask_bytes, respect_dnt, excluded_ranges FROM sites ORDER BY domain")
+        .prepare(
+            "SELECT s.id, s.domain, s.aliases, s.timezone, s.ip_mask_bytes, s.respect_dnt, s.excluded_ranges, c.customer_id \
+             FROM sites s LEFT JOIN site_customers c ON c.site_id = s.id ORDER BY s.domain",
+        )
         .map_err(db("listing sites"))?;
     let rows = stmt
         .query_map([], site_from_row)
@@ -389,19 +400,59 @@ fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
         .map_err(db("reading sites"))?;
     Ok(rows
         .into_iter()
-        .map(|(id, domain, aliases, timezone, mask, dnt, ranges)| Site {
-            id,
-            domain,
-            aliases: split_list(&aliases),
-            timezone,
-            ip_mask_bytes: mask,
-            respect_dnt: dnt,
-            excluded_ranges: split_list(&ranges)
-                .iter()
-                .filter_map(|r| r.parse().ok())
-                .collect(),
-        })
+        .map(
+            |(id, domain, aliases, timezone, mask, dnt, ranges, customer_id)| Site {
+                id,
+                domain,
+                aliases: split_list(&aliases),
+                timezone,
+                ip_mask_bytes: mask,
+                respect_dnt: dnt,
+                excluded_ranges: split_list(&ranges)
+                    .iter()
+                    .filter_map(|r| r.parse().ok())
+                    .collect(),
+                customer_id,
+            },
+        )
         .collect())
+}
+
+fn load_customers(conn: &Connection) -> Result<Vec<Customer>, StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT id, handle, name FROM customers ORDER BY handle")
+        .map_err(db("listing customers"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Customer {
+                id: r.get(0)?,
+                handle: r.get(1)?,
+                name: r.get(2)?,
+            })
+        })
+        .map_err(db("listing customers"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db("reading customers"))?;
+    Ok(rows)
+}
+
+/// Deletes a site with everything that belongs to it (inside the caller's transaction).
+fn delete_site(conn: &Connection, site_id: u32) -> Result<(), StoreError> {
+    for table in [
+        "events",
+        "props",
+        "sessions",
+        "tokens",
+        "archive",
+        "archived_days",
+        "site_customers",
+        "sites",
+    ] {
+        let col = if table == "sites" { "id" } else { "site_id" };
+        conn.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [site_id])
+            .map_err(db("removing a site"))?;
+    }
+    Ok(())
 }
 
 impl Store for Embedded {
@@ -651,7 +702,19 @@ impl Store for Embedded {
                         r.get(0)
                     })
                     .map_err(db("choosing a site id"))?;
-                let site = spec.into_site(next as u32)?;
+                let customer = spec.customer.clone();
+                let mut site = spec.into_site(next as u32)?;
+                if let Some(handle) = customer {
+                    let handle = normalise_handle(&handle)?;
+                    let found = load_customers(conn)?
+                        .into_iter()
+                        .find(|c| c.handle == handle);
+                    let c = found.ok_or_else(|| SiteSpecError {
+                        field: "customer",
+                        message: format!("there is no customer {handle:?}"),
+                    })?;
+                    site.customer_id = Some(c.id);
+                }
                 let existing = load_sites(conn)?;
                 for d in site.domains() {
                     if existing.iter().any(|s| s.domains().contains(&d)) {
@@ -674,6 +737,13 @@ impl Store for Embedded {
                     ],
                 )
                 .map_err(db("inserting a site"))?;
+                if let Some(c) = site.customer_id {
+                    conn.execute(
+                        "INSERT INTO site_customers VALUES (?, ?)",
+                        params![site.id, c],
+                    )
+                    .map_err(db("assigning a site to its customer"))?;
+                }
                 Ok(site)
             })
             .await
@@ -688,20 +758,99 @@ impl Store for Embedded {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting a site removal"))?;
-                for table in [
-                    "events",
-                    "props",
-                    "sessions",
-                    "tokens",
-                    "archive",
-                    "archived_days",
-                    "sites",
-                ] {
-                    let col = if table == "sites" { "id" } else { "site_id" };
-                    tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [site_id])
-                        .map_err(db("removing a site"))?;
-                }
+                delete_site(&tx, site_id)?;
                 tx.commit().map_err(db("committing a site removal"))?;
+                conn.execute_batch("CHECKPOINT")
+                    .map_err(db("checkpointing"))
+            })
+            .await
+        })
+    }
+
+    fn customers(&self) -> StoreFuture<'_, Vec<Customer>> {
+        Box::pin(async move { self.with_reader(load_customers).await })
+    }
+
+    fn put_customer(&self, handle: &str, name: &str) -> StoreFuture<'_, (Customer, bool)> {
+        let handle = handle.to_string();
+        let name = name.to_string();
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let handle = normalise_handle(&handle)?;
+                let name = if name.trim().is_empty() {
+                    handle.clone()
+                } else {
+                    crate::ingest::enrich::bounded(name.trim(), 200)
+                };
+                if let Some(c) = load_customers(conn)?
+                    .into_iter()
+                    .find(|c| c.handle == handle)
+                {
+                    conn.execute(
+                        "UPDATE customers SET name = ? WHERE id = ?",
+                        params![name, c.id],
+                    )
+                    .map_err(db("renaming a customer"))?;
+                    return Ok((Customer { name, ..c }, false));
+                }
+                let id: i64 = conn
+                    .query_row("SELECT COALESCE(max(id), 0) + 1 FROM customers", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(db("choosing a customer id"))?;
+                conn.execute(
+                    "INSERT INTO customers VALUES (?, ?, ?, ?)",
+                    params![id as u32, handle, name, chrono::Utc::now().timestamp()],
+                )
+                .map_err(db("inserting a customer"))?;
+                Ok((
+                    Customer {
+                        id: id as u32,
+                        handle,
+                        name,
+                    },
+                    true,
+                ))
+            })
+            .await
+        })
+    }
+
+    fn remove_customer(&self, customer_id: u32) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let sites: Vec<u32> = self
+                .sites()
+                .await?
+                .into_iter()
+                .filter(|s| s.customer_id == Some(customer_id))
+                .map(|s| s.id)
+                .collect();
+            {
+                let mut counts = self.site_events.lock().unwrap_or_else(|e| e.into_inner());
+                for id in &sites {
+                    counts.remove(id);
+                }
+            }
+            self.with_writer(move |conn| {
+                let tx = conn
+                    .transaction()
+                    .map_err(db("starting a customer removal"))?;
+                for id in sites {
+                    delete_site(&tx, id)?;
+                }
+                for table in ["customer_tokens", "customers"] {
+                    let col = if table == "customers" {
+                        "id"
+                    } else {
+                        "customer_id"
+                    };
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE {col} = ?"),
+                        [customer_id],
+                    )
+                    .map_err(db("removing a customer"))?;
+                }
+                tx.commit().map_err(db("committing a customer removal"))?;
                 conn.execute_batch("CHECKPOINT")
                     .map_err(db("checkpointing"))
             })
@@ -713,11 +862,17 @@ impl Store for Embedded {
         let hash = token_hash.to_string();
         Box::pin(async move {
             self.with_writer(move |conn| {
-                let TokenScope::Site(site_id) = scope;
-                conn.execute(
-                    "INSERT INTO tokens VALUES (?, ?, ?)",
-                    params![hash, site_id, chrono::Utc::now().timestamp()],
-                )
+                let now = chrono::Utc::now().timestamp();
+                match scope {
+                    TokenScope::Site(id) => conn.execute(
+                        "INSERT INTO tokens VALUES (?, ?, ?)",
+                        params![hash, id, now],
+                    ),
+                    TokenScope::Customer(id) => conn.execute(
+                        "INSERT INTO customer_tokens VALUES (?, ?, ?)",
+                        params![hash, id, now],
+                    ),
+                }
                 .map_err(db("saving a token"))?;
                 Ok(())
             })
@@ -730,13 +885,24 @@ impl Store for Embedded {
         Box::pin(async move {
             self.with_reader(move |conn| {
                 let mut stmt = conn
-                    .prepare("SELECT site_id FROM tokens WHERE token_hash = ?")
+                    .prepare(
+                        "SELECT site_id, 's' FROM tokens WHERE token_hash = ? \
+                         UNION ALL SELECT customer_id, 'c' FROM customer_tokens WHERE token_hash = ?",
+                    )
                     .map_err(db("looking up a token"))?;
-                let mut rows = stmt.query([hash]).map_err(db("looking up a token"))?;
+                let mut rows = stmt
+                    .query(params![hash, hash])
+                    .map_err(db("looking up a token"))?;
                 match rows.next().map_err(db("looking up a token"))? {
-                    Some(r) => Ok(Some(TokenScope::Site(
-                        r.get(0).map_err(db("reading a token"))?,
-                    ))),
+                    Some(r) => {
+                        let id: u32 = r.get(0).map_err(db("reading a token"))?;
+                        let kind: String = r.get(1).map_err(db("reading a token"))?;
+                        Ok(Some(if kind == "c" {
+                            TokenScope::Customer(id)
+                        } else {
+                            TokenScope::Site(id)
+                        }))
+                    }
                     None => Ok(None),
                 }
             })
