@@ -7,6 +7,7 @@ use crate::customers::Customer;
 use crate::sites::{Site, SiteSpec};
 use crate::store::embedded::Embedded;
 use crate::store::{Store, TokenScope};
+use crate::users::{Membership, Role, User};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ SPURLOS_, in lower case, e.g. listen = \"0.0.0.0:8000\"), then environment varia
   SPURLOS_FLUSH_INTERVAL_MS  longest wait before a batch is stored (default 250)
   SPURLOS_MAX_BODY_BYTES     largest request body (default 65536)
   SPURLOS_WORKERS            HTTP worker threads (default: one per core)
+  SPURLOS_PUBLIC_URL         address users reach spurlos at (https://stats.example.net),
+                             for set-password links (default: the address a request used)
   SPURLOS_LOG                log filter (default info; environment only)
 
 SIGINT/SIGTERM stop accepting, store every accepted event, then exit.";
@@ -55,6 +58,9 @@ pub enum Command {
     /// Add, list and remove tracked sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Dashboard users: their role per customer, and one-time set-password links.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Create Stats API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -87,6 +93,54 @@ pub enum CustomerCommand {
         /// The customer's handle.
         handle: String,
     },
+}
+
+/// User administration.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user, or give an existing one a role for a customer (other roles are kept).
+    Add {
+        /// The user's e-mail address (their login name).
+        email: String,
+        /// Handle of the customer whose sites the user may see.
+        #[arg(long, value_name = "HANDLE")]
+        customer: String,
+        /// owner: manage sites, users and tokens; viewer: read only.
+        #[arg(long, value_enum, default_value = "viewer")]
+        role: RoleArg,
+    },
+    /// List all users with their roles.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user.
+    Remove {
+        /// The user's e-mail address.
+        email: String,
+    },
+    /// Print a one-time link (valid 48 hours) with which the user sets a password.
+    PasswordLink {
+        /// The user's e-mail address.
+        email: String,
+    },
+}
+
+/// `--role`
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RoleArg {
+    Owner,
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Owner => Role::Owner,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
 }
 
 /// Site administration.
@@ -385,6 +439,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             }
             println!("removed customer {handle}");
         }
+        Command::User(cmd) => user_command(cmd, &backend, &settings).await?,
         Command::Archive => {
             let days = match &backend {
                 Backend::Remote { base, token } => {
@@ -451,6 +506,127 @@ fn remote_call_with(
         return Err(remote_error(resp));
     }
     Ok(serde_json::from_str(&resp.body_mut().read_to_string()?)?)
+}
+
+async fn all_users(backend: &Backend) -> anyhow::Result<Vec<User>> {
+    Ok(match backend {
+        Backend::Remote { base, token } => {
+            serde_json::from_value(remote_json(base, token, "GET", "/api/admin/users", None)?)?
+        }
+        Backend::Local(store) => store.users().await?,
+    })
+}
+
+async fn user_command(
+    cmd: UserCommand,
+    backend: &Backend,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            email,
+            customer,
+            role,
+        } => {
+            let email = crate::users::normalise_email(&email)?;
+            let handle = crate::customers::normalise_handle(&customer)?;
+            let mut memberships: Vec<Membership> = all_users(backend)
+                .await?
+                .into_iter()
+                .find(|u| u.email == email)
+                .map(|u| u.memberships)
+                .unwrap_or_default();
+            memberships.retain(|m| m.customer != handle);
+            memberships.push(Membership {
+                customer: handle,
+                role: role.into(),
+            });
+            let user: User = match backend {
+                Backend::Remote { base, token } => {
+                    let path = format!("/api/admin/users/{}", url_segment(&email));
+                    let body = serde_json::json!({"memberships": memberships});
+                    let v = tokio::task::block_in_place(|| remote_put(base, token, &path, body))?;
+                    serde_json::from_value(v.0)?
+                }
+                Backend::Local(store) => {
+                    let mut ids = Vec::new();
+                    for m in &memberships {
+                        ids.push((local_customer(store, &m.customer).await?.id, m.role));
+                    }
+                    store.put_user(&email, ids).await?.0
+                }
+            };
+            let roles: Vec<String> = user
+                .memberships
+                .iter()
+                .map(|m| format!("{} ({})", m.customer, m.role.as_str()))
+                .collect();
+            println!("user {}: {}", user.email, roles.join(", "));
+        }
+        UserCommand::List { json } => {
+            let users = all_users(backend).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                println!("{:<6} {:<40} {:<9} ROLES", "ID", "EMAIL", "PASSWORD");
+                for u in users {
+                    let roles: Vec<String> = u
+                        .memberships
+                        .iter()
+                        .map(|m| format!("{}:{}", m.customer, m.role.as_str()))
+                        .collect();
+                    let pw = if u.has_password { "set" } else { "not set" };
+                    println!("{:<6} {:<40} {:<9} {}", u.id, u.email, pw, roles.join(","));
+                }
+            }
+        }
+        UserCommand::Remove { email } => {
+            match backend {
+                Backend::Remote { base, token } => {
+                    let path = format!("/api/admin/users/{}", url_segment(&email));
+                    remote_json(base, token, "DELETE", &path, None)?;
+                }
+                Backend::Local(store) => {
+                    let email = crate::users::normalise_email(&email)?;
+                    if let Some(u) = store.users().await?.into_iter().find(|u| u.email == email) {
+                        store.remove_user(u.id).await?;
+                    }
+                }
+            }
+            println!("removed user {email}");
+        }
+        UserCommand::PasswordLink { email } => {
+            let url = match backend {
+                Backend::Remote { base, token } => {
+                    let path = format!("/api/admin/users/{}/password-link", url_segment(&email));
+                    let v = remote_json(base, token, "POST", &path, None)?;
+                    v["url"].as_str().unwrap_or_default().to_string()
+                }
+                Backend::Local(store) => {
+                    let email = crate::users::normalise_email(&email)?;
+                    let user = store
+                        .users()
+                        .await?
+                        .into_iter()
+                        .find(|u| u.email == email)
+                        .ok_or_else(|| anyhow!("no user {email}"))?;
+                    let token = crate::http::auth::new_token();
+                    let expires =
+                        chrono::Utc::now().timestamp() + crate::http::password::LINK_VALID_SECONDS;
+                    store
+                        .add_password_link(&crate::http::auth::token_hash(&token), user.id, expires)
+                        .await?;
+                    let base = match &settings.config.public_url {
+                        Some(u) => u.trim_end_matches('/').to_string(),
+                        None => format!("http://{}", connect_addr(settings)),
+                    };
+                    format!("{base}/set-password?token={token}")
+                }
+            };
+            println!("{url}");
+        }
+    }
+    Ok(())
 }
 
 /// A customer by handle, from the data directory.

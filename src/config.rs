@@ -34,6 +34,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// HTTP worker threads (`SPURLOS_WORKERS`); 0 means one per core.
     pub workers: usize,
+    /// The address users reach spurlos at, e.g. `https://stats.example.net`
+    /// (`SPURLOS_PUBLIC_URL`), for links spurlos hands out; default: the address a request used.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             flush_interval_ms: 250,
             max_body_bytes: 64 * 1024,
             workers: 0,
+            public_url: None,
         }
     }
 }
@@ -134,6 +138,9 @@ impl Config {
             }
             "SPURLOS_MAX_BODY_BYTES" => self.max_body_bytes = parse_num(key_name(key), value)?,
             "SPURLOS_WORKERS" => self.workers = parse_num(key_name(key), value)?,
+            "SPURLOS_PUBLIC_URL" => {
+                self.public_url = (!value.is_empty()).then(|| value.to_string());
+            }
             _ => {}
         }
         Ok(())
@@ -158,6 +165,16 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     key,
                     message: "must be greater than 0".into(),
+                });
+            }
+        }
+        if let Some(public) = &self.public_url {
+            let ok = url::Url::parse(public)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "public_url",
+                    message: format!("{public:?} is not an http(s) URL"),
                 });
             }
         }

@@ -20,3 +20,4 @@ pub mod stats;
 pub mod store;
 pub mod timezone;
 pub mod useragent;
+pub mod users;

@@ -158,6 +158,7 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
             admin_token: admin_token.clone(),
             max_body_bytes: config.max_body_bytes,
+            public_url: config.public_url.clone(),
         });
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),

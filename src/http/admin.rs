@@ -1,5 +1,5 @@
-//! Admin API for hosting panels and the CLI (admin token): customers, sites and Stats API
-//! tokens.
+//! Admin API for hosting panels and the CLI (admin token): customers, sites, users and Stats
+//! API tokens.
 
 use super::auth::{new_token, require_admin, token_hash};
 use super::error::ApiError;
@@ -7,6 +7,7 @@ use super::AppState;
 use crate::customers::{normalise_handle, Customer};
 use crate::sites::{normalise_domain, SiteSpec};
 use crate::store::TokenScope;
+use crate::users::{normalise_email, Membership, User};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -211,4 +212,103 @@ pub async fn remove_customer(
     }
     reload_sites(&state).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/admin/users`
+pub async fn list_users(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    Ok(HttpResponse::Ok().json(state.store.users().await?))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct UserRequest {
+    memberships: Vec<Membership>,
+}
+
+/// `PUT /api/admin/users/{email}` with `{"memberships": [{"customer": HANDLE, "role":
+/// "owner"|"viewer"}]}`: creates the user (201) or replaces its memberships (200).
+pub async fn put_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let r: UserRequest = admin_body(&req, &state, payload).await?;
+    let customers = state.store.customers().await?;
+    let mut memberships = Vec::with_capacity(r.memberships.len());
+    for m in &r.memberships {
+        let handle = normalise_handle(&m.customer)
+            .map_err(|e| ApiError::invalid("memberships", e.to_string()))?;
+        let c = customers
+            .iter()
+            .find(|c| c.handle == handle)
+            .ok_or_else(|| ApiError::invalid("memberships", format!("no customer {handle}")))?;
+        memberships.push((c.id, m.role));
+    }
+    let (user, created) = state.store.put_user(&path, memberships).await?;
+    Ok(if created {
+        HttpResponse::Created().json(user)
+    } else {
+        HttpResponse::Ok().json(user)
+    })
+}
+
+async fn find_user(state: &AppState, email: &str) -> Result<Option<User>, ApiError> {
+    let email = normalise_email(email).map_err(|e| ApiError::invalid("email", e.to_string()))?;
+    Ok(state
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .find(|u| u.email == email))
+}
+
+/// `DELETE /api/admin/users/{email}`: 204, also when there was no such user.
+pub async fn remove_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    if let Some(user) = find_user(&state, &path).await? {
+        state.store.remove_user(user.id).await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/admin/users/{email}/password-link`: a one-time link (valid 48 hours) with which
+/// the user sets a password; no mail server needed, the panel or the CLI hands it over.
+pub async fn password_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let user = find_user(&state, &path)
+        .await?
+        .ok_or_else(|| not_found(format!("no user {}", path.as_str())))?;
+    let token = new_token();
+    let expires = state.stats.clock.now().timestamp() + super::password::LINK_VALID_SECONDS;
+    state
+        .store
+        .add_password_link(&token_hash(&token), user.id, expires)
+        .await?;
+    let base = match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let expires_at = chrono::DateTime::from_timestamp(expires, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default();
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "url": format!("{base}/set-password?token={token}"),
+        "expires": expires_at,
+    })))
 }

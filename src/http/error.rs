@@ -78,6 +78,7 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Invalid(spec) => Self::invalid(spec.field, spec.message),
             StoreError::InvalidCustomer(e) => Self::invalid("customer", e.to_string()),
+            StoreError::InvalidEmail(e) => Self::invalid("email", e.to_string()),
             other => {
                 tracing::error!(error = %other, "storage error");
                 Self::new(

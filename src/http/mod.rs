@@ -9,6 +9,7 @@ pub mod event;
 pub mod matomo;
 pub mod matomo_api;
 pub mod optout;
+pub mod password;
 pub mod stats;
 
 use crate::ingest::privacy::{PrivacySignals, OPT_OUT_COOKIE};
@@ -29,6 +30,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     pub admin_token: String,
     pub max_body_bytes: usize,
+    /// Base of links spurlos hands out (`SPURLOS_PUBLIC_URL`); `None`: the request's own.
+    pub public_url: Option<String>,
 }
 
 /// The tracker script, built from `tracker-js/` (see its README).
@@ -65,6 +68,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/admin/archive", web::post().to(admin::archive))
         .route("/api/openapi.json", web::get().to(openapi))
+        .route("/api/admin/users", web::get().to(admin::list_users))
+        .route("/api/admin/users/{email}", web::put().to(admin::put_user))
+        .route(
+            "/api/admin/users/{email}",
+            web::delete().to(admin::remove_user),
+        )
+        .route(
+            "/api/admin/users/{email}/password-link",
+            web::post().to(admin::password_link),
+        )
+        .route("/set-password", web::get().to(password::form_page))
+        .route("/set-password", web::post().to(password::submit))
         .route("/opt-out", web::get().to(optout::page))
         .route("/opt-out", web::post().to(optout::toggle))
         .route("/opt-out.js", web::get().to(optout::script))
@@ -99,6 +114,32 @@ fn matomo_routes(cfg: &mut web::ServiceConfig) {
                 );
         }
     }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Whether a state-changing request comes from spurlos's own pages: browsers send `Origin` on
+/// POST requests, and a page of another site must not change anything here.
+pub fn same_origin(req: &HttpRequest) -> bool {
+    let Some(origin) = req.headers().get("origin").and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    let host = req.connection_info().host().to_ascii_lowercase();
+    url::Url::parse(origin).ok().is_some_and(|u| {
+        let origin_host = match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => return false,
+        };
+        origin_host.to_ascii_lowercase() == host
+    })
 }
 
 /// A request header as text (empty when missing or not UTF-8).

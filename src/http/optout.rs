@@ -98,14 +98,6 @@ pub fn opted_out(req: &HttpRequest) -> bool {
     req.cookie(OPT_OUT_COOKIE).is_some()
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// `GET /opt-out`
 pub async fn page(req: HttpRequest) -> HttpResponse {
     let t = texts(&req);
@@ -121,14 +113,14 @@ pub async fn page(req: HttpRequest) -> HttpResponse {
 <p id=\"spurlos-status\">{status}</p><button id=\"spurlos-toggle\" type=\"button\">{button}</button></div>\
 <script src=\"/opt-out.js\"></script></body></html>",
         lang = t.lang,
-        title = escape(t.title),
+        title = super::escape_html(t.title),
         flag = if out { "1" } else { "0" },
-        ti = escape(t.counted),
-        to = escape(t.opted_out),
-        bi = escape(t.button_counted),
-        bo = escape(t.button_opted_out),
-        status = escape(status),
-        button = escape(button),
+        ti = super::escape_html(t.counted),
+        to = super::escape_html(t.opted_out),
+        bi = super::escape_html(t.button_counted),
+        bo = super::escape_html(t.button_opted_out),
+        status = super::escape_html(status),
+        button = super::escape_html(button),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -145,26 +137,9 @@ pub struct Toggle {
     action: String,
 }
 
-/// Whether a state-changing request comes from spurlos's own pages: browsers send `Origin` on
-/// POST requests, and a page of another site must not opt a visitor in or out.
-fn same_origin(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get("origin").and_then(|o| o.to_str().ok()) else {
-        return true;
-    };
-    let host = req.connection_info().host().to_ascii_lowercase();
-    url::Url::parse(origin).ok().is_some_and(|u| {
-        let origin_host = match (u.host_str(), u.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            _ => return false,
-        };
-        origin_host.to_ascii_lowercase() == host
-    })
-}
-
 /// `POST /opt-out` with `action=out` or `action=in`, from the opt-out page itself.
 pub async fn toggle(req: HttpRequest, form: web::Form<Toggle>) -> HttpResponse {
-    if !same_origin(&req) {
+    if !super::same_origin(&req) {
         return HttpResponse::Forbidden().json(serde_json::json!({"error": {
             "code": "cross_origin",
             "message": "the opt-out can only be changed from the opt-out page itself",

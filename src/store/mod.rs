@@ -6,6 +6,7 @@ pub mod embedded;
 use crate::customers::Customer;
 use crate::sites::{Site, SiteSpec};
 use crate::stats::model::AggregateQuery;
+use crate::users::{Role, User};
 use chrono::NaiveDate;
 use std::future::Future;
 use std::pin::Pin;
@@ -149,6 +150,8 @@ pub enum StoreError {
     Invalid(#[from] crate::sites::SiteSpecError),
     #[error("{0}")]
     InvalidCustomer(#[from] crate::customers::InvalidHandle),
+    #[error("{0}")]
+    InvalidEmail(#[from] crate::users::InvalidEmail),
     #[error("salt file: {0}")]
     Salts(String),
     #[error("storage task failed: {0}")]
@@ -202,6 +205,32 @@ pub trait Store: Send + Sync + 'static {
     fn put_customer(&self, handle: &str, name: &str) -> StoreFuture<'_, (Customer, bool)>;
     /// Removes a customer with all its sites (and their data) and tokens.
     fn remove_customer(&self, customer_id: u32) -> StoreFuture<'_, ()>;
+
+    /// All users with their memberships.
+    fn users(&self) -> StoreFuture<'_, Vec<User>>;
+    /// Creates the user `email` (without a password) or keeps it, and replaces its memberships
+    /// (customer id, role); true when it was created.
+    fn put_user(&self, email: &str, memberships: Vec<(u32, Role)>)
+        -> StoreFuture<'_, (User, bool)>;
+    /// Removes a user with its memberships and password links.
+    fn remove_user(&self, user_id: u32) -> StoreFuture<'_, ()>;
+    /// Saves a one-time set-password link (by its token's hash).
+    fn add_password_link(
+        &self,
+        token_hash: &str,
+        user_id: u32,
+        expires_ts: i64,
+    ) -> StoreFuture<'_, ()>;
+    /// Uses a set-password link: when it exists and has not expired at `now`, sets the user's
+    /// password hash, deletes the link and returns the user's id.
+    fn use_password_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+        password_hash: &str,
+    ) -> StoreFuture<'_, Option<u32>>;
+    /// Whether a set-password link exists and has not expired at `now`.
+    fn password_link_valid(&self, token_hash: &str, now: i64) -> StoreFuture<'_, bool>;
 
     /// Saves a token by its hash.
     fn add_token(&self, token_hash: &str, scope: TokenScope) -> StoreFuture<'_, ()>;

@@ -227,3 +227,59 @@ async fn customer_commands_with_and_without_a_server() {
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([]));
     assert!(app.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_commands_print_roles_and_a_working_password_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("log");
+    let idle = format!("127.0.0.1:{}", free_port());
+    assert!(cli(&data, &idle, &["customer", "add", "acme"]).0);
+    assert!(cli(&data, &idle, &["customer", "add", "beta"]).0);
+    let (ok, out, err) = cli(
+        &data,
+        &idle,
+        &[
+            "user",
+            "add",
+            "bob@example.com",
+            "--customer",
+            "acme",
+            "--role",
+            "owner",
+        ],
+    );
+    assert!(ok && out.contains("acme (owner)"), "{out}{err}");
+    let app = spawn_binary(&data, &log, &[]);
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let (ok, out, err) = cli(
+        &data,
+        &listen,
+        &["user", "add", "bob@example.com", "--customer", "beta"],
+    );
+    assert!(
+        ok && out.contains("acme (owner), beta (viewer)"),
+        "{out}{err}"
+    );
+    let (ok, out, _) = cli(&data, &listen, &["user", "list"]);
+    assert!(
+        ok && out.contains("bob@example.com") && out.contains("not set"),
+        "{out}"
+    );
+    let (ok, out, err) = cli(
+        &data,
+        &listen,
+        &["user", "password-link", "bob@example.com"],
+    );
+    assert!(ok, "{out}{err}");
+    let url = out.trim().to_string();
+    assert!(
+        url.starts_with(&format!("{}/set-password?token=", app.address)),
+        "{url}"
+    );
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (ok, out, _) = cli(&data, &listen, &["user", "remove", "bob@example.com"]);
+    assert!(ok && out.contains("removed user"), "{out}");
+    assert!(app.terminate().success());
+}

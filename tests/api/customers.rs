@@ -194,6 +194,11 @@ async fn the_openapi_description_covers_every_api_route() {
         ("/api/admin/customers/{handle}", "delete"),
         ("/api/admin/tokens", "post"),
         ("/api/admin/archive", "post"),
+        ("/api/admin/users", "get"),
+        ("/api/admin/users/{email}", "put"),
+        ("/api/admin/users/{email}", "delete"),
+        ("/api/admin/users/{email}/password-link", "post"),
+        ("/api/openapi.json", "get"),
         ("/matomo.php", "get"),
     ] {
         assert!(
@@ -203,8 +208,201 @@ async fn the_openapi_description_covers_every_api_route() {
     }
     // Every reference resolves.
     let text = doc.to_string();
-    for name in ["Site", "SiteSpec", "Customer", "Error"] {
+    for name in [
+        "Site",
+        "SiteSpec",
+        "Customer",
+        "User",
+        "Membership",
+        "Error",
+    ] {
         assert!(doc["components"]["schemas"][name].is_object(), "{name}");
     }
     assert!(!text.contains("#/components/schemas/Missing"));
+}
+
+async fn put_user(app: &TestApp, email: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .client
+        .put(format!("{}/api/admin/users/{email}", app.address))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn users(app: &TestApp) -> Value {
+    app.client
+        .get(format!("{}/api/admin/users", app.address))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn password_link(app: &TestApp, email: &str) -> String {
+    let r = app
+        .client
+        .post(format!(
+            "{}/api/admin/users/{email}/password-link",
+            app.address
+        ))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    v["url"].as_str().unwrap().to_string()
+}
+
+async fn submit(app: &TestApp, token: &str, password: &str, confirm: &str) -> (u16, String) {
+    let r = app
+        .client
+        .post(format!("{}/set-password", app.address))
+        .form(&[
+            ("token", token),
+            ("password", password),
+            ("confirm", confirm),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_get_roles_and_set_their_password_through_a_one_time_link() {
+    let app = spawn_app().await;
+    put_customer(&app, "acme", json!({})).await;
+    put_customer(&app, "beta", json!({})).await;
+    let (status, user) = put_user(
+        &app,
+        "Ann@Example.com",
+        json!({"memberships": [{"customer": "acme", "role": "owner"}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["email"], "ann@example.com");
+    assert_eq!(user["has_password"], false);
+    let (status, user) = put_user(
+        &app,
+        "ann@example.com",
+        json!({"memberships": [{"customer": "acme", "role": "viewer"}, {"customer": "beta", "role": "owner"}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        user["memberships"],
+        json!([{"customer": "acme", "role": "viewer"}, {"customer": "beta", "role": "owner"}])
+    );
+    let (status, v) = put_user(
+        &app,
+        "ann@example.com",
+        json!({"memberships": [{"customer": "nobody", "role": "owner"}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("memberships"))
+    );
+    let (status, v) = put_user(&app, "not-an-address", json!({})).await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("email")),
+        "{v}"
+    );
+    let (status, _) = put_user(
+        &app,
+        "ann@example.com",
+        json!({"memberships": [{"customer": "acme", "role": "admin"}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let url = password_link(&app, "ann@example.com").await;
+    let token = url.split("token=").nth(1).unwrap().to_string();
+    assert!(url.starts_with(&app.address), "{url}");
+    let r = app
+        .client
+        .get(&url)
+        .header("Accept-Language", "de-DE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(r.text().await.unwrap().contains("Passwort festlegen"));
+    let (status, page) = submit(&app, &token, "short", "short").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("at least 10"), "{page}");
+    let (status, page) = submit(&app, &token, "long enough 1", "long enough 2").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("differ"), "{page}");
+    // A page of another site cannot submit it.
+    let r = app
+        .client
+        .post(format!("{}/set-password", app.address))
+        .header("Origin", "https://evil.example")
+        .form(&[
+            ("token", token.as_str()),
+            ("password", "hijacked password"),
+            ("confirm", "hijacked password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let secret = "correct horse battery staple";
+    let (status, page) = submit(&app, &token, secret, secret).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("password is set"));
+    // One time only.
+    let (status, _) = submit(&app, &token, secret, secret).await;
+    assert_eq!(status, 400);
+    assert_eq!(users(&app).await[0]["has_password"], true);
+    // Links expire after 48 hours.
+    let url = password_link(&app, "ann@example.com").await;
+    app.clock.advance(chrono::Duration::hours(49));
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 400);
+    // The password is stored as an argon2 hash only.
+    let app = app.restart().await;
+    assert_no_file_contains(app.data_dir.path(), secret.as_bytes());
+    // Removing a customer removes its memberships; removing a user is idempotent.
+    let r = app
+        .client
+        .delete(format!("{}/api/admin/customers/beta", app.address))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        users(&app).await[0]["memberships"],
+        json!([{"customer": "acme", "role": "viewer"}])
+    );
+    for _ in 0..2 {
+        let r = app
+            .client
+            .delete(format!("{}/api/admin/users/ann@example.com", app.address))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    assert_eq!(users(&app).await, json!([]));
 }

@@ -10,6 +10,7 @@ use super::{
 use crate::customers::{normalise_handle, Customer};
 use crate::sites::{Site, SiteSpec, SiteSpecError};
 use crate::stats::model::{AggregateQuery, EXACT_VISITORS_LIMIT};
+use crate::users::{normalise_email, Membership, Role, User};
 use chrono::NaiveDate;
 use duckdb::arrow::array::{
     ArrayRef, BooleanArray, Int64Array, Int8Array, StringArray, UInt32Array, UInt64Array,
@@ -32,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_customers",
         include_str!("../../../migrations/duckdb/0003_customers.sql"),
+    ),
+    (
+        "0004_users",
+        include_str!("../../../migrations/duckdb/0004_users.sql"),
     ),
 ];
 
@@ -434,6 +439,48 @@ fn load_customers(conn: &Connection) -> Result<Vec<Customer>, StoreError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(db("reading customers"))?;
     Ok(rows)
+}
+
+fn load_users(conn: &Connection) -> Result<Vec<User>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT u.id, u.email, u.password_hash <> '', c.handle, m.role FROM users u \
+             LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN customers c ON c.id = m.customer_id \
+             ORDER BY u.email, c.handle",
+        )
+        .map_err(db("listing users"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .map_err(db("listing users"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db("reading users"))?;
+    let mut users: Vec<User> = Vec::new();
+    for (id, email, has_password, handle, role) in rows {
+        if users.last().is_none_or(|u| u.id != id) {
+            users.push(User {
+                id,
+                email,
+                has_password,
+                memberships: Vec::new(),
+            });
+        }
+        if let (Some(customer), Some(role), Some(user)) = (
+            handle,
+            role.as_deref().and_then(Role::parse),
+            users.last_mut(),
+        ) {
+            user.memberships.push(Membership { customer, role });
+        }
+    }
+    Ok(users)
 }
 
 /// Deletes a site with everything that belongs to it (inside the caller's transaction).
@@ -853,6 +900,148 @@ impl Store for Embedded {
                 tx.commit().map_err(db("committing a customer removal"))?;
                 conn.execute_batch("CHECKPOINT")
                     .map_err(db("checkpointing"))
+            })
+            .await
+        })
+    }
+
+    fn users(&self) -> StoreFuture<'_, Vec<User>> {
+        Box::pin(async move { self.with_reader(load_users).await })
+    }
+
+    fn put_user(
+        &self,
+        email: &str,
+        memberships: Vec<(u32, Role)>,
+    ) -> StoreFuture<'_, (User, bool)> {
+        let email = email.to_string();
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let email = normalise_email(&email)?;
+                let tx = conn.transaction().map_err(db("starting a user change"))?;
+                let existing = load_users(&tx)?.into_iter().find(|u| u.email == email);
+                let created = existing.is_none();
+                let id = match existing {
+                    Some(u) => u.id,
+                    None => {
+                        let id: i64 = tx
+                            .query_row("SELECT COALESCE(max(id), 0) + 1 FROM users", [], |r| {
+                                r.get(0)
+                            })
+                            .map_err(db("choosing a user id"))?;
+                        tx.execute(
+                            "INSERT INTO users VALUES (?, ?, '', ?)",
+                            params![id as u32, email, chrono::Utc::now().timestamp()],
+                        )
+                        .map_err(db("inserting a user"))?;
+                        id as u32
+                    }
+                };
+                tx.execute("DELETE FROM memberships WHERE user_id = ?", [id])
+                    .map_err(db("replacing memberships"))?;
+                for (customer_id, role) in memberships {
+                    tx.execute(
+                        "INSERT INTO memberships VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        params![id, customer_id, role.as_str()],
+                    )
+                    .map_err(db("adding a membership"))?;
+                }
+                let user = load_users(&tx)?
+                    .into_iter()
+                    .find(|u| u.id == id)
+                    .ok_or_else(|| StoreError::Task("the user vanished".into()))?;
+                tx.commit().map_err(db("committing a user change"))?;
+                Ok((user, created))
+            })
+            .await
+        })
+    }
+
+    fn remove_user(&self, user_id: u32) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn.transaction().map_err(db("starting a user removal"))?;
+                for table in ["memberships", "password_links", "users"] {
+                    let col = if table == "users" { "id" } else { "user_id" };
+                    tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [user_id])
+                        .map_err(db("removing a user"))?;
+                }
+                tx.commit().map_err(db("committing a user removal"))
+            })
+            .await
+        })
+    }
+
+    fn add_password_link(
+        &self,
+        token_hash: &str,
+        user_id: u32,
+        expires_ts: i64,
+    ) -> StoreFuture<'_, ()> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                conn.execute(
+                    "INSERT INTO password_links VALUES (?, ?, ?)",
+                    params![hash, user_id, expires_ts],
+                )
+                .map_err(db("saving a password link"))?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn use_password_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+        password_hash: &str,
+    ) -> StoreFuture<'_, Option<u32>> {
+        let hash = token_hash.to_string();
+        let password_hash = password_hash.to_string();
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn.transaction().map_err(db("starting a password change"))?;
+                let user: Option<u32> = {
+                    let mut stmt = tx
+                        .prepare("SELECT user_id FROM password_links WHERE token_hash = ? AND expires_ts > ?")
+                        .map_err(db("looking up a password link"))?;
+                    let mut rows = stmt
+                        .query(params![hash, now])
+                        .map_err(db("looking up a password link"))?;
+                    match rows.next().map_err(db("looking up a password link"))? {
+                        Some(r) => Some(r.get(0).map_err(db("reading a password link"))?),
+                        None => None,
+                    }
+                };
+                if let Some(id) = user {
+                    tx.execute(
+                        "UPDATE users SET password_hash = ? WHERE id = ?",
+                        params![password_hash, id],
+                    )
+                    .map_err(db("setting a password"))?;
+                    tx.execute("DELETE FROM password_links WHERE token_hash = ?", [&hash])
+                        .map_err(db("using a password link"))?;
+                }
+                tx.commit().map_err(db("committing a password change"))?;
+                Ok(user)
+            })
+            .await
+        })
+    }
+
+    fn password_link_valid(&self, token_hash: &str, now: i64) -> StoreFuture<'_, bool> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                conn.query_row(
+                    "SELECT count(*) FROM password_links WHERE token_hash = ? AND expires_ts > ?",
+                    params![hash, now],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)
+                .map_err(db("looking up a password link"))
             })
             .await
         })
