@@ -3,32 +3,17 @@
 //! OpenAPI description of every route.
 
 use super::helpers::*;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn put_customer(app: &TestApp, handle: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .put(format!("{}/api/admin/customers/{handle}", app.address))
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let path = format!("/api/admin/customers/{handle}");
+    app.admin(Method::PUT, &path, Some(body)).await
 }
 
 async fn token(app: &TestApp, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(format!("{}/api/admin/tokens", app.address))
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
+    app.admin(Method::POST, "/api/admin/tokens", Some(body))
         .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn query_status(app: &TestApp, token: &str, site: &str) -> u16 {
@@ -44,14 +29,8 @@ async fn query_status(app: &TestApp, token: &str, site: &str) -> u16 {
 }
 
 async fn delete_customer(app: &TestApp, handle: &str) -> u16 {
-    app.client
-        .delete(format!("{}/api/admin/customers/{handle}", app.address))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let path = format!("/api/admin/customers/{handle}");
+    app.admin(Method::DELETE, &path, None).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,17 +63,17 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
     app.add_site_spec(json!({"domain": "b1.example", "customer": "beta"}))
         .await;
     app.add_site("loose.example", "UTC").await;
-    let r = app
-        .client
-        .post(format!("{}/api/admin/sites", app.address))
-        .bearer_auth(ADMIN)
-        .json(&json!({"domain": "x.example", "customer": "nobody"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["field"], "customer");
+    let (status, v) = app
+        .admin(
+            Method::POST,
+            "/api/admin/sites",
+            Some(json!({"domain": "x.example", "customer": "nobody"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["error"]["field"].as_str()),
+        (400, Some("customer"))
+    );
 
     let (status, t) = token(&app, json!({"customer": "acme-1"})).await;
     assert_eq!(status, 201);
@@ -125,16 +104,7 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
     assert_eq!(delete_customer(&app, "beta").await, 204);
     assert_eq!(delete_customer(&app, "beta").await, 204);
     assert_eq!(query_status(&app, &beta_token, "b1.example").await, 401);
-    let sites: Value = app
-        .client
-        .get(format!("{}/api/admin/sites", app.address))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, sites) = app.admin(Method::GET, "/api/admin/sites", None).await;
     let domains: Vec<&str> = sites
         .as_array()
         .unwrap()
@@ -142,16 +112,7 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
         .map(|s| s["domain"].as_str().unwrap())
         .collect();
     assert_eq!(domains, vec!["a1.example", "a2.example", "loose.example"]);
-    let customers: Value = app
-        .client
-        .get(format!("{}/api/admin/customers", app.address))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, customers) = app.admin(Method::GET, "/api/admin/customers", None).await;
     assert_eq!(
         customers,
         json!([{"id": acme["id"], "handle": "acme-1", "name": "Acme GmbH"}])
@@ -222,43 +183,18 @@ async fn the_openapi_description_covers_every_api_route() {
 }
 
 async fn put_user(app: &TestApp, email: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .put(format!("{}/api/admin/users/{email}", app.address))
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let path = format!("/api/admin/users/{email}");
+    app.admin(Method::PUT, &path, Some(body)).await
 }
 
 async fn users(app: &TestApp) -> Value {
-    app.client
-        .get(format!("{}/api/admin/users", app.address))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.admin(Method::GET, "/api/admin/users", None).await.1
 }
 
 async fn password_link(app: &TestApp, email: &str) -> String {
-    let r = app
-        .client
-        .post(format!(
-            "{}/api/admin/users/{email}/password-link",
-            app.address
-        ))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let v: Value = r.json().await.unwrap();
+    let path = format!("/api/admin/users/{email}/password-link");
+    let (status, v) = app.admin(Method::POST, &path, None).await;
+    assert_eq!(status, 201);
     v["url"].as_str().unwrap().to_string()
 }
 
@@ -382,27 +318,16 @@ async fn users_get_roles_and_set_their_password_through_a_one_time_link() {
     let app = app.restart().await;
     assert_no_file_contains(app.data_dir.path(), secret.as_bytes());
     // Removing a customer removes its memberships; removing a user is idempotent.
-    let r = app
-        .client
-        .delete(format!("{}/api/admin/customers/beta", app.address))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(delete_customer(&app, "beta").await, 204);
     assert_eq!(
         users(&app).await[0]["memberships"],
         json!([{"customer": "acme", "role": "viewer"}])
     );
     for _ in 0..2 {
-        let r = app
-            .client
-            .delete(format!("{}/api/admin/users/ann@example.com", app.address))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
+        let (status, _) = app
+            .admin(Method::DELETE, "/api/admin/users/ann@example.com", None)
+            .await;
+        assert_eq!(status, 204);
     }
     assert_eq!(users(&app).await, json!([]));
 }

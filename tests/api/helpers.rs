@@ -150,6 +150,25 @@ impl TestApp {
         v
     }
 
+    /// An admin API call with the admin token: status and JSON answer (null when empty).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(ADMIN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// A CORS preflight for a POST to `path` from a page of `origin`.
     pub async fn preflight(&self, path: &str, origin: &str) -> reqwest::Response {
         self.client
