@@ -159,6 +159,7 @@ impl Application {
             admin_token: admin_token.clone(),
             max_body_bytes: config.max_body_bytes,
             public_url: config.public_url.clone(),
+            login_limiter: http::account::LoginLimiter::default(),
         });
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),

@@ -74,6 +74,9 @@ pub fn normalise_email(email: &str) -> Result<String, InvalidEmail> {
     }
 }
 
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
 /// Hashes a password with argon2 (default parameters, random salt).
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     use argon2::password_hash::PasswordHasher;

@@ -1,6 +1,7 @@
 //! The HTTP layer, the only module that knows actix-web: routes, extractors and error
 //! responses. Handlers are thin: they parse, call `ingest`/`stats`/the store, and answer.
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod client_ip;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Base of links spurlos hands out (`SPURLOS_PUBLIC_URL`); `None`: the request's own.
     pub public_url: Option<String>,
+    /// Failed logins per account and per network, for rate limiting.
+    pub login_limiter: account::LoginLimiter,
 }
 
 /// The tracker script, built from `tracker-js/` (see its README).
@@ -80,6 +83,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/set-password", web::get().to(password::form_page))
         .route("/set-password", web::post().to(password::submit))
+        .route("/login", web::get().to(account::login_form))
+        .route("/login", web::post().to(account::login))
+        .route("/logout", web::post().to(account::logout))
+        .route("/account", web::get().to(account::overview))
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        )
         .route("/opt-out", web::get().to(optout::page))
         .route("/opt-out", web::post().to(optout::toggle))
         .route("/opt-out.js", web::get().to(optout::script))
@@ -123,6 +134,29 @@ pub fn escape_html(s: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
+}
+
+/// A private HTML page of spurlos's own (no script, not cached, not framed) with the shared
+/// style sheet.
+pub fn html_page(
+    status: actix_web::http::StatusCode,
+    lang: &str,
+    title: &str,
+    body: &str,
+) -> HttpResponse {
+    let html = format!(
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/opt-out.css\"></head><body><main><h1>{title}</h1>{body}</main></body></html>",
+        lang = escape_html(lang),
+        title = escape_html(title),
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ))
+        .body(html)
 }
 
 /// Whether a state-changing request comes from spurlos's own pages: browsers send `Origin` on

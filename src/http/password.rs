@@ -9,8 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 /// How long a set-password link works: 48 hours.
 pub const LINK_VALID_SECONDS: i64 = 48 * 3600;
-/// Shortest password accepted.
-pub const MIN_PASSWORD_CHARS: usize = 10;
+use crate::users::MIN_PASSWORD_CHARS;
 
 struct Texts {
     lang: &'static str,
@@ -65,19 +64,7 @@ fn texts(req: &HttpRequest) -> &'static Texts {
 }
 
 fn page(status: StatusCode, t: &Texts, body: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/opt-out.css\"></head><body><main><h1>{title}</h1>{body}</main></body></html>",
-        lang = t.lang,
-        title = escape_html(t.title),
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .body(html)
+    super::html_page(status, t.lang, t.title, body)
 }
 
 fn form(t: &Texts, token: &str, error: Option<&str>) -> String {

@@ -232,6 +232,23 @@ pub trait Store: Send + Sync + 'static {
     /// Whether a set-password link exists and has not expired at `now`.
     fn password_link_valid(&self, token_hash: &str, now: i64) -> StoreFuture<'_, bool>;
 
+    /// A user's id and password hash by e-mail address (for logging in).
+    fn user_login(&self, email: &str) -> StoreFuture<'_, Option<(u32, String)>>;
+    /// Replaces a user's password hash.
+    fn set_password(&self, user_id: u32, password_hash: &str) -> StoreFuture<'_, ()>;
+    /// Saves a login session (by its cookie's hash) with its CSRF token.
+    fn add_session(
+        &self,
+        token_hash: &str,
+        user_id: u32,
+        csrf: &str,
+        expires_ts: i64,
+    ) -> StoreFuture<'_, ()>;
+    /// The user and CSRF token of a session that has not expired at `now`.
+    fn session(&self, token_hash: &str, now: i64) -> StoreFuture<'_, Option<(User, String)>>;
+    /// Ends a session.
+    fn remove_session(&self, token_hash: &str) -> StoreFuture<'_, ()>;
+
     /// Saves a token by its hash.
     fn add_token(&self, token_hash: &str, scope: TokenScope) -> StoreFuture<'_, ()>;
     /// The scope of a token hash, if it exists.

@@ -1,5 +1,6 @@
 //! Integration tests against a running spurlos.
 
+mod accounts;
 mod archive;
 mod bad_input;
 mod cli;

@@ -38,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_users",
         include_str!("../../../migrations/duckdb/0004_users.sql"),
     ),
+    (
+        "0005_sessions",
+        include_str!("../../../migrations/duckdb/0005_sessions.sql"),
+    ),
 ];
 
 /// File name of the database under the data directory.
@@ -961,7 +965,7 @@ impl Store for Embedded {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting a user removal"))?;
-                for table in ["memberships", "password_links", "users"] {
+                for table in ["memberships", "password_links", "user_sessions", "users"] {
                     let col = if table == "users" { "id" } else { "user_id" };
                     tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [user_id])
                         .map_err(db("removing a user"))?;
@@ -1042,6 +1046,108 @@ impl Store for Embedded {
                 )
                 .map(|n| n > 0)
                 .map_err(db("looking up a password link"))
+            })
+            .await
+        })
+    }
+
+    fn user_login(&self, email: &str) -> StoreFuture<'_, Option<(u32, String)>> {
+        let email = email.to_string();
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let Ok(email) = normalise_email(&email) else {
+                    return Ok(None);
+                };
+                let mut stmt = conn
+                    .prepare("SELECT id, password_hash FROM users WHERE email = ?")
+                    .map_err(db("looking up a user"))?;
+                let mut rows = stmt.query([email]).map_err(db("looking up a user"))?;
+                match rows.next().map_err(db("looking up a user"))? {
+                    Some(r) => Ok(Some((
+                        r.get(0).map_err(db("reading a user"))?,
+                        r.get(1).map_err(db("reading a user"))?,
+                    ))),
+                    None => Ok(None),
+                }
+            })
+            .await
+        })
+    }
+
+    fn set_password(&self, user_id: u32, password_hash: &str) -> StoreFuture<'_, ()> {
+        let hash = password_hash.to_string();
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                conn.execute(
+                    "UPDATE users SET password_hash = ? WHERE id = ?",
+                    params![hash, user_id],
+                )
+                .map_err(db("setting a password"))?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn add_session(
+        &self,
+        token_hash: &str,
+        user_id: u32,
+        csrf: &str,
+        expires_ts: i64,
+    ) -> StoreFuture<'_, ()> {
+        let (hash, csrf) = (token_hash.to_string(), csrf.to_string());
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                conn.execute(
+                    "INSERT INTO user_sessions VALUES (?, ?, ?, ?)",
+                    params![hash, user_id, csrf, expires_ts],
+                )
+                .map_err(db("saving a session"))?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn session(&self, token_hash: &str, now: i64) -> StoreFuture<'_, Option<(User, String)>> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let found: Option<(u32, String)> = {
+                    let mut stmt = conn
+                        .prepare("SELECT user_id, csrf FROM user_sessions WHERE token_hash = ? AND expires_ts > ?")
+                        .map_err(db("looking up a session"))?;
+                    let mut rows = stmt
+                        .query(params![hash, now])
+                        .map_err(db("looking up a session"))?;
+                    match rows.next().map_err(db("looking up a session"))? {
+                        Some(r) => Some((
+                            r.get(0).map_err(db("reading a session"))?,
+                            r.get(1).map_err(db("reading a session"))?,
+                        )),
+                        None => None,
+                    }
+                };
+                let Some((user_id, csrf)) = found else {
+                    return Ok(None);
+                };
+                Ok(load_users(conn)?
+                    .into_iter()
+                    .find(|u| u.id == user_id)
+                    .map(|u| (u, csrf)))
+            })
+            .await
+        })
+    }
+
+    fn remove_session(&self, token_hash: &str) -> StoreFuture<'_, ()> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                conn.execute("DELETE FROM user_sessions WHERE token_hash = ?", [hash])
+                    .map_err(db("ending a session"))?;
+                Ok(())
             })
             .await
         })

@@ -1,0 +1,434 @@
+//! Logging in to spurlos: the login form, sessions (an HttpOnly, SameSite=Lax cookie, Secure
+//! over HTTPS; stored by hash with a CSRF token), logout, the account page with the user's
+//! customers and sites, and password change. Failed logins are rate-limited per account and
+//! per network. Pages are plain forms: no script, strict CSP, German or English.
+
+use super::auth::{new_token, token_hash};
+use super::client_ip::{is_secure, ClientIp};
+use super::{escape_html, html_page, same_origin, AppState};
+use crate::users::{hash_password, verify_password, User, MIN_PASSWORD_CHARS};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The session cookie of logged-in users (never set on visitors of customer sites).
+pub const SESSION_COOKIE: &str = "spurlos_session";
+/// How long a session lasts: 14 days.
+pub const SESSION_SECONDS: i64 = 14 * 86_400;
+/// Failed logins are counted over this window.
+const LIMIT_WINDOW: i64 = 15 * 60;
+/// Failed logins allowed per account in the window.
+const LIMIT_PER_ACCOUNT: usize = 5;
+/// Failed logins allowed per network (truncated address) in the window.
+const LIMIT_PER_NETWORK: usize = 20;
+
+/// Recent failed logins by account and by network.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, Vec<i64>>>,
+}
+
+impl LoginLimiter {
+    fn keys(email: &str, network: &str) -> [(String, usize); 2] {
+        [
+            (
+                format!("account:{}", email.trim().to_ascii_lowercase()),
+                LIMIT_PER_ACCOUNT,
+            ),
+            (format!("network:{network}"), LIMIT_PER_NETWORK),
+        ]
+    }
+
+    /// Seconds until another attempt is allowed, when the limit is reached.
+    fn blocked_for(&self, email: &str, network: &str, now: i64) -> Option<i64> {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.retain(|_, times| {
+            times.retain(|t| now - t < LIMIT_WINDOW);
+            !times.is_empty()
+        });
+        Self::keys(email, network)
+            .iter()
+            .filter_map(|(key, limit)| {
+                let times = failures.get(key)?;
+                (times.len() >= *limit)
+                    .then(|| times.iter().min().map_or(1, |t| t + LIMIT_WINDOW - now))
+            })
+            .max()
+    }
+
+    fn failed(&self, email: &str, network: &str, now: i64) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, _) in Self::keys(email, network) {
+            failures.entry(key).or_default().push(now);
+        }
+    }
+
+    fn succeeded(&self, email: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(&format!("account:{}", email.trim().to_ascii_lowercase()));
+    }
+}
+
+struct Texts {
+    lang: &'static str,
+    login: &'static str,
+    email: &'static str,
+    password: &'static str,
+    sign_in: &'static str,
+    wrong: &'static str,
+    too_many: &'static str,
+    account: &'static str,
+    signed_in_as: &'static str,
+    customers: &'static str,
+    sites: &'static str,
+    no_sites: &'static str,
+    logout: &'static str,
+    change: &'static str,
+    current: &'static str,
+    new_password: &'static str,
+    confirm: &'static str,
+    changed: &'static str,
+    bad_current: &'static str,
+    bad_new: &'static str,
+    expired: &'static str,
+}
+
+const EN: Texts = Texts {
+    lang: "en",
+    login: "Sign in to your statistics",
+    email: "E-mail address",
+    password: "Password",
+    sign_in: "Sign in",
+    wrong: "E-mail address or password is wrong.",
+    too_many: "Too many failed attempts. Please wait a few minutes.",
+    account: "Your statistics",
+    signed_in_as: "Signed in as",
+    customers: "Accounts",
+    sites: "Sites",
+    no_sites: "No sites yet.",
+    logout: "Sign out",
+    change: "Change password",
+    current: "Current password",
+    new_password: "New password (at least 10 characters)",
+    confirm: "Repeat the new password",
+    changed: "Your password is changed.",
+    bad_current: "The current password is wrong.",
+    bad_new: "The new password must have at least 10 characters and both entries must match.",
+    expired: "This form has expired. Please try again.",
+};
+
+const DE: Texts = Texts {
+    lang: "de",
+    login: "Anmelden zur Statistik",
+    email: "E-Mail-Adresse",
+    password: "Passwort",
+    sign_in: "Anmelden",
+    wrong: "E-Mail-Adresse oder Passwort ist falsch.",
+    too_many: "Zu viele Fehlversuche. Bitte warten Sie einige Minuten.",
+    account: "Ihre Statistik",
+    signed_in_as: "Angemeldet als",
+    customers: "Konten",
+    sites: "Websites",
+    no_sites: "Noch keine Websites.",
+    logout: "Abmelden",
+    change: "Passwort ändern",
+    current: "Aktuelles Passwort",
+    new_password: "Neues Passwort (mindestens 10 Zeichen)",
+    confirm: "Neues Passwort wiederholen",
+    changed: "Ihr Passwort ist geändert.",
+    bad_current: "Das aktuelle Passwort ist falsch.",
+    bad_new:
+        "Das neue Passwort braucht mindestens 10 Zeichen, und beide Eingaben müssen gleich sein.",
+    expired: "Dieses Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.",
+};
+
+fn texts(req: &HttpRequest) -> &'static Texts {
+    if super::header(req, "accept-language")
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("de")
+    {
+        &DE
+    } else {
+        &EN
+    }
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", to))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+fn alert(text: &str) -> String {
+    format!("<p role=\"alert\">{}</p>", escape_html(text))
+}
+
+fn login_page(status: StatusCode, t: &Texts, email: &str, error: Option<&str>) -> HttpResponse {
+    let body = format!(
+        "{error}<form method=\"post\" action=\"/login\">\
+<p><label>{email_l}<br><input type=\"email\" name=\"email\" value=\"{email}\" required autocomplete=\"username\"></label></p>\
+<p><label>{password_l}<br><input type=\"password\" name=\"password\" required autocomplete=\"current-password\"></label></p>\
+<p><button type=\"submit\">{sign_in}</button></p></form>",
+        error = error.map(alert).unwrap_or_default(),
+        email_l = escape_html(t.email),
+        email = escape_html(email),
+        password_l = escape_html(t.password),
+        sign_in = escape_html(t.sign_in),
+    );
+    html_page(status, t.lang, t.login, &body)
+}
+
+/// The user, CSRF token and cookie hash of the request's session, if it is valid.
+async fn session(req: &HttpRequest, state: &AppState) -> Option<(User, String, String)> {
+    let cookie = req.cookie(SESSION_COOKIE)?;
+    let hash = token_hash(cookie.value());
+    let now = state.stats.clock.now().timestamp();
+    let (user, csrf) = state.store.session(&hash, now).await.ok()??;
+    Some((user, csrf, hash))
+}
+
+/// `GET /login`
+pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if session(&req, &state).await.is_some() {
+        return see_other("/account");
+    }
+    login_page(StatusCode::OK, texts(&req), "", None)
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+}
+
+/// A hash to verify against when the account does not exist, so that both cases take as long.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("spurlos dummy password").unwrap_or_default())
+}
+
+/// `POST /login`
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    client: ClientIp,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let t = texts(&req);
+    if !same_origin(&req) {
+        return login_page(StatusCode::FORBIDDEN, t, "", Some(t.expired));
+    }
+    let network = client.0.truncate(1).addr().to_string();
+    let now = state.stats.clock.now().timestamp();
+    if let Some(wait) = state.login_limiter.blocked_for(&form.email, &network, now) {
+        let mut resp = login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            t,
+            &form.email,
+            Some(t.too_many),
+        );
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&wait.max(1).to_string()) {
+            resp.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    let account = state.store.user_login(&form.email).await.ok().flatten();
+    let (user_id, stored) = match &account {
+        Some((id, hash)) if !hash.is_empty() => (Some(*id), hash.clone()),
+        _ => (None, dummy_hash().to_string()),
+    };
+    let password = form.password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .unwrap_or(false);
+    let Some(user_id) = user_id.filter(|_| ok) else {
+        state.login_limiter.failed(&form.email, &network, now);
+        return login_page(StatusCode::UNAUTHORIZED, t, &form.email, Some(t.wrong));
+    };
+    state.login_limiter.succeeded(&form.email);
+    let token = new_token();
+    let csrf = new_token();
+    if state
+        .store
+        .add_session(&token_hash(&token), user_id, &csrf, now + SESSION_SECONDS)
+        .await
+        .is_err()
+    {
+        return login_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            t,
+            &form.email,
+            Some(t.expired),
+        );
+    }
+    let secure = if is_secure(&req) { "; Secure" } else { "" };
+    let mut resp = see_other("/account");
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; Max-Age={SESSION_SECONDS}; HttpOnly; SameSite=Lax{secure}"
+    )) {
+        resp.headers_mut().insert(actix_web::http::header::SET_COOKIE, v);
+    }
+    resp
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Whether a form carries the session's CSRF token and comes from spurlos's own page.
+fn csrf_ok(req: &HttpRequest, expected: &str, sent: &str) -> bool {
+    same_origin(req)
+        && blake3::hash(expected.as_bytes()) == blake3::hash(sent.as_bytes())
+        && !sent.is_empty()
+}
+
+/// `POST /logout`
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let Some((_, csrf, hash)) = session(&req, &state).await else {
+        return see_other("/login");
+    };
+    if !csrf_ok(&req, &csrf, &form.csrf) {
+        let t = texts(&req);
+        return html_page(StatusCode::FORBIDDEN, t.lang, t.account, &alert(t.expired));
+    }
+    let _ = state.store.remove_session(&hash).await;
+    let mut resp = see_other("/login");
+    resp.headers_mut().insert(
+        actix_web::http::header::SET_COOKIE,
+        actix_web::http::header::HeaderValue::from_static(
+            "spurlos_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
+        ),
+    );
+    resp
+}
+
+async fn account_page(
+    state: &AppState,
+    t: &Texts,
+    user: &User,
+    csrf: &str,
+    status: StatusCode,
+    message: Option<String>,
+) -> HttpResponse {
+    let customers = state.store.customers().await.unwrap_or_default();
+    let mut rows = String::new();
+    let mut sites_html = String::new();
+    for m in &user.memberships {
+        let Some(c) = customers.iter().find(|c| c.handle == m.customer) else {
+            continue;
+        };
+        rows.push_str(&format!(
+            "<li>{} ({})</li>",
+            escape_html(&c.name),
+            escape_html(m.role.as_str())
+        ));
+        for s in state
+            .sites
+            .all()
+            .iter()
+            .filter(|s| s.customer_id == Some(c.id))
+        {
+            sites_html.push_str(&format!("<li>{}</li>", escape_html(&s.domain)));
+        }
+    }
+    if sites_html.is_empty() {
+        sites_html = format!("<li>{}</li>", escape_html(t.no_sites));
+    }
+    let csrf = escape_html(csrf);
+    let body = format!(
+        "{message}<p>{signed_in_as} <strong>{email}</strong></p>\
+<h2>{customers_l}</h2><ul>{rows}</ul><h2>{sites_l}</h2><ul id=\"sites\">{sites_html}</ul>\
+<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{logout}</button></form>\
+<h2>{change}</h2><form method=\"post\" action=\"/account/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<p><label>{current}<br><input type=\"password\" name=\"current\" required autocomplete=\"current-password\"></label></p>\
+<p><label>{new_password}<br><input type=\"password\" name=\"password\" minlength=\"{min}\" required autocomplete=\"new-password\"></label></p>\
+<p><label>{confirm}<br><input type=\"password\" name=\"confirm\" minlength=\"{min}\" required autocomplete=\"new-password\"></label></p>\
+<p><button type=\"submit\">{change}</button></p></form>",
+        message = message.unwrap_or_default(),
+        signed_in_as = escape_html(t.signed_in_as),
+        email = escape_html(&user.email),
+        customers_l = escape_html(t.customers),
+        sites_l = escape_html(t.sites),
+        logout = escape_html(t.logout),
+        change = escape_html(t.change),
+        current = escape_html(t.current),
+        new_password = escape_html(t.new_password),
+        confirm = escape_html(t.confirm),
+        min = MIN_PASSWORD_CHARS,
+    );
+    html_page(status, t.lang, t.account, &body)
+}
+
+/// `GET /account`: who is signed in, their accounts and sites, logout and password change.
+pub async fn overview(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some((user, csrf, _)) = session(&req, &state).await else {
+        return see_other("/login");
+    };
+    account_page(&state, texts(&req), &user, &csrf, StatusCode::OK, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current: String,
+    password: String,
+    confirm: String,
+}
+
+/// `POST /account/password`
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<PasswordForm>,
+) -> HttpResponse {
+    let t = texts(&req);
+    let Some((user, csrf, _)) = session(&req, &state).await else {
+        return see_other("/login");
+    };
+    if !csrf_ok(&req, &csrf, &form.csrf) {
+        return html_page(StatusCode::FORBIDDEN, t.lang, t.account, &alert(t.expired));
+    }
+    let stored = state
+        .store
+        .user_login(&user.email)
+        .await
+        .ok()
+        .flatten()
+        .map(|(_, h)| h)
+        .unwrap_or_default();
+    let current = form.current.clone();
+    let current_ok = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
+        .await
+        .unwrap_or(false);
+    let fail =
+        |status, text: &str| account_page(&state, t, &user, &csrf, status, Some(alert(text)));
+    if !current_ok {
+        return fail(StatusCode::BAD_REQUEST, t.bad_current).await;
+    }
+    if form.password.chars().count() < MIN_PASSWORD_CHARS
+        || form.password.len() > 1024
+        || form.password != form.confirm
+    {
+        return fail(StatusCode::BAD_REQUEST, t.bad_new).await;
+    }
+    let password = form.password.clone();
+    let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
+    match hashed {
+        Ok(Ok(h)) if state.store.set_password(user.id, &h).await.is_ok() => {
+            let ok = format!("<p role=\"status\">{}</p>", escape_html(t.changed));
+            account_page(&state, t, &user, &csrf, StatusCode::OK, Some(ok)).await
+        }
+        _ => fail(StatusCode::SERVICE_UNAVAILABLE, t.expired).await,
+    }
+}

@@ -1,0 +1,247 @@
+//! Logging in: the session cookie's attributes, the account page showing only the user's own
+//! customers and sites, CSRF on logout and password change, and the login rate limit.
+
+use super::helpers::*;
+use reqwest::Method;
+use serde_json::json;
+
+const PASSWORD: &str = "a long enough password";
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A user of customer `acme` (which owns shop.example; beta owns other.example) whose password
+/// was set through a one-time link.
+async fn app_with_user() -> TestApp {
+    let app = spawn_app().await;
+    for handle in ["acme", "beta"] {
+        let path = format!("/api/admin/customers/{handle}");
+        app.admin(
+            Method::PUT,
+            &path,
+            Some(json!({"name": format!("{handle} Ltd")})),
+        )
+        .await;
+    }
+    app.add_site_spec(json!({"domain": "shop.example", "customer": "acme"}))
+        .await;
+    app.add_site_spec(json!({"domain": "other.example", "customer": "beta"}))
+        .await;
+    let body = json!({"memberships": [{"customer": "acme", "role": "owner"}]});
+    app.admin(Method::PUT, "/api/admin/users/ann@example.com", Some(body))
+        .await;
+    let (_, link) = app
+        .admin(
+            Method::POST,
+            "/api/admin/users/ann@example.com/password-link",
+            None,
+        )
+        .await;
+    let token = link["url"]
+        .as_str()
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let r = app
+        .client
+        .post(format!("{}/set-password", app.address))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app
+}
+
+async fn login(app: &TestApp, email: &str, password: &str, ip: &str) -> reqwest::Response {
+    browser()
+        .post(format!("{}/login", app.address))
+        .header("X-Forwarded-For", ip)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_cookie(r: &reqwest::Response) -> String {
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    set.split(';').next().unwrap().to_string()
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_shows_only_the_users_own_sites_and_logout_needs_the_csrf_token() {
+    let app = app_with_user().await;
+    // Not signed in: the account page sends to the login form.
+    let r = browser()
+        .get(format!("{}/account", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    let r = login(&app, "ann@example.com", "wrong password!", "192.0.2.1").await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("set-cookie").is_none());
+    let r = login(&app, "Ann@Example.com", PASSWORD, "192.0.2.1").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/account");
+    let cookie = session_cookie(&r);
+    let page = browser()
+        .get(format!("{}/account", app.address))
+        .header("Cookie", &cookie)
+        .header("Accept-Language", "de")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("ann@example.com") && html.contains("acme Ltd"),
+        "{html}"
+    );
+    assert!(
+        html.contains("shop.example") && !html.contains("other.example"),
+        "{html}"
+    );
+    assert!(html.contains("Abmelden"));
+    let csrf = hidden_csrf(&html);
+    // Logout without the CSRF token, or from another site, is refused.
+    for (token, origin) in [
+        ("", None),
+        ("forged", None),
+        (csrf.as_str(), Some("https://evil.example")),
+    ] {
+        let mut req = browser()
+            .post(format!("{}/logout", app.address))
+            .header("Cookie", &cookie)
+            .form(&[("csrf", token)]);
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        assert_eq!(
+            req.send().await.unwrap().status(),
+            403,
+            "{token} {origin:?}"
+        );
+    }
+    let r = browser()
+        .post(format!("{}/logout", app.address))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    // The old cookie no longer works.
+    let r = browser()
+        .get(format!("{}/account", app.address))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_needs_the_current_password_and_logins_are_rate_limited() {
+    let app = app_with_user().await;
+    let r = login(&app, "ann@example.com", PASSWORD, "192.0.2.1").await;
+    let cookie = session_cookie(&r);
+    let html = browser()
+        .get(format!("{}/account", app.address))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden_csrf(&html);
+    let change = |current: &'static str, new: &'static str| {
+        let (cookie, csrf, address) = (cookie.clone(), csrf.clone(), app.address.clone());
+        async move {
+            browser()
+                .post(format!("{address}/account/password"))
+                .header("Cookie", cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("current", current),
+                    ("password", new),
+                    ("confirm", new),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(change("not my password", "a brand new password").await, 400);
+    assert_eq!(change(PASSWORD, "short").await, 400);
+    assert_eq!(change(PASSWORD, "a brand new password").await, 200);
+    assert_eq!(
+        login(&app, "ann@example.com", PASSWORD, "192.0.2.1")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        login(&app, "ann@example.com", "a brand new password", "192.0.2.1")
+            .await
+            .status(),
+        303
+    );
+    // Five failures for an account block it for a while, also with the right password.
+    for _ in 0..5 {
+        let r = login(&app, "ann@example.com", "guess", "198.51.100.1").await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = login(
+        &app,
+        "ann@example.com",
+        "a brand new password",
+        "203.0.113.1",
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    // After the window, logging in works again.
+    app.clock.advance(chrono::Duration::minutes(16));
+    let r = login(
+        &app,
+        "ann@example.com",
+        "a brand new password",
+        "203.0.113.1",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // Unknown accounts get the same answer as wrong passwords.
+    assert_eq!(
+        login(&app, "nobody@example.com", "whatever", "192.0.2.9")
+            .await
+            .status(),
+        401
+    );
+}
