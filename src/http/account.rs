@@ -155,7 +155,8 @@ fn texts(req: &HttpRequest) -> &'static Texts {
     }
 }
 
-fn see_other(to: &str) -> HttpResponse {
+/// A 303 redirect.
+pub fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", to))
         .insert_header(("Cache-Control", "no-store"))
@@ -182,7 +183,7 @@ fn login_page(status: StatusCode, t: &Texts, email: &str, error: Option<&str>) -
 }
 
 /// The user, CSRF token and cookie hash of the request's session, if it is valid.
-async fn session(req: &HttpRequest, state: &AppState) -> Option<(User, String, String)> {
+pub async fn session(req: &HttpRequest, state: &AppState) -> Option<(User, String, String)> {
     let cookie = req.cookie(SESSION_COOKIE)?;
     let hash = token_hash(cookie.value());
     let now = state.stats.clock.now().timestamp();

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod client_ip;
+pub mod dashboard;
 pub mod error;
 pub mod event;
 pub mod matomo;
@@ -90,6 +91,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/password",
             web::post().to(account::change_password),
+        )
+        .route("/dashboard", web::get().to(dashboard::sites))
+        .route("/dashboard.css", web::get().to(dashboard::style))
+        .route("/dashboard/{domain}", web::get().to(dashboard::site))
+        .route(
+            "/dashboard/{domain}/export.csv",
+            web::get().to(dashboard::export),
         )
         .route("/opt-out", web::get().to(optout::page))
         .route("/opt-out", web::post().to(optout::toggle))

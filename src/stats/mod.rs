@@ -22,6 +22,8 @@ pub enum Caller {
     Admin,
     /// A Stats API token.
     Token(TokenScope),
+    /// A signed-in user: the sites of these customers.
+    Customers(Vec<u32>),
 }
 
 impl Caller {
@@ -31,6 +33,7 @@ impl Caller {
             Caller::Admin => true,
             Caller::Token(TokenScope::Site(id)) => *id == site.id,
             Caller::Token(TokenScope::Customer(id)) => site.customer_id == Some(*id),
+            Caller::Customers(ids) => site.customer_id.is_some_and(|c| ids.contains(&c)),
         }
     }
 }

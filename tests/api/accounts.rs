@@ -8,10 +8,7 @@ use serde_json::json;
 const PASSWORD: &str = "a long enough password";
 
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    no_redirects()
 }
 
 /// A user of customer `acme` (which owns shop.example; beta owns other.example) whose password
@@ -31,54 +28,13 @@ async fn app_with_user() -> TestApp {
         .await;
     app.add_site_spec(json!({"domain": "other.example", "customer": "beta"}))
         .await;
-    let body = json!({"memberships": [{"customer": "acme", "role": "owner"}]});
-    app.admin(Method::PUT, "/api/admin/users/ann@example.com", Some(body))
+    app.user_with_password("ann@example.com", "acme", PASSWORD)
         .await;
-    let (_, link) = app
-        .admin(
-            Method::POST,
-            "/api/admin/users/ann@example.com/password-link",
-            None,
-        )
-        .await;
-    let token = link["url"]
-        .as_str()
-        .unwrap()
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .to_string();
-    let r = app
-        .client
-        .post(format!("{}/set-password", app.address))
-        .form(&[
-            ("token", token.as_str()),
-            ("password", PASSWORD),
-            ("confirm", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
     app
 }
 
 async fn login(app: &TestApp, email: &str, password: &str, ip: &str) -> reqwest::Response {
-    browser()
-        .post(format!("{}/login", app.address))
-        .header("X-Forwarded-For", ip)
-        .form(&[("email", email), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-}
-
-fn session_cookie(r: &reqwest::Response) -> String {
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(set.contains(attr), "{set}");
-    }
-    set.split(';').next().unwrap().to_string()
+    app.login(email, password, ip).await
 }
 
 fn hidden_csrf(html: &str) -> String {

@@ -169,6 +169,66 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Creates a user of `customer` with a role and sets its password through a one-time link.
+    pub async fn user_with_password(&self, email: &str, customer: &str, password: &str) {
+        let body = json!({"memberships": [{"customer": customer, "role": "owner"}]});
+        let (status, v) = self
+            .admin(
+                reqwest::Method::PUT,
+                &format!("/api/admin/users/{email}"),
+                Some(body),
+            )
+            .await;
+        assert!(status == 200 || status == 201, "{v}");
+        let (_, link) = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/admin/users/{email}/password-link"),
+                None,
+            )
+            .await;
+        let token = link["url"]
+            .as_str()
+            .unwrap()
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let r = self
+            .client
+            .post(format!("{}/set-password", self.address))
+            .form(&[
+                ("token", token.as_str()),
+                ("password", password),
+                ("confirm", password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    /// Signs in from `ip`; the answer (not followed).
+    pub async fn login(&self, email: &str, password: &str, ip: &str) -> reqwest::Response {
+        no_redirects()
+            .post(format!("{}/login", self.address))
+            .header("X-Forwarded-For", ip)
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A GET as a signed-in user (cookie `name=value`), redirects not followed.
+    pub async fn get_as(&self, cookie: &str, path: &str) -> reqwest::Response {
+        no_redirects()
+            .get(format!("{}{path}", self.address))
+            .header("Cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A CORS preflight for a POST to `path` from a page of `origin`.
     pub async fn preflight(&self, path: &str, origin: &str) -> reqwest::Response {
         self.client
@@ -208,6 +268,23 @@ impl TestApp {
         self.join.await.unwrap().unwrap();
         spawn_app_in(self.data_dir, now, &[]).await
     }
+}
+
+/// A client that does not follow redirects (to see 303s and cookies).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `name=value` part of a session cookie, after checking its attributes.
+pub fn session_cookie(r: &reqwest::Response) -> String {
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    set.split(';').next().unwrap().to_string()
 }
 
 /// Fails when any file under `dir` contains `needle`.

@@ -5,6 +5,7 @@ mod archive;
 mod bad_input;
 mod cli;
 mod customers;
+mod dashboard;
 mod helpers;
 mod ingest;
 mod matomo;

@@ -1,0 +1,213 @@
+//! The dashboard as a signed-in user: only the user's own sites, the numbers of known hits,
+//! filters in the URL, CSV exports, and visitor-controlled text shown as text.
+
+use super::helpers::*;
+use reqwest::Method;
+use serde_json::json;
+
+const PASSWORD: &str = "dashboard password";
+const XSS_PATH: &str = "/<script>alert(1)</script>";
+const XSS_REFERRER: &str = "https://evil.example/<img src=x onerror=alert(2)>";
+
+async fn setup() -> (TestApp, String) {
+    let app = spawn_app().await;
+    for handle in ["acme", "beta"] {
+        app.admin(
+            Method::PUT,
+            &format!("/api/admin/customers/{handle}"),
+            Some(json!({})),
+        )
+        .await;
+    }
+    app.add_site_spec(json!({"domain": "shop.example", "customer": "acme"}))
+        .await;
+    app.add_site_spec(json!({"domain": "beta.example", "customer": "beta"}))
+        .await;
+    app.user_with_password("ann@example.com", "acme", PASSWORD)
+        .await;
+    let u = |p: &str| format!("https://shop.example{p}");
+    app.pageview(
+        "shop.example",
+        &u("/"),
+        Some("https://www.google.com/"),
+        "198.51.100.1",
+        CHROME,
+    )
+    .await;
+    app.pageview(
+        "shop.example",
+        &u("/pricing"),
+        Some("https://www.google.com/"),
+        "198.51.100.1",
+        CHROME,
+    )
+    .await;
+    app.pageview(
+        "shop.example",
+        &u(XSS_PATH),
+        Some(XSS_REFERRER),
+        "203.0.113.2",
+        FIREFOX,
+    )
+    .await;
+    let r = app
+        .event(
+            json!({"n": "=HYPERLINK(\"https://evil.example\")", "u": u("/"), "d": "shop.example"}),
+            "203.0.113.2",
+            FIREFOX,
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    app.pageview(
+        "beta.example",
+        "https://beta.example/beta-secret",
+        None,
+        "192.0.2.7",
+        CHROME,
+    )
+    .await;
+    app.wait_for_events("shop.example", 4).await;
+    app.wait_for_events("beta.example", 1).await;
+    let r = app.login("ann@example.com", PASSWORD, "192.0.2.50").await;
+    assert_eq!(r.status(), 303);
+    let cookie = session_cookie(&r);
+    (app, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_users_sites_with_escaped_visitor_text() {
+    let (app, cookie) = setup().await;
+    let r = no_redirects()
+        .get(format!("{}/dashboard", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "signed out");
+    let r = app.get_as(&cookie, "/dashboard").await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("shop.example") && !html.contains("beta.example"),
+        "{html}"
+    );
+
+    let r = app
+        .get_as(&cookie, "/dashboard/shop.example?period=day")
+        .await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !csp.contains("unsafe") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let html = r.text().await.unwrap();
+    // 2 visitors, 2 visits, 3 page views.
+    assert!(
+        html.contains("data-metric=\"visitors\"><small>Visitors</small><b>2</b>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-metric=\"pageviews\"><small>Page views</small><b>3</b>"),
+        "{html}"
+    );
+    // Visitor-controlled text is data: escaped wherever it shows, never markup.
+    assert!(
+        !html.contains("<script>alert") && !html.contains("<img src=x"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    // The referrer is stored as a URL (percent-encoded) and shown as text.
+    assert!(
+        html.contains("evil.example/%3Cimg%20src=x%20onerror=alert(2)%3E"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "no script at all");
+    // Another customer's site is not there, not even by URL.
+    assert!(!html.contains("beta-secret"));
+    let r = app.get_as(&cookie, "/dashboard/beta.example").await;
+    assert_eq!(r.status(), 404);
+    let r = app
+        .get_as(&cookie, "/dashboard/beta.example/export.csv?dim=event:page")
+        .await;
+    assert_eq!(r.status(), 404);
+    assert!(!r.text().await.unwrap().contains("beta-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_filter_the_page_and_panels_export_as_csv() {
+    let (app, cookie) = setup().await;
+    let html = app
+        .get_as(&cookie, "/dashboard/shop.example?period=day")
+        .await
+        .text()
+        .await
+        .unwrap();
+    // The Google row of the sources panel links to the filtered page.
+    let at = html.find(">Google</a>").expect("a Google row");
+    let href_start = html[..at].rfind("href=\"").unwrap() + 6;
+    let href = html[href_start..at - 1].replace("&amp;", "&");
+    assert!(href.contains("f=visit%3Asource%7CGoogle"), "{href}");
+    let filtered = app.get_as(&cookie, &href).await.text().await.unwrap();
+    assert!(
+        filtered.contains("data-metric=\"visitors\"><small>Visitors</small><b>1</b>"),
+        "{filtered}"
+    );
+    assert!(
+        filtered.contains("visit:source = Google"),
+        "the active filter is shown"
+    );
+    assert!(
+        !filtered.contains("&lt;script&gt;"),
+        "the other visitor's page is filtered out"
+    );
+    // CSV of one panel, with quoted fields and defused formulas.
+    let r = app
+        .get_as(
+            &cookie,
+            "/dashboard/shop.example/export.csv?dim=event:name&period=day",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("\"event:name\",\"visitors\",\"events\"\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("\"pageview\",2,3"), "{csv}");
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"https://evil.example\"\")\",1,1"),
+        "{csv}"
+    );
+    let csv = app
+        .get_as(
+            &cookie,
+            "/dashboard/shop.example/export.csv?dim=event:page&period=day",
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(&format!("\"{XSS_PATH}\"")), "{csv}");
+    // The whole range per day.
+    let csv = app
+        .get_as(&cookie, "/dashboard/shop.example/export.csv?period=day")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.starts_with("\"time:day\",\"visitors\",\"visits\",\"pageviews\""),
+        "{csv}"
+    );
+    assert!(csv.contains("\"2024-06-10\",2,2,3"), "{csv}");
+}
