@@ -168,6 +168,9 @@ fn page(status: StatusCode, lang: &str, title: &str, header: &str, body: &str) -
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
+        // Forms post back with a real Origin (the default no-referrer makes it "null"); other
+        // sites still get no referrer.
+        .insert_header(("Referrer-Policy", "same-origin"))
         .insert_header((
             "Content-Security-Policy",
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",

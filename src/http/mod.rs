@@ -160,6 +160,9 @@ pub fn html_page(
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
+        // Forms post back with a real Origin (the default no-referrer makes it "null"); other
+        // sites still get no referrer.
+        .insert_header(("Referrer-Policy", "same-origin"))
         .insert_header((
             "Content-Security-Policy",
             "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",

@@ -1,0 +1,123 @@
+// The dashboard in Chromium: a customer's user signs in, sees the numbers of known hits,
+// filters by clicking a row and clears the filter, changes the period, exports CSV; hostile
+// paths, referrers and event names show as text and nothing executes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startSpurlos, launchBrowser, CHROME_UA, ADMIN } from './harness.mjs';
+
+let spurlos, browser;
+const PASSWORD = 'browser test password';
+
+async function admin(method, path, body) {
+  const r = await fetch(`${spurlos.base}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return text ? JSON.parse(text) : null;
+}
+
+async function hit(body, ua = CHROME_UA) {
+  const r = await fetch(`${spurlos.base}/api/event`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/plain', 'User-Agent': ua },
+    body: JSON.stringify(body),
+  });
+  assert.equal(r.status, 202);
+}
+
+before(async () => {
+  spurlos = await startSpurlos();
+  await admin('PUT', '/api/admin/customers/acme', { name: 'Acme' });
+  await admin('POST', '/api/admin/sites', { domain: 'dash.test', customer: 'acme' });
+  await admin('PUT', '/api/admin/users/ann@example.com', { memberships: [{ customer: 'acme', role: 'owner' }] });
+  const link = await admin('POST', '/api/admin/users/ann@example.com/password-link');
+  const token = new URL(link.url).searchParams.get('token');
+  const r = await fetch(`${spurlos.base}/set-password`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token, password: PASSWORD, confirm: PASSWORD }),
+  });
+  assert.equal(r.status, 200);
+  await hit({ n: 'pageview', u: 'https://dash.test/', d: 'dash.test', r: 'https://www.google.com/' });
+  await hit({ n: 'pageview', u: 'https://dash.test/pricing', d: 'dash.test', r: 'https://www.google.com/' });
+  await hit(
+    { n: 'pageview', u: 'https://dash.test/<script>alert(1)</script>', d: 'dash.test', r: 'https://evil.example/"><img src=x onerror=alert(2)>' },
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0',
+  );
+  await hit(
+    { n: '<img src=x onerror=alert(3)>', u: 'https://dash.test/', d: 'dash.test' },
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0',
+  );
+  for (let i = 0; i < 100; i++) {
+    const v = await spurlos.query({ site_id: 'dash.test', metrics: ['events'], date_range: 'all' });
+    if (v.results[0]?.metrics[0] === 4) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await spurlos?.stop();
+});
+
+test('sign in, read the numbers, filter, change the period, export CSV; hostile text stays text', async () => {
+  const context = await browser.newContext({ userAgent: CHROME_UA, acceptDownloads: true });
+  const page = await context.newPage();
+  const dialogs = [];
+  page.on('dialog', async (d) => {
+    dialogs.push(d.message());
+    await d.dismiss();
+  });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${spurlos.base}/dashboard`);
+  assert.match(page.url(), /\/login$/);
+  await page.fill('input[name=email]', 'ann@example.com');
+  await page.fill('input[name=password]', PASSWORD);
+  await Promise.all([page.waitForURL(/\/account$/), page.click('button[type=submit]')]);
+  const cookie = (await context.cookies()).find((c) => c.name === 'spurlos_session');
+  assert.ok(cookie && cookie.httpOnly && cookie.sameSite === 'Lax');
+  await page.goto(`${spurlos.base}/dashboard`);
+  await Promise.all([page.waitForURL(/\/dashboard\/dash/), page.click('text=dash.test')]);
+  await page.goto(`${spurlos.base}/dashboard/dash.test?period=day`);
+  const metric = (name) => page.locator(`[data-metric=${name}] b`).innerText();
+  assert.equal(await metric('visitors'), '2');
+  assert.equal(await metric('pageviews'), '3');
+  // Hostile strings are shown as text; nothing ran.
+  const pages = await page.locator('[data-dimension="event:page"]').innerText();
+  assert.match(pages, /\/<script>alert\(1\)<\/script>/);
+  const events = await page.locator('[data-dimension="event:name"]').innerText();
+  assert.match(events, /<img src=x onerror=alert\(3\)>/);
+  assert.equal(await page.locator('script').count(), 0);
+  assert.equal(await page.locator('main img').count(), 0);
+  // Filter by clicking the Google row, then clear it with the back button and the chip.
+  await Promise.all([
+    page.waitForURL(/f=visit%3Asource%7CGoogle/),
+    page.locator('[data-dimension="visit:source"] a', { hasText: 'Google' }).click(),
+  ]);
+  assert.equal(await metric('visitors'), '1');
+  assert.match(await page.locator('.filters').innerText(), /visit:source = Google/);
+  await page.goBack();
+  assert.equal(await metric('visitors'), '2');
+  await page.goForward();
+  await Promise.all([page.waitForURL((u) => !u.search.includes('f=')), page.locator('.filters a').click()]);
+  assert.equal(await metric('visitors'), '2');
+  // Another period.
+  await Promise.all([page.waitForURL(/period=7d/), page.locator('nav a', { hasText: '7d' }).click()]);
+  assert.equal(await metric('visitors'), '2');
+  // CSV of the pages panel.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('[data-dimension="event:page"] a.csv').click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.match(csv, /^"event:page","visitors","visits","pageviews","bounce_rate","visit_duration"\r\n/);
+  assert.match(csv, /"\/pricing",1,/);
+  assert.deepEqual(dialogs, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
