@@ -312,3 +312,35 @@ pub async fn password_link(
         "expires": expires_at,
     })))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteCustomerRequest {
+    customer: Option<String>,
+}
+
+/// `PUT /api/admin/sites/{domain}/customer` with `{"customer": HANDLE}` (or `null`): moves
+/// the site to that customer (or to none); answers the site.
+pub async fn set_site_customer(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let r: SiteCustomerRequest = admin_body(&req, &state, payload).await?;
+    let site = state
+        .sites
+        .by_domain(&path)
+        .ok_or_else(|| not_found(format!("no site {}", path.as_str())))?;
+    let customer = match r.customer {
+        Some(handle) => Some(find_customer(&state, &handle).await?.id),
+        None => None,
+    };
+    state.store.set_site_customer(site.id, customer).await?;
+    reload_sites(&state).await?;
+    let site = state
+        .sites
+        .by_id(site.id)
+        .ok_or_else(|| not_found("the site vanished"))?;
+    Ok(HttpResponse::Ok().json(&*site))
+}

@@ -61,6 +61,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(admin::remove_site),
         )
         .route("/api/admin/tokens", web::post().to(admin::create_token))
+        .route(
+            "/api/admin/sites/{domain}/customer",
+            web::put().to(admin::set_site_customer),
+        )
         .route("/api/admin/customers", web::get().to(admin::list_customers))
         .route(
             "/api/admin/customers/{handle}",

@@ -117,6 +117,29 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
         customers,
         json!([{"id": acme["id"], "handle": "acme-1", "name": "Acme GmbH"}])
     );
+    // A site can move to a customer: then the customer's token reads it.
+    assert_eq!(query_status(&app, &acme_token, "loose.example").await, 404);
+    let (status, site) = app
+        .admin(
+            Method::PUT,
+            "/api/admin/sites/loose.example/customer",
+            Some(json!({"customer": "acme-1"})),
+        )
+        .await;
+    assert_eq!(
+        (status, site["customer_id"].clone()),
+        (200, acme["id"].clone())
+    );
+    assert_eq!(query_status(&app, &acme_token, "loose.example").await, 200);
+    let (status, _) = app
+        .admin(
+            Method::PUT,
+            "/api/admin/sites/loose.example/customer",
+            Some(json!({"customer": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(query_status(&app, &acme_token, "loose.example").await, 404);
     // A customer's site can be tracked like any other, and the hit is the customer's.
     app.pageview(
         "a2.example",
@@ -150,6 +173,7 @@ async fn the_openapi_description_covers_every_api_route() {
         ("/api/admin/sites", "get"),
         ("/api/admin/sites", "post"),
         ("/api/admin/sites/{domain}", "delete"),
+        ("/api/admin/sites/{domain}/customer", "put"),
         ("/api/admin/customers", "get"),
         ("/api/admin/customers/{handle}", "put"),
         ("/api/admin/customers/{handle}", "delete"),

@@ -801,6 +801,25 @@ impl Store for Embedded {
         })
     }
 
+    fn set_site_customer(&self, site_id: u32, customer_id: Option<u32>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn.transaction().map_err(db("starting a site move"))?;
+                tx.execute("DELETE FROM site_customers WHERE site_id = ?", [site_id])
+                    .map_err(db("moving a site"))?;
+                if let Some(c) = customer_id {
+                    tx.execute(
+                        "INSERT INTO site_customers VALUES (?, ?)",
+                        params![site_id, c],
+                    )
+                    .map_err(db("moving a site"))?;
+                }
+                tx.commit().map_err(db("committing a site move"))
+            })
+            .await
+        })
+    }
+
     fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()> {
         self.site_events
             .lock()
