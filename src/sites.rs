@@ -56,6 +56,38 @@ pub struct SiteSpec {
     pub customer: Option<String>,
 }
 
+/// Changes to a site's settings; `None` keeps a value. The main domain and the customer are
+/// not changed here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteSettings {
+    pub aliases: Option<Vec<String>>,
+    pub timezone: Option<String>,
+    pub ip_mask_bytes: Option<u8>,
+    pub respect_dnt: Option<bool>,
+    pub excluded_ranges: Option<Vec<String>>,
+}
+
+impl SiteSettings {
+    /// The site with these changes, checked like a new site.
+    pub fn apply(self, site: &Site) -> Result<Site, SiteSpecError> {
+        let spec = SiteSpec {
+            domain: site.domain.clone(),
+            aliases: self.aliases.unwrap_or_else(|| site.aliases.clone()),
+            timezone: Some(self.timezone.unwrap_or_else(|| site.timezone.clone())),
+            ip_mask_bytes: Some(self.ip_mask_bytes.unwrap_or(site.ip_mask_bytes)),
+            respect_dnt: Some(self.respect_dnt.unwrap_or(site.respect_dnt)),
+            excluded_ranges: self
+                .excluded_ranges
+                .unwrap_or_else(|| site.excluded_ranges.iter().map(|r| r.to_string()).collect()),
+            customer: None,
+        };
+        let mut changed = spec.into_site(site.id)?;
+        changed.customer_id = site.customer_id;
+        Ok(changed)
+    }
+}
+
 /// A site specification that cannot be used, naming the field.
 #[derive(Debug, thiserror::Error)]
 #[error("{field}: {message}")]

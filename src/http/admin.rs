@@ -5,7 +5,7 @@ use super::auth::{new_token, require_admin, token_hash};
 use super::error::ApiError;
 use super::AppState;
 use crate::customers::{normalise_handle, Customer};
-use crate::sites::{normalise_domain, SiteSpec};
+use crate::sites::{normalise_domain, Site, SiteSettings, SiteSpec};
 use crate::store::TokenScope;
 use crate::users::{normalise_email, Membership, User};
 use actix_web::http::StatusCode;
@@ -343,4 +343,37 @@ pub async fn set_site_customer(
         .by_id(site.id)
         .ok_or_else(|| not_found("the site vanished"))?;
     Ok(HttpResponse::Ok().json(&*site))
+}
+
+/// Stores changed settings of a site and keeps the archives and the registry in step.
+pub async fn change_site(
+    state: &AppState,
+    site: &Site,
+    settings: SiteSettings,
+) -> Result<Site, ApiError> {
+    let changed = settings
+        .apply(site)
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let changed = state.store.update_site(changed).await?;
+    if changed.timezone != site.timezone {
+        state.stats.archive.reset_site(site.id).await?;
+    }
+    reload_sites(state).await?;
+    Ok(changed)
+}
+
+/// `PATCH /api/admin/sites/{domain}` with any of `aliases`, `timezone`, `ip_mask_bytes`,
+/// `respect_dnt`, `excluded_ranges`: answers the changed site.
+pub async fn update_site(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let settings: SiteSettings = admin_body(&req, &state, payload).await?;
+    let site = state
+        .sites
+        .by_domain(&path)
+        .ok_or_else(|| not_found(format!("no site {}", path.as_str())))?;
+    Ok(HttpResponse::Ok().json(change_site(&state, &site, settings).await?))
 }

@@ -394,8 +394,16 @@ pub async fn site(
         .await
         .unwrap_or(0);
     let now_l = if de { "gerade online" } else { "online now" };
+    let settings_link = if owned_site(&req, &state, &site.domain).await.is_ok() {
+        format!(
+            " <a id=\"settings\" href=\"{base}/settings\">{}</a>",
+            if de { "Einstellungen" } else { "Settings" }
+        )
+    } else {
+        String::new()
+    };
     let header = format!(
-        "<h1><a href=\"/dashboard\">←</a> {domain}</h1><span id=\"realtime\">{realtime} {now_l}</span><nav>{nav}</nav>{range_form}<div class=\"filters\">{chips}</div>",
+        "<h1><a href=\"/dashboard\">←</a> {domain}</h1><span id=\"realtime\">{realtime} {now_l}{settings_link}</span><nav>{nav}</nav>{range_form}<div class=\"filters\">{chips}</div>",
         domain = escape_html(&site.domain),
     );
     // Key figures.
@@ -598,4 +606,197 @@ pub async fn style() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(include_str!("../../assets/dashboard.css"))
+}
+
+/// The signed-in user, their CSRF token and the site, when the user is an owner of the site's
+/// customer; otherwise the response to give.
+async fn owned_site(
+    req: &HttpRequest,
+    state: &AppState,
+    domain: &str,
+) -> Result<
+    (
+        crate::users::User,
+        String,
+        std::sync::Arc<crate::sites::Site>,
+    ),
+    HttpResponse,
+> {
+    let Some((user, csrf, _)) = session(req, state).await else {
+        return Err(see_other("/login"));
+    };
+    let customers = state.store.customers().await.unwrap_or_default();
+    let owned: Vec<u32> = user
+        .memberships
+        .iter()
+        .filter(|m| m.role == crate::users::Role::Owner)
+        .filter_map(|m| {
+            customers
+                .iter()
+                .find(|c| c.handle == m.customer)
+                .map(|c| c.id)
+        })
+        .collect();
+    match state.stats.readable_site(&Caller::Customers(owned), domain) {
+        Ok(site) => Ok((user, csrf, site)),
+        Err(_) => {
+            let lang = if german(req) { "de" } else { "en" };
+            Err(page(StatusCode::NOT_FOUND, lang, "404", "<h1>404</h1>", ""))
+        }
+    }
+}
+
+fn settings_page(
+    req: &HttpRequest,
+    state: &AppState,
+    site: &crate::sites::Site,
+    csrf: &str,
+    status: StatusCode,
+    message: &str,
+) -> HttpResponse {
+    let de = german(req);
+    let base = match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let snippet = format!(
+        "<script defer data-domain=\"{}\" src=\"{base}/s.js\"></script>",
+        site.domain
+    );
+    let optout = format!(
+        "<iframe src=\"{base}/opt-out?lang={}\" style=\"border:0;width:100%;height:160px\"></iframe>",
+        if de { "de" } else { "en" }
+    );
+    let ranges: Vec<String> = site.excluded_ranges.iter().map(|r| r.to_string()).collect();
+    let mask = |n: u8| {
+        if site.ip_mask_bytes == n {
+            " selected"
+        } else {
+            ""
+        }
+    };
+    let l = |en: &'static str, de_text: &'static str| if de { de_text } else { en };
+    let body = format!(
+        "{message}<form method=\"post\" action=\"/dashboard/{seg}/settings\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<p><label>{l_aliases}<br><input name=\"aliases\" value=\"{aliases}\" size=\"60\"></label></p>\
+<p><label>{l_tz}<br><input name=\"timezone\" value=\"{tz}\" required></label></p>\
+<p><label>{l_mask}<br><select name=\"ip_mask_bytes\"><option value=\"1\"{m1}>IPv4 /24, IPv6 /48</option><option value=\"2\"{m2}>IPv4 /16, IPv6 /32</option><option value=\"3\"{m3}>IPv4 /8, IPv6 /16</option></select></label></p>\
+<p><label><input type=\"checkbox\" name=\"respect_dnt\"{dnt}> {l_dnt}</label></p>\
+<p><label>{l_ranges}<br><textarea name=\"excluded_ranges\" rows=\"3\" cols=\"40\">{ranges}</textarea></label></p>\
+<p><button type=\"submit\">{l_save}</button></p></form>\
+<h2>{l_snippet}</h2><pre><code>{snippet}</code></pre><p>Matomo: idsite = {id}</p><h2>{l_optout}</h2><pre><code>{optout}</code></pre>",
+        seg = escape_html(&segment(&site.domain)),
+        csrf = escape_html(csrf),
+        aliases = escape_html(&site.aliases.join(", ")),
+        tz = escape_html(&site.timezone),
+        m1 = mask(1),
+        m2 = mask(2),
+        m3 = mask(3),
+        dnt = if site.respect_dnt { " checked" } else { "" },
+        ranges = escape_html(&ranges.join("\n")),
+        snippet = escape_html(&snippet),
+        optout = escape_html(&optout),
+        id = site.id,
+        l_aliases = l("Other domains (comma-separated)", "Weitere Domains (durch Kommas getrennt)"),
+        l_tz = l("Time zone (IANA, e.g. Europe/Berlin)", "Zeitzone (IANA, z. B. Europe/Berlin)"),
+        l_mask = l("IP address truncation", "Kürzung der IP-Adresse"),
+        l_dnt = l(
+            "Do not count browsers that send Do Not Track or Global Privacy Control",
+            "Browser mit Do Not Track oder Global Privacy Control nicht zählen"
+        ),
+        l_ranges = l("Excluded IP ranges (one CIDR per line)", "Ausgeschlossene IP-Bereiche (ein CIDR je Zeile)"),
+        l_save = l("Save", "Speichern"),
+        l_snippet = l("Tracker snippet", "Tracker-Code"),
+        l_optout = l("Opt-out for your privacy policy", "Widerspruch für Ihre Datenschutzerklärung"),
+    );
+    let title = format!("{} – {}", site.domain, l("Settings", "Einstellungen"));
+    let header = format!(
+        "<h1><a href=\"/dashboard/{}\">←</a> {}</h1>",
+        escape_html(&segment(&site.domain)),
+        escape_html(&title)
+    );
+    page(status, if de { "de" } else { "en" }, &title, &header, &body)
+}
+
+/// `GET /dashboard/{domain}/settings` (owners only).
+pub async fn settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    match owned_site(&req, &state, &path).await {
+        Ok((_, csrf, site)) => settings_page(&req, &state, &site, &csrf, StatusCode::OK, ""),
+        Err(resp) => resp,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    aliases: String,
+    timezone: String,
+    ip_mask_bytes: u8,
+    respect_dnt: Option<String>,
+    #[serde(default)]
+    excluded_ranges: String,
+}
+
+/// `POST /dashboard/{domain}/settings` (owners only, CSRF token and same origin).
+pub async fn save_settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<SettingsForm>,
+) -> HttpResponse {
+    let (_, csrf, site) = match owned_site(&req, &state, &path).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    if !super::same_origin(&req)
+        || form.csrf.is_empty()
+        || blake3::hash(form.csrf.as_bytes()) != blake3::hash(csrf.as_bytes())
+    {
+        return settings_page(
+            &req,
+            &state,
+            &site,
+            &csrf,
+            StatusCode::FORBIDDEN,
+            "<p role=\"alert\">CSRF</p>",
+        );
+    }
+    let list = |s: &str| -> Vec<String> {
+        s.split([',', '\n', ' '])
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let changes = crate::sites::SiteSettings {
+        aliases: Some(list(&form.aliases)),
+        timezone: Some(form.timezone.trim().to_string()),
+        ip_mask_bytes: Some(form.ip_mask_bytes),
+        respect_dnt: Some(form.respect_dnt.is_some()),
+        excluded_ranges: Some(list(&form.excluded_ranges)),
+    };
+    match super::admin::change_site(&state, &site, changes).await {
+        Ok(changed) => {
+            let saved = if german(&req) {
+                "Gespeichert."
+            } else {
+                "Saved."
+            };
+            let msg = format!("<p role=\"status\">{saved}</p>");
+            settings_page(&req, &state, &changed, &csrf, StatusCode::OK, &msg)
+        }
+        Err(e) => {
+            let msg = format!("<p role=\"alert\">{}</p>", escape_html(&e.message));
+            settings_page(&req, &state, &site, &csrf, e.status, &msg)
+        }
+    }
 }

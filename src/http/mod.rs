@@ -62,6 +62,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/admin/tokens", web::post().to(admin::create_token))
         .route(
+            "/api/admin/sites/{domain}",
+            web::patch().to(admin::update_site),
+        )
+        .route(
             "/api/admin/sites/{domain}/customer",
             web::put().to(admin::set_site_customer),
         )
@@ -102,6 +106,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/{domain}/export.csv",
             web::get().to(dashboard::export),
+        )
+        .route(
+            "/dashboard/{domain}/settings",
+            web::get().to(dashboard::settings),
+        )
+        .route(
+            "/dashboard/{domain}/settings",
+            web::post().to(dashboard::save_settings),
         )
         .route("/opt-out", web::get().to(optout::page))
         .route("/opt-out", web::post().to(optout::toggle))

@@ -138,6 +138,15 @@ impl Archive {
             .unwrap_or_default()
     }
 
+    /// Deletes every archive of a site (its time zone changed, so its days did too).
+    pub async fn reset_site(&self, site_id: u32) -> Result<(), StoreError> {
+        let days = self.days(site_id);
+        if days.is_empty() {
+            return Ok(());
+        }
+        self.invalidate(site_id, days).await
+    }
+
     /// Forgets a removed site's archives (the store deleted them with the site).
     pub fn forget_site(&self, site_id: u32) {
         self.state().days.remove(&site_id);

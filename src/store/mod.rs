@@ -196,6 +196,9 @@ pub trait Store: Send + Sync + 'static {
     fn sites(&self) -> StoreFuture<'_, Vec<Site>>;
     /// Creates a site; the store picks its id.
     fn add_site(&self, spec: SiteSpec) -> StoreFuture<'_, Site>;
+    /// Stores changed settings of an existing site (not its main domain or customer); fails
+    /// when an alias belongs to another site.
+    fn update_site(&self, site: Site) -> StoreFuture<'_, Site>;
     /// Moves a site to a customer (or to none).
     fn set_site_customer(&self, site_id: u32, customer_id: Option<u32>) -> StoreFuture<'_, ()>;
     /// Removes a site with all its events, sessions and tokens.

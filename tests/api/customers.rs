@@ -173,6 +173,7 @@ async fn the_openapi_description_covers_every_api_route() {
         ("/api/admin/sites", "get"),
         ("/api/admin/sites", "post"),
         ("/api/admin/sites/{domain}", "delete"),
+        ("/api/admin/sites/{domain}", "patch"),
         ("/api/admin/sites/{domain}/customer", "put"),
         ("/api/admin/customers", "get"),
         ("/api/admin/customers/{handle}", "put"),

@@ -211,3 +211,141 @@ async fn rows_filter_the_page_and_panels_export_as_csv() {
     );
     assert!(csv.contains("\"2024-06-10\",2,2,3"), "{csv}");
 }
+
+fn field(html: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    let at = html.find(&key).unwrap() + key.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_change_site_settings_viewers_cannot() {
+    let (app, cookie) = setup().await;
+    let html = app
+        .get_as(&cookie, "/dashboard/shop.example")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("id=\"settings\""),
+        "owners see the settings link"
+    );
+    let page = app
+        .get_as(&cookie, "/dashboard/shop.example/settings")
+        .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("data-domain=&quot;shop.example&quot;"),
+        "the snippet, escaped"
+    );
+    assert!(html.contains("/opt-out?lang=en"));
+    let csrf = field(&html, "csrf");
+    let post = |form: Vec<(&'static str, String)>| {
+        let (address, cookie) = (app.address.clone(), cookie.clone());
+        async move {
+            no_redirects()
+                .post(format!("{address}/dashboard/shop.example/settings"))
+                .header("Cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let good = |csrf: &str, tz: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            (
+                "aliases",
+                "www.shop.example, shop-alias.example".to_string(),
+            ),
+            ("timezone", tz.to_string()),
+            ("ip_mask_bytes", "2".to_string()),
+            ("excluded_ranges", "10.0.0.0/8\n192.168.0.0/16".to_string()),
+        ]
+    };
+    assert_eq!(post(good("", "Europe/Berlin")).await.status(), 403);
+    assert_eq!(post(good("forged", "Europe/Berlin")).await.status(), 403);
+    let r = post(good(&csrf, "Mars/Base")).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("IANA"));
+    let r = post(good(&csrf, "Europe/Berlin")).await;
+    assert_eq!(r.status(), 200);
+    let (_, sites) = app.admin(Method::GET, "/api/admin/sites", None).await;
+    let site = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["domain"] == "shop.example")
+        .unwrap()
+        .clone();
+    assert_eq!(site["timezone"], "Europe/Berlin");
+    assert_eq!(site["aliases"], json!(["shop-alias.example"]));
+    assert_eq!(site["ip_mask_bytes"], 2);
+    assert_eq!(
+        site["respect_dnt"], false,
+        "the unchecked box turns DNT respect off"
+    );
+    assert_eq!(
+        site["excluded_ranges"],
+        json!(["10.0.0.0/8", "192.168.0.0/16"])
+    );
+    // The alias now counts for the site.
+    app.pageview(
+        "shop-alias.example",
+        "https://shop-alias.example/via-alias",
+        None,
+        "198.51.100.99",
+        CHROME,
+    )
+    .await;
+    app.wait_for_events("shop.example", 5).await;
+    // The admin API changes settings too.
+    let (status, v) = app
+        .admin(
+            Method::PATCH,
+            "/api/admin/sites/shop.example",
+            Some(json!({"respect_dnt": true})),
+        )
+        .await;
+    assert_eq!((status, v["respect_dnt"].as_bool()), (200, Some(true)));
+    let (status, _) = app
+        .admin(
+            Method::PATCH,
+            "/api/admin/sites/shop.example",
+            Some(json!({"aliases": ["beta.example"]})),
+        )
+        .await;
+    assert_eq!(status, 409, "an alias of another site's domain");
+    // A viewer sees the dashboard but not the settings.
+    app.admin(
+        Method::PUT,
+        "/api/admin/users/vic@example.com",
+        Some(json!({})),
+    )
+    .await;
+    app.user_with_password("vic@example.com", "acme", "viewer password")
+        .await;
+    let body = json!({"memberships": [{"customer": "acme", "role": "viewer"}]});
+    app.admin(Method::PUT, "/api/admin/users/vic@example.com", Some(body))
+        .await;
+    let r = app
+        .login("vic@example.com", "viewer password", "192.0.2.60")
+        .await;
+    let viewer = session_cookie(&r);
+    let html = app
+        .get_as(&viewer, "/dashboard/shop.example")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("id=\"settings\""));
+    assert_eq!(
+        app.get_as(&viewer, "/dashboard/shop.example/settings")
+            .await
+            .status(),
+        404
+    );
+}

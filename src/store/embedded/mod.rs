@@ -801,6 +801,34 @@ impl Store for Embedded {
         })
     }
 
+    fn update_site(&self, site: Site) -> StoreFuture<'_, Site> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                for other in load_sites(conn)?.iter().filter(|s| s.id != site.id) {
+                    if let Some(d) = site.domains().into_iter().find(|d| other.domains().contains(d)) {
+                        return Err(StoreError::DuplicateDomain(d));
+                    }
+                }
+                let ranges: Vec<String> =
+                    site.excluded_ranges.iter().map(|r| r.to_string()).collect();
+                conn.execute(
+                    "UPDATE sites SET aliases = ?, timezone = ?, ip_mask_bytes = ?, respect_dnt = ?, excluded_ranges = ? WHERE id = ?",
+                    params![
+                        site.aliases.join(","),
+                        site.timezone,
+                        site.ip_mask_bytes,
+                        site.respect_dnt,
+                        ranges.join(","),
+                        site.id
+                    ],
+                )
+                .map_err(db("changing a site"))?;
+                Ok(site)
+            })
+            .await
+        })
+    }
+
     fn set_site_customer(&self, site_id: u32, customer_id: Option<u32>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.with_writer(move |conn| {
