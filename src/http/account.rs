@@ -41,7 +41,7 @@ impl LoginLimiter {
     }
 
     /// Seconds until another attempt is allowed, when the limit is reached.
-    fn blocked_for(&self, email: &str, network: &str, now: i64) -> Option<i64> {
+    pub fn blocked_for(&self, email: &str, network: &str, now: i64) -> Option<i64> {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         failures.retain(|_, times| {
             times.retain(|t| now - t < LIMIT_WINDOW);
@@ -57,7 +57,7 @@ impl LoginLimiter {
             .max()
     }
 
-    fn failed(&self, email: &str, network: &str, now: i64) {
+    pub fn failed(&self, email: &str, network: &str, now: i64) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         for (key, _) in Self::keys(email, network) {
             failures.entry(key).or_default().push(now);

@@ -315,10 +315,22 @@ pub async fn site(
     let Some((caller, _)) = user(&req, &state).await else {
         return see_other("/login");
     };
+    render_site(&req, &state, &caller, &path, None).await
+}
+
+/// A site's dashboard for `caller`; `shared` is the base path of a shared link (read-only:
+/// no way back to the site list, no settings).
+pub async fn render_site(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    domain: &str,
+    shared: Option<&str>,
+) -> HttpResponse {
+    let (req, caller) = (req.clone(), caller.clone());
     let de = german(&req);
     let lang = if de { "de" } else { "en" };
-    let domain = path.into_inner();
-    let Ok(site) = state.stats.readable_site(&caller, &domain) else {
+    let Ok(site) = state.stats.readable_site(&caller, domain) else {
         let text = if de {
             "Diese Website gibt es nicht."
         } else {
@@ -333,7 +345,10 @@ pub async fn site(
         );
     };
     let view = View::from_query(req.query_string());
-    let base = format!("/dashboard/{}", segment(&site.domain));
+    let base = match shared {
+        Some(b) => b.to_string(),
+        None => format!("/dashboard/{}", segment(&site.domain)),
+    };
     let href = |v: &View| escape_html(&format!("{base}?{}", v.query_string()));
     let compare = view.period != "all";
     let mut q = json!({"site_id": site.domain, "metrics": METRICS.iter().map(|m| m.0).collect::<Vec<_>>(),
@@ -394,7 +409,7 @@ pub async fn site(
         .await
         .unwrap_or(0);
     let now_l = if de { "gerade online" } else { "online now" };
-    let settings_link = if owned_site(&req, &state, &site.domain).await.is_ok() {
+    let settings_link = if shared.is_none() && owned_site(&req, state, &site.domain).await.is_ok() {
         format!(
             " <a id=\"settings\" href=\"{base}/settings\">{}</a>",
             if de { "Einstellungen" } else { "Settings" }
@@ -403,7 +418,8 @@ pub async fn site(
         String::new()
     };
     let header = format!(
-        "<h1><a href=\"/dashboard\">←</a> {domain}</h1><span id=\"realtime\">{realtime} {now_l}{settings_link}</span><nav>{nav}</nav>{range_form}<div class=\"filters\">{chips}</div>",
+        "<h1>{back}{domain}</h1><span id=\"realtime\">{realtime} {now_l}{settings_link}</span><nav>{nav}</nav>{range_form}<div class=\"filters\">{chips}</div>",
+        back = if shared.is_none() { "<a href=\"/dashboard\">←</a> " } else { "" },
         domain = escape_html(&site.domain),
     );
     // Key figures.
@@ -544,6 +560,16 @@ pub async fn export(
     let Some((caller, _)) = user(&req, &state).await else {
         return see_other("/login");
     };
+    render_export(&req, &state, &caller, &path).await
+}
+
+/// A CSV export of `domain` for `caller` (the query string says what).
+pub async fn render_export(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    domain: &str,
+) -> HttpResponse {
     let view = View::from_query(req.query_string());
     let dim = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "dim")
@@ -563,9 +589,9 @@ pub async fn export(
             "visit_duration",
         ]
     };
-    let q = json!({"site_id": path.as_str(), "metrics": metrics, "date_range": view.date_range(),
+    let q = json!({"site_id": domain, "metrics": metrics, "date_range": view.date_range(),
         "filters": view.api_filters(), "dimensions": [dim], "pagination": {"limit": crate::stats::request::MAX_LIMIT}});
-    let v = match state.stats.query(&caller, &q).await {
+    let v = match state.stats.query(caller, &q).await {
         Ok(v) => v,
         Err(e) => {
             return actix_web::ResponseError::error_response(&super::error::ApiError::from(e));
@@ -586,7 +612,7 @@ pub async fn export(
         out.push_str(&fields.join(","));
         out.push_str("\r\n");
     }
-    let name: String = format!("{}-{}.csv", path.as_str(), dim.replace(':', "-"))
+    let name: String = format!("{}-{}.csv", domain, dim.replace(':', "-"))
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         .collect();
@@ -646,7 +672,7 @@ async fn owned_site(
     }
 }
 
-fn settings_page(
+async fn settings_page(
     req: &HttpRequest,
     state: &AppState,
     site: &crate::sites::Site,
@@ -654,6 +680,7 @@ fn settings_page(
     status: StatusCode,
     message: &str,
 ) -> HttpResponse {
+    let shares = state.store.shares(site.id).await.unwrap_or_default();
     let de = german(req);
     let base = match &state.public_url {
         Some(u) => u.trim_end_matches('/').to_string(),
@@ -687,7 +714,10 @@ fn settings_page(
 <p><label><input type=\"checkbox\" name=\"respect_dnt\"{dnt}> {l_dnt}</label></p>\
 <p><label>{l_ranges}<br><textarea name=\"excluded_ranges\" rows=\"3\" cols=\"40\">{ranges}</textarea></label></p>\
 <p><button type=\"submit\">{l_save}</button></p></form>\
-<h2>{l_snippet}</h2><pre><code>{snippet}</code></pre><p>Matomo: idsite = {id}</p><h2>{l_optout}</h2><pre><code>{optout}</code></pre>",
+<h2>{l_snippet}</h2><pre><code>{snippet}</code></pre><p>Matomo: idsite = {id}</p><h2>{l_optout}</h2><pre><code>{optout}</code></pre>\
+<h2>{l_shares}</h2><ul id=\"shares\">{share_rows}</ul>\
+<form method=\"post\" action=\"/dashboard/{seg}/shares\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<p><label>{l_share_pw}<br><input type=\"password\" name=\"password\" autocomplete=\"new-password\"></label></p><p><button type=\"submit\">{l_share_new}</button></p></form>",
         seg = escape_html(&segment(&site.domain)),
         csrf = escape_html(csrf),
         aliases = escape_html(&site.aliases.join(", ")),
@@ -711,6 +741,25 @@ fn settings_page(
         l_save = l("Save", "Speichern"),
         l_snippet = l("Tracker snippet", "Tracker-Code"),
         l_optout = l("Opt-out for your privacy policy", "Widerspruch für Ihre Datenschutzerklärung"),
+        l_shares = l("Shared links (read-only, no account needed)", "Geteilte Links (nur lesen, ohne Konto)"),
+        l_share_pw = l("Password for the new link (optional)", "Passwort für den neuen Link (optional)"),
+        l_share_new = l("Create a shared link", "Geteilten Link anlegen"),
+        share_rows = shares
+            .iter()
+            .map(|sh| {
+                let created = chrono::DateTime::from_timestamp(sh.created_ts, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                format!(
+                    "<li>#{id} · {created}{pw} <form method=\"post\" action=\"/dashboard/{seg}/shares/{id}/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{revoke}</button></form></li>",
+                    id = sh.id,
+                    pw = if sh.has_password { " · 🔒" } else { "" },
+                    seg = escape_html(&segment(&site.domain)),
+                    csrf = escape_html(csrf),
+                    revoke = l("Revoke", "Zurückziehen"),
+                )
+            })
+            .collect::<String>(),
     );
     let title = format!("{} – {}", site.domain, l("Settings", "Einstellungen"));
     let header = format!(
@@ -728,7 +777,7 @@ pub async fn settings(
     path: web::Path<String>,
 ) -> HttpResponse {
     match owned_site(&req, &state, &path).await {
-        Ok((_, csrf, site)) => settings_page(&req, &state, &site, &csrf, StatusCode::OK, ""),
+        Ok((_, csrf, site)) => settings_page(&req, &state, &site, &csrf, StatusCode::OK, "").await,
         Err(resp) => resp,
     }
 }
@@ -757,10 +806,7 @@ pub async fn save_settings(
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    if !super::same_origin(&req)
-        || form.csrf.is_empty()
-        || blake3::hash(form.csrf.as_bytes()) != blake3::hash(csrf.as_bytes())
-    {
+    if !csrf_matches(&req, &csrf, &form.csrf) {
         return settings_page(
             &req,
             &state,
@@ -768,7 +814,8 @@ pub async fn save_settings(
             &csrf,
             StatusCode::FORBIDDEN,
             "<p role=\"alert\">CSRF</p>",
-        );
+        )
+        .await;
     }
     let list = |s: &str| -> Vec<String> {
         s.split([',', '\n', ' '])
@@ -792,11 +839,141 @@ pub async fn save_settings(
                 "Saved."
             };
             let msg = format!("<p role=\"status\">{saved}</p>");
-            settings_page(&req, &state, &changed, &csrf, StatusCode::OK, &msg)
+            settings_page(&req, &state, &changed, &csrf, StatusCode::OK, &msg).await
         }
         Err(e) => {
             let msg = format!("<p role=\"alert\">{}</p>", escape_html(&e.message));
-            settings_page(&req, &state, &site, &csrf, e.status, &msg)
+            settings_page(&req, &state, &site, &csrf, e.status, &msg).await
         }
     }
+}
+
+fn csrf_matches(req: &HttpRequest, expected: &str, sent: &str) -> bool {
+    super::same_origin(req)
+        && !sent.is_empty()
+        && blake3::hash(sent.as_bytes()) == blake3::hash(expected.as_bytes())
+}
+
+#[derive(serde::Deserialize)]
+pub struct ShareForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /dashboard/{domain}/shares` (owners): a new shared link, shown once.
+pub async fn create_share(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<ShareForm>,
+) -> HttpResponse {
+    let (_, csrf, site) = match owned_site(&req, &state, &path).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    if !csrf_matches(&req, &csrf, &form.csrf) {
+        return settings_page(
+            &req,
+            &state,
+            &site,
+            &csrf,
+            StatusCode::FORBIDDEN,
+            "<p role=\"alert\">CSRF</p>",
+        )
+        .await;
+    }
+    let password_hash = if form.password.is_empty() {
+        String::new()
+    } else {
+        let password = form.password.clone();
+        match tokio::task::spawn_blocking(move || crate::users::hash_password(&password)).await {
+            Ok(Ok(h)) => h,
+            _ => {
+                return settings_page(
+                    &req,
+                    &state,
+                    &site,
+                    &csrf,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "",
+                )
+                .await
+            }
+        }
+    };
+    let secret = super::auth::new_token();
+    if state
+        .store
+        .add_share(site.id, &super::auth::token_hash(&secret), &password_hash)
+        .await
+        .is_err()
+    {
+        return settings_page(
+            &req,
+            &state,
+            &site,
+            &csrf,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "",
+        )
+        .await;
+    }
+    let base = match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    let url = format!("{base}/share/{secret}");
+    let note = if german(&req) {
+        "Neuer geteilter Link (wird nur jetzt angezeigt):"
+    } else {
+        "New shared link (shown only now):"
+    };
+    let msg = format!(
+        "<p role=\"status\">{note} <a id=\"new-share\" href=\"{url}\">{url}</a></p>",
+        url = escape_html(&url)
+    );
+    settings_page(&req, &state, &site, &csrf, StatusCode::OK, &msg).await
+}
+
+/// `POST /dashboard/{domain}/shares/{id}/revoke` (owners).
+pub async fn revoke_share(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+    form: web::Form<ShareForm>,
+) -> HttpResponse {
+    let (domain, id) = path.into_inner();
+    let (_, csrf, site) = match owned_site(&req, &state, &domain).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    if !csrf_matches(&req, &csrf, &form.csrf) {
+        return settings_page(
+            &req,
+            &state,
+            &site,
+            &csrf,
+            StatusCode::FORBIDDEN,
+            "<p role=\"alert\">CSRF</p>",
+        )
+        .await;
+    }
+    let (status, msg) = match state.store.remove_share(site.id, id).await {
+        Ok(()) => (
+            StatusCode::OK,
+            if german(&req) {
+                "Zurückgezogen."
+            } else {
+                "Revoked."
+            },
+        ),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "–"),
+    };
+    let msg = format!("<p role=\"status\">{msg}</p>");
+    settings_page(&req, &state, &site, &csrf, status, &msg).await
 }

@@ -12,6 +12,7 @@ pub mod matomo;
 pub mod matomo_api;
 pub mod optout;
 pub mod password;
+pub mod share;
 pub mod stats;
 
 use crate::ingest::privacy::{PrivacySignals, OPT_OUT_COOKIE};
@@ -115,6 +116,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/dashboard/{domain}/settings",
             web::post().to(dashboard::save_settings),
         )
+        .route(
+            "/dashboard/{domain}/shares",
+            web::post().to(dashboard::create_share),
+        )
+        .route(
+            "/dashboard/{domain}/shares/{id}/revoke",
+            web::post().to(dashboard::revoke_share),
+        )
+        .route("/share/{secret}", web::get().to(share::view))
+        .route("/share/{secret}", web::post().to(share::unlock))
+        .route("/share/{secret}/export.csv", web::get().to(share::export))
         .route("/opt-out", web::get().to(optout::page))
         .route("/opt-out", web::post().to(optout::toggle))
         .route("/opt-out.js", web::get().to(optout::script))

@@ -123,6 +123,15 @@ pub struct ArchivedDay {
     pub timezone: String,
 }
 
+/// A read-only shared link to a site's dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SharedLink {
+    pub id: u32,
+    pub site_id: u32,
+    pub has_password: bool,
+    pub created_ts: i64,
+}
+
 /// Who a Stats API token is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenScope {
@@ -253,6 +262,20 @@ pub trait Store: Send + Sync + 'static {
     fn session(&self, token_hash: &str, now: i64) -> StoreFuture<'_, Option<(User, String)>>;
     /// Ends a session.
     fn remove_session(&self, token_hash: &str) -> StoreFuture<'_, ()>;
+
+    /// Creates a shared link (by its secret's hash) with an argon2 password hash or `""`.
+    fn add_share(
+        &self,
+        site_id: u32,
+        token_hash: &str,
+        password_hash: &str,
+    ) -> StoreFuture<'_, SharedLink>;
+    /// The shared links of a site.
+    fn shares(&self, site_id: u32) -> StoreFuture<'_, Vec<SharedLink>>;
+    /// A shared link and its password hash, by its secret's hash.
+    fn share_by_token(&self, token_hash: &str) -> StoreFuture<'_, Option<(SharedLink, String)>>;
+    /// Revokes a shared link of a site.
+    fn remove_share(&self, site_id: u32, share_id: u32) -> StoreFuture<'_, ()>;
 
     /// Saves a token by its hash.
     fn add_token(&self, token_hash: &str, scope: TokenScope) -> StoreFuture<'_, ()>;

@@ -349,3 +349,137 @@ async fn owners_change_site_settings_viewers_cannot() {
         404
     );
 }
+
+fn new_share_url(html: &str) -> String {
+    let at = html.find("id=\"new-share\" href=\"").expect("a new link")
+        + "id=\"new-share\" href=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
+    let (app, cookie) = setup().await;
+    let html = app
+        .get_as(&cookie, "/dashboard/shop.example/settings")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&html, "csrf");
+    let create = |password: &'static str| {
+        let (address, cookie, csrf) = (app.address.clone(), cookie.clone(), csrf.clone());
+        async move {
+            no_redirects()
+                .post(format!("{address}/dashboard/shop.example/shares"))
+                .header("Cookie", cookie)
+                .form(&[("csrf", csrf.as_str()), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = create("").await;
+    assert_eq!(r.status(), 200);
+    let open_url = new_share_url(&r.text().await.unwrap());
+    let path = open_url.trim_start_matches(&app.address).to_string();
+    // Logged out, the link shows the dashboard, read-only, with links that stay on the link.
+    let r = no_redirects().get(&open_url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("data-metric=\"pageviews\"><small>Page views</small><b>3</b>"));
+    assert!(
+        !html.contains("id=\"settings\"")
+            && !html.contains("href=\"/dashboard/")
+            && !html.contains("href=\"/dashboard\""),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"{path}?period=30d")),
+        "{html}"
+    );
+    assert!(!html.contains("beta-secret"));
+    let csv = no_redirects()
+        .get(format!("{open_url}/export.csv?dim=event:page&period=day"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("\"/pricing\""), "{csv}");
+    // With a password.
+    let r = create("share secret 1").await;
+    let locked = new_share_url(&r.text().await.unwrap());
+    assert_eq!(
+        no_redirects().get(&locked).send().await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        no_redirects()
+            .get(format!("{locked}/export.csv"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let wrong = no_redirects()
+        .post(&locked)
+        .form(&[("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = no_redirects()
+        .post(&locked)
+        .form(&[("password", "share secret 1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 303);
+    let set = right.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("Path=/share/"),
+        "{set}"
+    );
+    let unlock = set.split(';').next().unwrap().to_string();
+    let r = no_redirects()
+        .get(&locked)
+        .header("Cookie", &unlock)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Revoked links stop working.
+    let html = app
+        .get_as(&cookie, "/dashboard/shop.example/settings")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("/revoke\"").count(), 2, "{html}");
+    let r = no_redirects()
+        .post(format!(
+            "{}/dashboard/shop.example/shares/1/revoke",
+            app.address
+        ))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        no_redirects().get(&open_url).send().await.unwrap().status(),
+        404
+    );
+    assert_eq!(
+        no_redirects()
+            .get(format!("{}/share/made-up", app.address))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}

@@ -4,8 +4,8 @@
 pub mod sql;
 
 use super::{
-    ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow, Store,
-    StoreError, StoreFuture, TokenScope, VisitAttrs,
+    ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow,
+    SharedLink, Store, StoreError, StoreFuture, TokenScope, VisitAttrs,
 };
 use crate::customers::{normalise_handle, Customer};
 use crate::sites::{Site, SiteSpec, SiteSpecError};
@@ -41,6 +41,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_sessions",
         include_str!("../../../migrations/duckdb/0005_sessions.sql"),
+    ),
+    (
+        "0006_shares",
+        include_str!("../../../migrations/duckdb/0006_shares.sql"),
     ),
 ];
 
@@ -497,6 +501,7 @@ fn delete_site(conn: &Connection, site_id: u32) -> Result<(), StoreError> {
         "archive",
         "archived_days",
         "site_customers",
+        "shared_links",
         "sites",
     ] {
         let col = if table == "sites" { "id" } else { "site_id" };
@@ -1194,6 +1199,103 @@ impl Store for Embedded {
             self.with_writer(move |conn| {
                 conn.execute("DELETE FROM user_sessions WHERE token_hash = ?", [hash])
                     .map_err(db("ending a session"))?;
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    fn add_share(
+        &self,
+        site_id: u32,
+        token_hash: &str,
+        password_hash: &str,
+    ) -> StoreFuture<'_, SharedLink> {
+        let (hash, password) = (token_hash.to_string(), password_hash.to_string());
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let id: i64 = conn
+                    .query_row(
+                        "SELECT COALESCE(max(id), 0) + 1 FROM shared_links",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(db("choosing a shared link id"))?;
+                let now = chrono::Utc::now().timestamp();
+                conn.execute(
+                    "INSERT INTO shared_links VALUES (?, ?, ?, ?, ?)",
+                    params![id as u32, site_id, hash, password, now],
+                )
+                .map_err(db("saving a shared link"))?;
+                Ok(SharedLink {
+                    id: id as u32,
+                    site_id,
+                    has_password: !password.is_empty(),
+                    created_ts: now,
+                })
+            })
+            .await
+        })
+    }
+
+    fn shares(&self, site_id: u32) -> StoreFuture<'_, Vec<SharedLink>> {
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare("SELECT id, site_id, password_hash <> '', created_ts FROM shared_links WHERE site_id = ? ORDER BY id")
+                    .map_err(db("listing shared links"))?;
+                let rows = stmt
+                    .query_map([site_id], |r| {
+                        Ok(SharedLink {
+                            id: r.get(0)?,
+                            site_id: r.get(1)?,
+                            has_password: r.get(2)?,
+                            created_ts: r.get(3)?,
+                        })
+                    })
+                    .map_err(db("listing shared links"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading shared links"))?;
+                Ok(rows)
+            })
+            .await
+        })
+    }
+
+    fn share_by_token(&self, token_hash: &str) -> StoreFuture<'_, Option<(SharedLink, String)>> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare("SELECT id, site_id, password_hash, created_ts FROM shared_links WHERE token_hash = ?")
+                    .map_err(db("looking up a shared link"))?;
+                let mut rows = stmt.query([hash]).map_err(db("looking up a shared link"))?;
+                let Some(r) = rows.next().map_err(db("looking up a shared link"))? else {
+                    return Ok(None);
+                };
+                let password: String = r.get(2).map_err(db("reading a shared link"))?;
+                Ok(Some((
+                    SharedLink {
+                        id: r.get(0).map_err(db("reading a shared link"))?,
+                        site_id: r.get(1).map_err(db("reading a shared link"))?,
+                        has_password: !password.is_empty(),
+                        created_ts: r.get(3).map_err(db("reading a shared link"))?,
+                    },
+                    password,
+                )))
+            })
+            .await
+        })
+    }
+
+    fn remove_share(&self, site_id: u32, share_id: u32) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                conn.execute(
+                    "DELETE FROM shared_links WHERE site_id = ? AND id = ?",
+                    params![site_id, share_id],
+                )
+                .map_err(db("revoking a shared link"))?;
                 Ok(())
             })
             .await

@@ -1,0 +1,178 @@
+//! Shared links: a read-only dashboard of one site at `/share/{secret}` that works without an
+//! account, optionally behind a password, revocable by the site's owners. A password, once
+//! given, is remembered by a cookie scoped to that link's path.
+
+use super::account::see_other;
+use super::auth::token_hash;
+use super::client_ip::{is_secure, ClientIp};
+use super::{escape_html, html_page, same_origin, AppState};
+use crate::stats::Caller;
+use crate::store::{SharedLink, TokenScope};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+fn cookie_name(share: &SharedLink) -> String {
+    format!("spurlos_share_{}", share.id)
+}
+
+/// What the cookie of an unlocked link holds: bound to the link and to its password hash, so
+/// it cannot be made without the password and dies with a new password or the link.
+fn unlock_value(secret: &str, password_hash: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"spurlos share unlock\0");
+    h.update(secret.as_bytes());
+    h.update(b"\0");
+    h.update(password_hash.as_bytes());
+    h.finalize().to_hex().to_string()
+}
+
+fn german(req: &HttpRequest) -> bool {
+    super::header(req, "accept-language")
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("de")
+}
+
+fn not_found(req: &HttpRequest) -> HttpResponse {
+    let (lang, text) = if german(req) {
+        ("de", "Dieser Link ist ungültig oder wurde zurückgezogen.")
+    } else {
+        ("en", "This link is invalid or has been revoked.")
+    };
+    html_page(StatusCode::NOT_FOUND, lang, text, "")
+}
+
+fn password_form(req: &HttpRequest, secret: &str, status: StatusCode, error: bool) -> HttpResponse {
+    let de = german(req);
+    let (title, label, open, wrong) = if de {
+        (
+            "Geschützte Statistik",
+            "Passwort",
+            "Öffnen",
+            "Das Passwort ist falsch.",
+        )
+    } else {
+        (
+            "Protected statistics",
+            "Password",
+            "Open",
+            "The password is wrong.",
+        )
+    };
+    let body = format!(
+        "{err}<form method=\"post\" action=\"/share/{secret}\"><p><label>{label}<br><input type=\"password\" name=\"password\" required></label></p><p><button type=\"submit\">{open}</button></p></form>",
+        err = if error { format!("<p role=\"alert\">{wrong}</p>") } else { String::new() },
+        secret = escape_html(secret),
+    );
+    html_page(status, if de { "de" } else { "en" }, title, &body)
+}
+
+/// The link, when it exists and (if it has a password) the request carries its unlock cookie.
+async fn open(
+    req: &HttpRequest,
+    state: &AppState,
+    secret: &str,
+) -> Result<SharedLink, HttpResponse> {
+    let Ok(Some((share, password_hash))) = state.store.share_by_token(&token_hash(secret)).await
+    else {
+        return Err(not_found(req));
+    };
+    if share.has_password {
+        let unlocked = req
+            .cookie(&cookie_name(&share))
+            .is_some_and(|c| c.value() == unlock_value(secret, &password_hash));
+        if !unlocked {
+            return Err(password_form(req, secret, StatusCode::UNAUTHORIZED, false));
+        }
+    }
+    Ok(share)
+}
+
+/// `GET /share/{secret}`
+pub async fn view(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let secret = path.into_inner();
+    let share = match open(&req, &state, &secret).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let Some(site) = state.sites.by_id(share.site_id) else {
+        return not_found(&req);
+    };
+    let caller = Caller::Token(TokenScope::Site(share.site_id));
+    let base = format!("/share/{secret}");
+    super::dashboard::render_site(&req, &state, &caller, &site.domain, Some(&base)).await
+}
+
+/// `GET /share/{secret}/export.csv`
+pub async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let share = match open(&req, &state, &path).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let Some(site) = state.sites.by_id(share.site_id) else {
+        return not_found(&req);
+    };
+    let caller = Caller::Token(TokenScope::Site(share.site_id));
+    super::dashboard::render_export(&req, &state, &caller, &site.domain).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct Unlock {
+    password: String,
+}
+
+/// `POST /share/{secret}` with the link's password: remembered by a cookie for this link.
+pub async fn unlock(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    client: ClientIp,
+    form: web::Form<Unlock>,
+) -> HttpResponse {
+    let secret = path.into_inner();
+    let Ok(Some((share, password_hash))) = state.store.share_by_token(&token_hash(&secret)).await
+    else {
+        return not_found(&req);
+    };
+    if !same_origin(&req) {
+        return password_form(&req, &secret, StatusCode::FORBIDDEN, false);
+    }
+    let network = client.0.truncate(1).addr().to_string();
+    let key = format!("share-{}", share.id);
+    let now = state.stats.clock.now().timestamp();
+    if state
+        .login_limiter
+        .blocked_for(&key, &network, now)
+        .is_some()
+    {
+        return password_form(&req, &secret, StatusCode::TOO_MANY_REQUESTS, true);
+    }
+    let (password, stored) = (form.password.clone(), password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || crate::users::verify_password(&password, &stored))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        state.login_limiter.failed(&key, &network, now);
+        return password_form(&req, &secret, StatusCode::UNAUTHORIZED, true);
+    }
+    let secure = if is_secure(&req) { "; Secure" } else { "" };
+    let mut resp = see_other(&format!("/share/{secret}"));
+    let cookie = format!(
+        "{}={}; Path=/share/{secret}; HttpOnly; SameSite=Lax{secure}",
+        cookie_name(&share),
+        unlock_value(&secret, &password_hash)
+    );
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&cookie) {
+        resp.headers_mut()
+            .insert(actix_web::http::header::SET_COOKIE, v);
+    }
+    resp
+}
