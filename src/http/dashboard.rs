@@ -165,17 +165,7 @@ fn page(status: StatusCode, lang: &str, title: &str, header: &str, body: &str) -
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/dashboard.css\"></head><body><header>{header}</header><main>{body}</main></body></html>",
         title = escape_html(title),
     );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        // Forms post back with a real Origin (the default no-referrer makes it "null"); other
-        // sites still get no referrer.
-        .insert_header(("Referrer-Policy", "same-origin"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .body(html)
+    super::private_html(status, html)
 }
 
 /// A polyline through `values` in a `w`×`h` box.
@@ -802,21 +792,10 @@ pub async fn save_settings(
     path: web::Path<String>,
     form: web::Form<SettingsForm>,
 ) -> HttpResponse {
-    let (_, csrf, site) = match owned_site(&req, &state, &path).await {
+    let (csrf, site) = match owner_form(&req, &state, &path, &form.csrf).await {
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    if !csrf_matches(&req, &csrf, &form.csrf) {
-        return settings_page(
-            &req,
-            &state,
-            &site,
-            &csrf,
-            StatusCode::FORBIDDEN,
-            "<p role=\"alert\">CSRF</p>",
-        )
-        .await;
-    }
     let list = |s: &str| -> Vec<String> {
         s.split([',', '\n', ' '])
             .map(str::trim)
@@ -848,6 +827,22 @@ pub async fn save_settings(
     }
 }
 
+/// An owner's form post: the site and the session's CSRF token, when the user owns the site and
+/// the form carries that token from spurlos's own page; otherwise the response to give.
+async fn owner_form(
+    req: &HttpRequest,
+    state: &AppState,
+    domain: &str,
+    sent_csrf: &str,
+) -> Result<(String, std::sync::Arc<crate::sites::Site>), HttpResponse> {
+    let (_, csrf, site) = owned_site(req, state, domain).await?;
+    if !csrf_matches(req, &csrf, sent_csrf) {
+        let alert = "<p role=\"alert\">CSRF</p>";
+        return Err(settings_page(req, state, &site, &csrf, StatusCode::FORBIDDEN, alert).await);
+    }
+    Ok((csrf, site))
+}
+
 fn csrf_matches(req: &HttpRequest, expected: &str, sent: &str) -> bool {
     super::same_origin(req)
         && !sent.is_empty()
@@ -869,21 +864,10 @@ pub async fn create_share(
     path: web::Path<String>,
     form: web::Form<ShareForm>,
 ) -> HttpResponse {
-    let (_, csrf, site) = match owned_site(&req, &state, &path).await {
+    let (csrf, site) = match owner_form(&req, &state, &path, &form.csrf).await {
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    if !csrf_matches(&req, &csrf, &form.csrf) {
-        return settings_page(
-            &req,
-            &state,
-            &site,
-            &csrf,
-            StatusCode::FORBIDDEN,
-            "<p role=\"alert\">CSRF</p>",
-        )
-        .await;
-    }
     let password_hash = if form.password.is_empty() {
         String::new()
     } else {
@@ -948,21 +932,10 @@ pub async fn revoke_share(
     form: web::Form<ShareForm>,
 ) -> HttpResponse {
     let (domain, id) = path.into_inner();
-    let (_, csrf, site) = match owned_site(&req, &state, &domain).await {
+    let (csrf, site) = match owner_form(&req, &state, &domain, &form.csrf).await {
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    if !csrf_matches(&req, &csrf, &form.csrf) {
-        return settings_page(
-            &req,
-            &state,
-            &site,
-            &csrf,
-            StatusCode::FORBIDDEN,
-            "<p role=\"alert\">CSRF</p>",
-        )
-        .await;
-    }
     let (status, msg) = match state.store.remove_share(site.id, id).await {
         Ok(()) => (
             StatusCode::OK,

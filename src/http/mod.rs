@@ -185,15 +185,20 @@ pub fn html_page(
         lang = escape_html(lang),
         title = escape_html(title),
     );
+    private_html(status, html)
+}
+
+/// The headers every private page of spurlos's own gets: not cached, no script, not framed,
+/// and a same-origin referrer so its forms post back with a real `Origin` (the default
+/// no-referrer makes it "null"); other sites still get no referrer.
+pub fn private_html(status: actix_web::http::StatusCode, html: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
-        // Forms post back with a real Origin (the default no-referrer makes it "null"); other
-        // sites still get no referrer.
         .insert_header(("Referrer-Policy", "same-origin"))
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
         ))
         .body(html)
 }
