@@ -483,3 +483,108 @@ async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
         404
     );
 }
+
+/// Every read endpoint, as customer A's user and with A's customer token: nothing of customer
+/// B (site name, pages) comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_a_sees_nothing_of_customer_b_anywhere() {
+    let (app, cookie) = setup().await;
+    let (_, t) = app
+        .admin(
+            Method::POST,
+            "/api/admin/tokens",
+            Some(json!({"customer": "acme"})),
+        )
+        .await;
+    let token = t["token"].as_str().unwrap().to_string();
+    let html = app
+        .get_as(&cookie, "/dashboard/shop.example/settings")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&html, "csrf");
+    let mut bodies: Vec<(String, u16, String)> = Vec::new();
+    for path in [
+        "/dashboard",
+        "/account",
+        "/dashboard/shop.example?period=all",
+        "/dashboard/shop.example/settings",
+        "/dashboard/shop.example/export.csv?dim=event:page&period=all",
+        "/dashboard/beta.example",
+        "/dashboard/beta.example?period=all",
+        "/dashboard/beta.example/export.csv?dim=event:page&period=all",
+        "/dashboard/beta.example/export.csv?period=all",
+        "/dashboard/beta.example/settings",
+        "/dashboard/2",
+    ] {
+        let r = app.get_as(&cookie, path).await;
+        bodies.push((
+            path.to_string(),
+            r.status().as_u16(),
+            r.text().await.unwrap(),
+        ));
+    }
+    let r = no_redirects()
+        .post(format!("{}/dashboard/beta.example/shares", app.address))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    bodies.push((
+        "POST shares of beta".into(),
+        r.status().as_u16(),
+        r.text().await.unwrap(),
+    ));
+    for site in ["beta.example", "2"] {
+        for q in [
+            json!({"site_id": site, "metrics": ["visitors"], "date_range": "all", "dimensions": ["event:page"]}),
+            json!({"site_id": site, "metrics": ["visitors"], "date_range": "all"}),
+        ] {
+            let r = app
+                .client
+                .post(format!("{}/api/v2/query", app.address))
+                .bearer_auth(&token)
+                .json(&q)
+                .send()
+                .await
+                .unwrap();
+            bodies.push((
+                format!("query {q}"),
+                r.status().as_u16(),
+                r.text().await.unwrap(),
+            ));
+        }
+        let r = app
+            .client
+            .get(format!(
+                "{}/api/v1/stats/realtime/visitors?site_id={site}",
+                app.address
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        bodies.push((
+            format!("realtime {site}"),
+            r.status().as_u16(),
+            r.text().await.unwrap(),
+        ));
+    }
+    for (what, status, body) in &bodies {
+        assert!(
+            !body.contains("beta-secret"),
+            "{what} leaks B's page: {body}"
+        );
+        let mentions_b = body.contains("beta.example");
+        // A 404 may repeat the name the caller asked for, nothing more.
+        assert!(
+            !mentions_b || (*status == 404 && !body.contains("beta-secret")),
+            "{what} ({status}) shows B's site: {body}"
+        );
+        if what.contains("beta") || what.ends_with("/2") || what.contains("\"2\"") {
+            assert!(*status == 404 || *status == 401, "{what}: {status}");
+        }
+    }
+}
