@@ -15,7 +15,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 /// Periods offered as presets (Stats API names).
-const PERIODS: [&str; 7] = ["day", "7d", "30d", "month", "6mo", "12mo", "all"];
+/// Presets offered (Stats API names); `realtime` is the last five minutes.
+const PERIODS: [&str; 8] = [
+    "realtime", "day", "7d", "30d", "month", "6mo", "12mo", "all",
+];
 
 /// Panels: title (en, de) and dimension.
 const PANELS: [(&str, &str, &str); 13] = [
@@ -438,10 +441,10 @@ pub async fn render_site(
         ));
     }
     // The graph.
-    let bucket = if view.period == "day" {
-        "time:hour"
-    } else {
-        "time:day"
+    let bucket = match view.period.as_str() {
+        "realtime" => "time:minute",
+        "day" => "time:hour",
+        _ => "time:day",
     };
     let mut gq = json!({"site_id": site.domain, "metrics": ["visitors"], "date_range": view.date_range(),
         "filters": view.api_filters(), "dimensions": [bucket], "include": {"time_labels": true}});

@@ -128,6 +128,21 @@ async fn the_dashboard_shows_the_users_sites_with_escaped_visitor_text() {
         "{html}"
     );
     assert!(!html.contains("<script"), "no script at all");
+    // The realtime view: the last five minutes, by minute.
+    let html = app
+        .get_as(&cookie, "/dashboard/shop.example?period=realtime")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("data-metric=\"visitors\"><small>Visitors</small><b>2</b>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("2024-06-10 08:00:00"),
+        "minute labels: {html}"
+    );
     // Another customer's site is not there, not even by URL.
     assert!(!html.contains("beta-secret"));
     let r = app.get_as(&cookie, "/dashboard/beta.example").await;
