@@ -283,7 +283,7 @@ pub struct CsrfForm {
 }
 
 /// Whether a form carries the session's CSRF token and comes from spurlos's own page.
-fn csrf_ok(req: &HttpRequest, expected: &str, sent: &str) -> bool {
+pub fn csrf_ok(req: &HttpRequest, expected: &str, sent: &str) -> bool {
     same_origin(req)
         && blake3::hash(expected.as_bytes()) == blake3::hash(sent.as_bytes())
         && !sent.is_empty()

@@ -839,17 +839,11 @@ async fn owner_form(
     sent_csrf: &str,
 ) -> Result<(String, std::sync::Arc<crate::sites::Site>), HttpResponse> {
     let (_, csrf, site) = owned_site(req, state, domain).await?;
-    if !csrf_matches(req, &csrf, sent_csrf) {
+    if !super::account::csrf_ok(req, &csrf, sent_csrf) {
         let alert = "<p role=\"alert\">CSRF</p>";
         return Err(settings_page(req, state, &site, &csrf, StatusCode::FORBIDDEN, alert).await);
     }
     Ok((csrf, site))
-}
-
-fn csrf_matches(req: &HttpRequest, expected: &str, sent: &str) -> bool {
-    super::same_origin(req)
-        && !sent.is_empty()
-        && blake3::hash(sent.as_bytes()) == blake3::hash(expected.as_bytes())
 }
 
 #[derive(serde::Deserialize)]

@@ -257,18 +257,6 @@ async fn owners_change_site_settings_viewers_cannot() {
     );
     assert!(html.contains("/opt-out?lang=en"));
     let csrf = field(&html, "csrf");
-    let post = |form: Vec<(&'static str, String)>| {
-        let (address, cookie) = (app.address.clone(), cookie.clone());
-        async move {
-            no_redirects()
-                .post(format!("{address}/dashboard/shop.example/settings"))
-                .header("Cookie", cookie)
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
     let good = |csrf: &str, tz: &str| {
         vec![
             ("csrf", csrf.to_string()),
@@ -280,6 +268,15 @@ async fn owners_change_site_settings_viewers_cannot() {
             ("ip_mask_bytes", "2".to_string()),
             ("excluded_ranges", "10.0.0.0/8\n192.168.0.0/16".to_string()),
         ]
+    };
+    let post = |form: Vec<(&'static str, String)>| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_as(&cookie, "/dashboard/shop.example/settings", &pairs)
+                .await
+        }
     };
     assert_eq!(post(good("", "Europe/Berlin")).await.status(), 403);
     assert_eq!(post(good("forged", "Europe/Berlin")).await.status(), 403);
@@ -382,15 +379,15 @@ async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
         .unwrap();
     let csrf = field(&html, "csrf");
     let create = |password: &'static str| {
-        let (address, cookie, csrf) = (app.address.clone(), cookie.clone(), csrf.clone());
+        let (cookie, csrf) = (cookie.clone(), csrf.clone());
+        let app = &app;
         async move {
-            no_redirects()
-                .post(format!("{address}/dashboard/shop.example/shares"))
-                .header("Cookie", cookie)
-                .form(&[("csrf", csrf.as_str()), ("password", password)])
-                .send()
-                .await
-                .unwrap()
+            app.post_as(
+                &cookie,
+                "/dashboard/shop.example/shares",
+                &[("csrf", csrf.as_str()), ("password", password)],
+            )
+            .await
         }
     };
     let r = create("").await;
@@ -540,13 +537,13 @@ async fn customer_a_sees_nothing_of_customer_b_anywhere() {
             r.text().await.unwrap(),
         ));
     }
-    let r = no_redirects()
-        .post(format!("{}/dashboard/beta.example/shares", app.address))
-        .header("Cookie", &cookie)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_as(
+            &cookie,
+            "/dashboard/beta.example/shares",
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
     bodies.push((
         "POST shares of beta".into(),
         r.status().as_u16(),

@@ -229,6 +229,22 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A form POST as a signed-in user (cookie `name=value`), redirects not followed.
+    pub async fn post_as(
+        &self,
+        cookie: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        no_redirects()
+            .post(format!("{}{path}", self.address))
+            .header("Cookie", cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A CORS preflight for a POST to `path` from a page of `origin`.
     pub async fn preflight(&self, path: &str, origin: &str) -> reqwest::Response {
         self.client
