@@ -2,8 +2,6 @@
 //! customers and sites, CSRF on logout and password change, and the login rate limit.
 
 use super::helpers::*;
-use reqwest::Method;
-use serde_json::json;
 
 const PASSWORD: &str = "a long enough password";
 
@@ -15,18 +13,7 @@ fn browser() -> reqwest::Client {
 /// was set through a one-time link.
 async fn app_with_user() -> TestApp {
     let app = spawn_app().await;
-    for handle in ["acme", "beta"] {
-        let path = format!("/api/admin/customers/{handle}");
-        app.admin(
-            Method::PUT,
-            &path,
-            Some(json!({"name": format!("{handle} Ltd")})),
-        )
-        .await;
-    }
-    app.add_site_spec(json!({"domain": "shop.example", "customer": "acme"}))
-        .await;
-    app.add_site_spec(json!({"domain": "other.example", "customer": "beta"}))
+    app.customer_sites(&[("shop.example", "acme"), ("other.example", "beta")])
         .await;
     app.user_with_password("ann@example.com", "acme", PASSWORD)
         .await;

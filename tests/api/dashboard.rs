@@ -11,17 +11,7 @@ const XSS_REFERRER: &str = "https://evil.example/<img src=x onerror=alert(2)>";
 
 async fn setup() -> (TestApp, String) {
     let app = spawn_app().await;
-    for handle in ["acme", "beta"] {
-        app.admin(
-            Method::PUT,
-            &format!("/api/admin/customers/{handle}"),
-            Some(json!({})),
-        )
-        .await;
-    }
-    app.add_site_spec(json!({"domain": "shop.example", "customer": "acme"}))
-        .await;
-    app.add_site_spec(json!({"domain": "beta.example", "customer": "beta"}))
+    app.customer_sites(&[("shop.example", "acme"), ("beta.example", "beta")])
         .await;
     app.user_with_password("ann@example.com", "acme", PASSWORD)
         .await;
@@ -130,11 +120,8 @@ async fn the_dashboard_shows_the_users_sites_with_escaped_visitor_text() {
     assert!(!html.contains("<script"), "no script at all");
     // The realtime view: the last five minutes, by minute.
     let html = app
-        .get_as(&cookie, "/dashboard/shop.example?period=realtime")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page_as(&cookie, "/dashboard/shop.example?period=realtime")
+        .await;
     assert!(
         html.contains("data-metric=\"visitors\"><small>Visitors</small><b>2</b>"),
         "{html}"
@@ -158,17 +145,14 @@ async fn the_dashboard_shows_the_users_sites_with_escaped_visitor_text() {
 async fn rows_filter_the_page_and_panels_export_as_csv() {
     let (app, cookie) = setup().await;
     let html = app
-        .get_as(&cookie, "/dashboard/shop.example?period=day")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page_as(&cookie, "/dashboard/shop.example?period=day")
+        .await;
     // The Google row of the sources panel links to the filtered page.
     let at = html.find(">Google</a>").expect("a Google row");
     let href_start = html[..at].rfind("href=\"").unwrap() + 6;
     let href = html[href_start..at - 1].replace("&amp;", "&");
     assert!(href.contains("f=visit%3Asource%7CGoogle"), "{href}");
-    let filtered = app.get_as(&cookie, &href).await.text().await.unwrap();
+    let filtered = app.page_as(&cookie, &href).await;
     assert!(
         filtered.contains("data-metric=\"visitors\"><small>Visitors</small><b>1</b>"),
         "{filtered}"
@@ -215,11 +199,8 @@ async fn rows_filter_the_page_and_panels_export_as_csv() {
     assert!(csv.contains(&format!("\"{XSS_PATH}\"")), "{csv}");
     // The whole range per day.
     let csv = app
-        .get_as(&cookie, "/dashboard/shop.example/export.csv?period=day")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page_as(&cookie, "/dashboard/shop.example/export.csv?period=day")
+        .await;
     assert!(
         csv.starts_with("\"time:day\",\"visitors\",\"visits\",\"pageviews\""),
         "{csv}"
@@ -236,12 +217,7 @@ fn field(html: &str, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owners_change_site_settings_viewers_cannot() {
     let (app, cookie) = setup().await;
-    let html = app
-        .get_as(&cookie, "/dashboard/shop.example")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page_as(&cookie, "/dashboard/shop.example").await;
     assert!(
         html.contains("id=\"settings\""),
         "owners see the settings link"
@@ -347,12 +323,7 @@ async fn owners_change_site_settings_viewers_cannot() {
         .login("vic@example.com", "viewer password", "192.0.2.60")
         .await;
     let viewer = session_cookie(&r);
-    let html = app
-        .get_as(&viewer, "/dashboard/shop.example")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page_as(&viewer, "/dashboard/shop.example").await;
     assert!(!html.contains("id=\"settings\""));
     assert_eq!(
         app.get_as(&viewer, "/dashboard/shop.example/settings")
@@ -372,11 +343,8 @@ fn new_share_url(html: &str) -> String {
 async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
     let (app, cookie) = setup().await;
     let html = app
-        .get_as(&cookie, "/dashboard/shop.example/settings")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page_as(&cookie, "/dashboard/shop.example/settings")
+        .await;
     let csrf = field(&html, "csrf");
     let create = |password: &'static str| {
         let (cookie, csrf) = (cookie.clone(), csrf.clone());
@@ -464,11 +432,8 @@ async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
     assert_eq!(r.status(), 200);
     // Revoked links stop working.
     let html = app
-        .get_as(&cookie, "/dashboard/shop.example/settings")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page_as(&cookie, "/dashboard/shop.example/settings")
+        .await;
     assert_eq!(html.matches("/revoke\"").count(), 2, "{html}");
     let r = no_redirects()
         .post(format!(
@@ -510,11 +475,8 @@ async fn customer_a_sees_nothing_of_customer_b_anywhere() {
         .await;
     let token = t["token"].as_str().unwrap().to_string();
     let html = app
-        .get_as(&cookie, "/dashboard/shop.example/settings")
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page_as(&cookie, "/dashboard/shop.example/settings")
+        .await;
     let csrf = field(&html, "csrf");
     let mut bodies: Vec<(String, u16, String)> = Vec::new();
     for path in [

@@ -229,6 +229,26 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The text of a page as a signed-in user.
+    pub async fn page_as(&self, cookie: &str, path: &str) -> String {
+        self.get_as(cookie, path).await.text().await.unwrap()
+    }
+
+    /// Creates each `(domain, customer)` site, and its customer first when it is new.
+    pub async fn customer_sites(&self, sites: &[(&str, &str)]) {
+        for (domain, customer) in sites {
+            let path = format!("/api/admin/customers/{customer}");
+            self.admin(
+                reqwest::Method::PUT,
+                &path,
+                Some(json!({"name": format!("{customer} Ltd")})),
+            )
+            .await;
+            self.add_site_spec(json!({"domain": domain, "customer": customer}))
+                .await;
+        }
+    }
+
     /// A form POST as a signed-in user (cookie `name=value`), redirects not followed.
     pub async fn post_as(
         &self,
