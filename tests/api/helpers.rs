@@ -73,7 +73,7 @@ async fn spawn_app_in(
     TestApp {
         address,
         clock,
-        client: reqwest::Client::new(),
+        client: test_client(reqwest::Client::builder()),
         data_dir,
         handle,
         join,
@@ -308,8 +308,15 @@ impl TestApp {
 
 /// A client that does not follow redirects (to see 303s and cookies).
 pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+    test_client(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()))
+}
+
+/// Idle connections are dropped before the server's keep-alive (5 s) closes them, so a
+/// request never goes out on a connection the server is closing (a slow step, such as
+/// archiving, can leave pooled connections idle that long).
+fn test_client(builder: reqwest::ClientBuilder) -> reqwest::Client {
+    builder
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .unwrap()
 }
