@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing spurlos needs on a fresh Debian machine (as root):
-# Chromium for the browser tests, wrk for the load benchmark, and the tracker's npm packages.
+# Chromium for the browser tests, ClickHouse for the ClickHouse store's tests (the harness starts
+# it itself), wrk for the load benchmark, and the tracker's npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -9,6 +10,7 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+[ -x /usr/bin/clickhouse-server ] || [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server clickhouse-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, clippy, the Rust unit and integration tests (embedded
-# store), the tracker build and size budget, and the browser tests in headless Chromium.
+# Runs every check and test: formatting, clippy, the Rust unit and integration tests (once on the
+# embedded store, once on ClickHouse servers the harness starts), the tracker build and size
+# budget, and the browser tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/spurlos-target}
@@ -23,6 +24,9 @@ echo "matomo.js: $size bytes gzipped (budget 2000)"
 echo "== Rust tests"
 cargo build --bins --examples
 cargo test --all-targets
+
+echo "== integration tests on the ClickHouse store"
+SPURLOS_TEST_STORE=clickhouse cargo test --test integration
 
 echo "== browser tests (Chromium)"
 (cd tracker-js && SPURLOS_BIN="$CARGO_TARGET_DIR/debug/spurlos" node --test --test-concurrency=1 test/*.test.mjs)

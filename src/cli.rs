@@ -5,7 +5,6 @@
 use crate::config::{Config, Settings};
 use crate::customers::Customer;
 use crate::sites::{Site, SiteSpec};
-use crate::store::embedded::Embedded;
 use crate::store::{Store, TokenScope};
 use crate::users::{Membership, Role, User};
 use anyhow::{anyhow, bail, Context};
@@ -205,25 +204,28 @@ pub enum TokenCommand {
 /// Where admin commands are carried out.
 enum Backend {
     Remote { base: String, token: String },
-    Local(std::sync::Arc<Embedded>),
+    Local(std::sync::Arc<dyn Store>),
 }
 
 impl Backend {
-    fn connect(settings: &Settings) -> anyhow::Result<Self> {
+    async fn connect(settings: &Settings) -> anyhow::Result<Self> {
         let base = format!("http://{}", connect_addr(settings));
         let agent = agent();
-        if agent.get(&format!("{base}/api/health")).call().is_ok() {
+        let health = format!("{base}/api/health");
+        if tokio::task::block_in_place(|| agent.get(&health).call().is_ok()) {
             let token = crate::startup::admin_token(settings)?;
             return Ok(Backend::Remote { base, token });
         }
-        let store = Embedded::open(&settings.config.data_dir).with_context(|| {
-            format!(
-                "no server answers at {base}, and the data directory {} cannot be opened \
+        let store = crate::store::open(&settings.config)
+            .await
+            .with_context(|| {
+                format!(
+                    "no server answers at {base}, and the data directory {} cannot be opened \
                  (is a server with another SPURLOS_LISTEN using it?)",
-                settings.config.data_dir.display()
-            )
-        })?;
-        Ok(Backend::Local(std::sync::Arc::new(store)))
+                    settings.config.data_dir.display()
+                )
+            })?;
+        Ok(Backend::Local(store))
     }
 }
 
@@ -295,7 +297,7 @@ fn remote_call(
 
 /// Runs an admin command.
 pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
-    let backend = tokio::task::block_in_place(|| Backend::connect(&settings))?;
+    let backend = Backend::connect(&settings).await?;
     match command {
         Command::Serve => bail!("serve is not an admin command"),
         Command::Site(SiteCommand::Add(a)) => {
@@ -356,7 +358,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     remote_json(base, token, "DELETE", &path, None)?;
                 }
                 Backend::Local(store) => {
-                    let site = local_site(store, &domain).await?;
+                    let site = local_site(store.as_ref(), &domain).await?;
                     store.remove_site(site.id).await?;
                 }
             }
@@ -376,9 +378,11 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                 }
                 Backend::Local(store) => {
                     let scope = match (site, customer) {
-                        (Some(site), _) => TokenScope::Site(local_site(store, &site).await?.id),
+                        (Some(site), _) => {
+                            TokenScope::Site(local_site(store.as_ref(), &site).await?.id)
+                        }
                         (None, Some(handle)) => {
-                            TokenScope::Customer(local_customer(store, &handle).await?.id)
+                            TokenScope::Customer(local_customer(store.as_ref(), &handle).await?.id)
                         }
                         (None, None) => bail!("name --site or --customer"),
                     };
@@ -433,7 +437,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     remote_json(base, token, "DELETE", &path, None)?;
                 }
                 Backend::Local(store) => {
-                    let c = local_customer(store, &handle).await?;
+                    let c = local_customer(store.as_ref(), &handle).await?;
                     store.remove_customer(c.id).await?;
                 }
             }
@@ -463,7 +467,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
 }
 
 /// Archives the data directory's finished days with a progress bar.
-async fn archive_locally(store: &std::sync::Arc<Embedded>) -> anyhow::Result<usize> {
+async fn archive_locally(store: &std::sync::Arc<dyn Store>) -> anyhow::Result<usize> {
     let store: std::sync::Arc<dyn Store> = store.clone();
     let sites = crate::sites::SiteRegistry::default();
     sites.replace(store.sites().await?);
@@ -551,7 +555,10 @@ async fn user_command(
                 Backend::Local(store) => {
                     let mut ids = Vec::new();
                     for m in &memberships {
-                        ids.push((local_customer(store, &m.customer).await?.id, m.role));
+                        ids.push((
+                            local_customer(store.as_ref(), &m.customer).await?.id,
+                            m.role,
+                        ));
                     }
                     store.put_user(&email, ids).await?.0
                 }
@@ -630,7 +637,7 @@ async fn user_command(
 }
 
 /// A customer by handle, from the data directory.
-async fn local_customer(store: &Embedded, handle: &str) -> anyhow::Result<Customer> {
+async fn local_customer(store: &dyn Store, handle: &str) -> anyhow::Result<Customer> {
     let h = crate::customers::normalise_handle(handle)?;
     store
         .customers()
@@ -664,7 +671,7 @@ fn remote_put(
 }
 
 /// The site a domain (main or alias) belongs to, from the data directory.
-async fn local_site(store: &Embedded, domain: &str) -> anyhow::Result<Site> {
+async fn local_site(store: &dyn Store, domain: &str) -> anyhow::Result<Site> {
     let d = crate::sites::normalise_domain(domain)
         .ok_or_else(|| anyhow!("{domain:?} is not a domain name"))?;
     store

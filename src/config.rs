@@ -37,6 +37,63 @@ pub struct Config {
     /// The address users reach spurlos at, e.g. `https://stats.example.net`
     /// (`SPURLOS_PUBLIC_URL`), for links spurlos hands out; default: the address a request used.
     pub public_url: Option<String>,
+    /// Where statistics, sites, tokens and salts live: `embedded` (a DuckDB file in the data
+    /// directory) or `clickhouse` (`SPURLOS_STORE`).
+    pub store: StoreKind,
+    /// The ClickHouse server or cluster, used when `store = "clickhouse"`.
+    pub clickhouse: ClickHouseConfig,
+}
+
+/// Which store implementation spurlos uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    #[default]
+    Embedded,
+    #[serde(rename = "clickhouse")]
+    ClickHouse,
+}
+
+/// Connection and layout of the ClickHouse store (`[clickhouse]` in the TOML file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClickHouseConfig {
+    /// HTTP address of a ClickHouse server (`SPURLOS_CLICKHOUSE_URL`).
+    pub url: String,
+    /// Database; created when missing (`SPURLOS_CLICKHOUSE_DATABASE`).
+    pub database: String,
+    /// User (`SPURLOS_CLICKHOUSE_USER`).
+    pub user: String,
+    /// Password (`SPURLOS_CLICKHOUSE_PASSWORD`).
+    pub password: String,
+    /// A cluster from the server's `remote_servers`: events and sessions are then stored in
+    /// local tables on every shard behind `Distributed` tables sharded by site
+    /// (`SPURLOS_CLICKHOUSE_CLUSTER`).
+    pub cluster: Option<String>,
+    /// HTTP addresses of every node that holds local event tables, where spurlos creates them
+    /// and runs deletions (`SPURLOS_CLICKHOUSE_SHARD_URLS`, comma-separated); default: `url`.
+    pub shard_urls: Vec<String>,
+    /// Create the local tables with ReplicatedMergeTree (paths from the `{shard}` and
+    /// `{replica}` macros) instead of MergeTree (`SPURLOS_CLICKHOUSE_REPLICATED`).
+    pub replicated: bool,
+    /// Largest size of the on-disk spool for batches ClickHouse did not take, in bytes
+    /// (`SPURLOS_SPOOL_MAX_BYTES`); when it is full, hits get 503.
+    pub spool_max_bytes: u64,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8123".into(),
+            database: "spurlos".into(),
+            user: "default".into(),
+            password: String::new(),
+            cluster: None,
+            shard_urls: Vec::new(),
+            replicated: false,
+            spool_max_bytes: 1 << 30,
+        }
+    }
 }
 
 impl Default for Config {
@@ -53,6 +110,8 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             workers: 0,
             public_url: None,
+            store: StoreKind::Embedded,
+            clickhouse: ClickHouseConfig::default(),
         }
     }
 }
@@ -141,6 +200,41 @@ impl Config {
             "SPURLOS_PUBLIC_URL" => {
                 self.public_url = (!value.is_empty()).then(|| value.to_string());
             }
+            "SPURLOS_STORE" => {
+                self.store = match value.trim() {
+                    "embedded" => StoreKind::Embedded,
+                    "clickhouse" => StoreKind::ClickHouse,
+                    other => {
+                        return Err(ConfigError::Invalid {
+                            key: "store",
+                            message: format!(
+                                "{other:?} is neither \"embedded\" nor \"clickhouse\""
+                            ),
+                        })
+                    }
+                }
+            }
+            "SPURLOS_CLICKHOUSE_URL" => self.clickhouse.url = value.to_string(),
+            "SPURLOS_CLICKHOUSE_DATABASE" => self.clickhouse.database = value.to_string(),
+            "SPURLOS_CLICKHOUSE_USER" => self.clickhouse.user = value.to_string(),
+            "SPURLOS_CLICKHOUSE_PASSWORD" => self.clickhouse.password = value.to_string(),
+            "SPURLOS_CLICKHOUSE_CLUSTER" => {
+                self.clickhouse.cluster = (!value.is_empty()).then(|| value.to_string());
+            }
+            "SPURLOS_CLICKHOUSE_SHARD_URLS" => {
+                self.clickhouse.shard_urls = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
+            "SPURLOS_CLICKHOUSE_REPLICATED" => {
+                self.clickhouse.replicated = matches!(value.trim(), "1" | "true" | "yes")
+            }
+            "SPURLOS_SPOOL_MAX_BYTES" => {
+                self.clickhouse.spool_max_bytes = parse_num("spool_max_bytes", value)?
+            }
             _ => {}
         }
         Ok(())
@@ -175,6 +269,36 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     key: "public_url",
                     message: format!("{public:?} is not an http(s) URL"),
+                });
+            }
+        }
+        if self.store == StoreKind::ClickHouse {
+            let ch = &self.clickhouse;
+            for url in std::iter::once(&ch.url).chain(&ch.shard_urls) {
+                let ok = url::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if !ok {
+                    return Err(ConfigError::Invalid {
+                        key: "clickhouse.url",
+                        message: format!("{url:?} is not an http(s) URL"),
+                    });
+                }
+            }
+            let ident = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 64
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            };
+            if !ident(&ch.database) {
+                return Err(ConfigError::Invalid {
+                    key: "clickhouse.database",
+                    message: format!("{:?} must be 1-64 letters, digits or _", ch.database),
+                });
+            }
+            if let Some(cluster) = ch.cluster.as_deref().filter(|c| !ident(c)) {
+                return Err(ConfigError::Invalid {
+                    key: "clickhouse.cluster",
+                    message: format!("{cluster:?} must be 1-64 letters, digits or _"),
                 });
             }
         }

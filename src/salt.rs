@@ -72,7 +72,14 @@ impl Salts {
         next.sort_by_key(|(d, _)| *d);
         if next != *kept {
             self.store.replace_salts(&next).await?;
-            *kept = next;
+            // Read back: where several nodes share a store, the salt written first wins.
+            *kept = self
+                .store
+                .salts()
+                .await?
+                .into_iter()
+                .filter(|(day, _)| *day >= yesterday && *day <= today)
+                .collect();
         }
         Ok(())
     }

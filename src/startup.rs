@@ -12,7 +12,6 @@ use crate::salt::Salts;
 use crate::sites::SiteRegistry;
 use crate::stats::archive::Archive;
 use crate::stats::Stats;
-use crate::store::embedded::Embedded;
 use crate::store::Store;
 use actix_web::{dev::Server, dev::ServerHandle, middleware, web, App, HttpServer};
 use anyhow::Context;
@@ -80,10 +79,17 @@ impl Application {
     pub async fn build_with(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         let config = &settings.config;
         let admin_token = admin_token(&settings)?;
-        let store: Arc<dyn Store> = Arc::new(
-            Embedded::open(&config.data_dir)
-                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-        );
+        let store: Arc<dyn Store> =
+            crate::store::open(config)
+                .await
+                .with_context(|| match config.store {
+                    crate::config::StoreKind::Embedded => {
+                        format!("opening the store in {}", config.data_dir.display())
+                    }
+                    crate::config::StoreKind::ClickHouse => {
+                        format!("opening the ClickHouse store at {}", config.clickhouse.url)
+                    }
+                })?;
         let geo = Arc::new(Geo::open(config.geoip_db.as_deref())?);
         let sites = SiteRegistry::default();
         sites.replace(store.sites().await.context("loading sites")?);

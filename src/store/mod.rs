@@ -1,7 +1,9 @@
 //! The storage boundary: one small trait for events, sessions, sites, tokens and salts, and the
 //! rows that cross it. Each implementation keeps its own SQL under its own module.
 
+pub mod clickhouse;
 pub mod embedded;
+pub mod sql;
 
 use crate::customers::Customer;
 use crate::sites::{Site, SiteSpec};
@@ -153,6 +155,20 @@ pub enum StoreError {
     },
     #[error("migration {name} failed: {source}")]
     Migration { name: String, source: duckdb::Error },
+    #[error("ClickHouse error while {context}: {source}")]
+    ClickHouse {
+        context: &'static str,
+        source: ::clickhouse::error::Error,
+    },
+    #[error("ClickHouse migration {name} failed: {source}")]
+    ClickHouseMigration {
+        name: String,
+        source: ::clickhouse::error::Error,
+    },
+    #[error("ClickHouse did not take a batch and the spool under {path} is full ({bytes} bytes)")]
+    SpoolFull { path: String, bytes: u64 },
+    #[error("spool {path}: {message}")]
+    Spool { path: String, message: String },
     #[error("a site with domain {0} exists already")]
     DuplicateDomain(String),
     #[error("{0}")]
@@ -165,6 +181,63 @@ pub enum StoreError {
     Salts(String),
     #[error("storage task failed: {0}")]
     Task(String),
+}
+
+/// Opens the store the configuration names (creating and migrating it when needed).
+pub async fn open(config: &crate::config::Config) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match config.store {
+        crate::config::StoreKind::Embedded => Arc::new(embedded::Embedded::open(&config.data_dir)?),
+        crate::config::StoreKind::ClickHouse => {
+            Arc::new(clickhouse::ClickHouse::open(&config.clickhouse, &config.data_dir).await?)
+        }
+    })
+}
+
+/// Fails when one of `site`'s domains belongs to another of `existing`.
+pub(crate) fn check_domains(existing: &[Site], site: &Site) -> Result<(), StoreError> {
+    for other in existing.iter().filter(|s| s.id != site.id) {
+        if let Some(d) = site
+            .domains()
+            .into_iter()
+            .find(|d| other.domains().contains(d))
+        {
+            return Err(StoreError::DuplicateDomain(d));
+        }
+    }
+    Ok(())
+}
+
+/// Builds a new site with id `id` from a spec, resolving its customer's handle.
+pub(crate) fn new_site(
+    spec: SiteSpec,
+    id: u32,
+    customers: &[Customer],
+    existing: &[Site],
+) -> Result<Site, StoreError> {
+    let customer = spec.customer.clone();
+    let mut site = spec.into_site(id)?;
+    if let Some(handle) = customer {
+        let handle = crate::customers::normalise_handle(&handle)?;
+        let c = customers
+            .iter()
+            .find(|c| c.handle == handle)
+            .ok_or_else(|| crate::sites::SiteSpecError {
+                field: "customer",
+                message: format!("there is no customer {handle:?}"),
+            })?;
+        site.customer_id = Some(c.id);
+    }
+    check_domains(existing, &site)?;
+    Ok(site)
+}
+
+/// The display name stored for a customer: the trimmed name, or the handle when empty.
+pub(crate) fn customer_name(handle: &str, name: &str) -> String {
+    if name.trim().is_empty() {
+        handle.to_string()
+    } else {
+        crate::ingest::enrich::bounded(name.trim(), 200)
+    }
 }
 
 /// Salt for one UTC day.

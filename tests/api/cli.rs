@@ -7,13 +7,12 @@ use std::path::Path;
 use std::process::Command;
 
 fn cli(data: &Path, listen: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(binary())
-        .args(args)
-        .env("SPURLOS_DATA_DIR", data)
-        .env("SPURLOS_LISTEN", listen)
-        .env("SPURLOS_ADMIN_TOKEN", ADMIN)
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(binary());
+    cmd.args(args);
+    for (k, v) in test_env(data, &[("SPURLOS_LISTEN", listen)]) {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

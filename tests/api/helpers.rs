@@ -41,6 +41,15 @@ pub fn test_env(data_dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)
         ),
         ("SPURLOS_FLUSH_INTERVAL_MS".into(), "20".into()),
     ];
+    if super::chserver::enabled() {
+        let server = super::chserver::shared();
+        env.push(("SPURLOS_STORE".into(), "clickhouse".into()));
+        env.push(("SPURLOS_CLICKHOUSE_URL".into(), server.url()));
+        env.push((
+            "SPURLOS_CLICKHOUSE_DATABASE".into(),
+            super::chserver::database_for(data_dir),
+        ));
+    }
     for (k, v) in extra {
         env.retain(|(key, _)| key != k);
         env.push((k.to_string(), v.to_string()));
@@ -62,6 +71,13 @@ async fn spawn_app_in(
     now: DateTime<Utc>,
     extra: &[(&str, &str)],
 ) -> TestApp {
+    // `SPURLOS_TEST_LOG=warn` shows the in-process servers' logs (for debugging a test).
+    if let Ok(filter) = std::env::var("SPURLOS_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
     let settings = Config::load_from(None, &test_env(data_dir.path(), extra)).unwrap();
     let clock = Arc::new(ManualClock::new(now));
     let app = Application::build_with(settings, clock.clone())
@@ -330,24 +346,61 @@ pub fn session_cookie(r: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
-/// Fails when any file under `dir` contains `needle`.
-pub fn assert_no_file_contains(dir: &Path, needle: &[u8]) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let bytes = std::fs::read(&p).unwrap();
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle),
-                "{} contains {:?}",
-                p.display(),
-                String::from_utf8_lossy(needle)
-            );
+/// Every file under `dir`, recursively.
+pub fn all_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            all_files(&p, out);
+        } else {
+            out.push(p);
         }
+    }
+}
+
+/// Everything the store of the app with this data directory wrote, as (what, bytes): the
+/// files in the data directory and, with the ClickHouse store, the files of the app's
+/// database on the ClickHouse server plus every table dumped as text and as RowBinary.
+pub fn stored_blobs(data_dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    all_files(data_dir, &mut files);
+    if super::chserver::enabled() {
+        let server = super::chserver::shared();
+        let db = super::chserver::database_for(data_dir);
+        all_files(&server.data_path().join("data").join(&db), &mut files);
+    }
+    let mut out: Vec<(String, Vec<u8>)> = files
+        .into_iter()
+        .filter_map(|p| std::fs::read(&p).ok().map(|b| (p.display().to_string(), b)))
+        .collect();
+    if super::chserver::enabled() {
+        let server = super::chserver::shared();
+        let db = super::chserver::database_for(data_dir);
+        let tables = server.query(&format!(
+            "SELECT name FROM system.tables WHERE database = '{db}'"
+        ));
+        for table in tables.lines().filter(|t| !t.is_empty()) {
+            for format in ["TabSeparated", "RowBinary"] {
+                let dump =
+                    server.query_bytes(&format!("SELECT * FROM {db}.{table} FORMAT {format}"));
+                out.push((format!("ClickHouse table {db}.{table} ({format})"), dump));
+            }
+        }
+    }
+    out
+}
+
+/// Fails when anything the store of this data directory wrote contains `needle`.
+pub fn assert_no_file_contains(dir: &Path, needle: &[u8]) {
+    for (what, bytes) in stored_blobs(dir) {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "{what} contains {:?}",
+            String::from_utf8_lossy(needle)
+        );
     }
 }
 

@@ -3,9 +3,12 @@
 mod accounts;
 mod archive;
 mod bad_input;
+mod chserver;
 mod cli;
+mod clickhouse;
 mod customers;
 mod dashboard;
+mod fixtures;
 mod helpers;
 mod ingest;
 mod matomo;

@@ -4,22 +4,10 @@
 
 use super::helpers::*;
 use serde_json::json;
-use std::path::Path;
 use std::time::Duration;
 
 const SITE: &str = "private.example";
 const PROBE_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36 SpurlosProbe/7.7.7";
-
-fn all_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            all_files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
@@ -109,22 +97,23 @@ async fn nothing_written_identifies_a_visitor() {
     needles.push(("user agent (utf-16)".into(), utf16("SpurlosProbe")));
     needles.push(("user agent (lower)".into(), b"spurlosprobe".to_vec()));
 
-    let mut files = Vec::new();
-    all_files(&data, &mut files);
-    files.push(log.clone());
-    assert!(
-        files.iter().any(|f| f.ends_with("spurlos.duckdb")),
-        "{files:?}"
-    );
+    let mut blobs = stored_blobs(&data);
+    blobs.push((log.display().to_string(), std::fs::read(&log).unwrap()));
+    let names: Vec<&String> = blobs.iter().map(|(n, _)| n).collect();
+    let store_file = if super::chserver::enabled() {
+        "ClickHouse table"
+    } else {
+        "spurlos.duckdb"
+    };
+    assert!(names.iter().any(|n| n.contains(store_file)), "{names:?}");
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(
         log_text.contains("DEBUG") || log_text.contains("stored a batch"),
         "debug logging was on: {log_text}"
     );
-    for f in &files {
-        let bytes = std::fs::read(f).unwrap();
-        for (what, needle) in &needles {
-            assert!(!contains(&bytes, needle), "{} contains {what}", f.display());
+    for (what, bytes) in &blobs {
+        for (needle_name, needle) in &needles {
+            assert!(!contains(bytes, needle), "{what} contains {needle_name}");
         }
     }
 }

@@ -1,14 +1,13 @@
 //! The embedded default store: one DuckDB file under the data directory (plus the salt file),
 //! written in batches through DuckDB's appender and queried with the SQL in [`sql`].
 
-pub mod sql;
-
+use super::sql::{self, Dialect};
 use super::{
     ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow,
     SharedLink, Store, StoreError, StoreFuture, TokenScope, VisitAttrs,
 };
 use crate::customers::{normalise_handle, Customer};
-use crate::sites::{Site, SiteSpec, SiteSpecError};
+use crate::sites::{Site, SiteSpec};
 use crate::stats::model::{AggregateQuery, EXACT_VISITORS_LIMIT};
 use crate::users::{normalise_email, Membership, Role, User};
 use chrono::NaiveDate;
@@ -347,6 +346,14 @@ fn delete_archived_day(conn: &Connection, site_id: u32, day: i32) -> Result<(), 
     Ok(())
 }
 
+fn duck_value(v: &sql::Value) -> duckdb::types::Value {
+    match v {
+        sql::Value::Text(t) => duckdb::types::Value::Text(t.clone()),
+        sql::Value::UInt(n) => duckdb::types::Value::UInt(*n),
+        sql::Value::BigInt(n) => duckdb::types::Value::BigInt(*n),
+    }
+}
+
 /// Runs a grouped statement whose first `n` columns are the group's dimensions.
 fn grouped_rows<T>(
     conn: &Connection,
@@ -358,7 +365,7 @@ fn grouped_rows<T>(
         .prepare(&st.sql)
         .map_err(db("preparing a stats query"))?;
     let rows = stmt
-        .query_map(params_from_iter(st.params.iter()), |r| {
+        .query_map(params_from_iter(st.params.iter().map(duck_value)), |r| {
             let mut dims = Vec::with_capacity(n);
             for i in 0..n {
                 dims.push(match r.get::<_, duckdb::types::Value>(i)? {
@@ -571,7 +578,11 @@ impl Store for Embedded {
             .get(&q.site_id)
             .copied()
             .unwrap_or(0);
-        let st = sql::event_aggregate(q, !q.exact && stored > EXACT_VISITORS_LIMIT);
+        let st = sql::event_aggregate(
+            q,
+            !q.exact && stored > EXACT_VISITORS_LIMIT,
+            Dialect::DuckDb,
+        );
         let n = q.dimensions.len();
         Box::pin(async move {
             self.with_reader(move |conn| {
@@ -589,7 +600,7 @@ impl Store for Embedded {
     }
 
     fn session_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<SessionAgg>> {
-        let st = sql::session_aggregate(q);
+        let st = sql::session_aggregate(q, Dialect::DuckDb);
         let n = q.dimensions.len();
         Box::pin(async move {
             self.with_reader(move |conn| {
@@ -758,25 +769,12 @@ impl Store for Embedded {
                         r.get(0)
                     })
                     .map_err(db("choosing a site id"))?;
-                let customer = spec.customer.clone();
-                let mut site = spec.into_site(next as u32)?;
-                if let Some(handle) = customer {
-                    let handle = normalise_handle(&handle)?;
-                    let found = load_customers(conn)?
-                        .into_iter()
-                        .find(|c| c.handle == handle);
-                    let c = found.ok_or_else(|| SiteSpecError {
-                        field: "customer",
-                        message: format!("there is no customer {handle:?}"),
-                    })?;
-                    site.customer_id = Some(c.id);
-                }
-                let existing = load_sites(conn)?;
-                for d in site.domains() {
-                    if existing.iter().any(|s| s.domains().contains(&d)) {
-                        return Err(StoreError::DuplicateDomain(d));
-                    }
-                }
+                let site = super::new_site(
+                    spec,
+                    next as u32,
+                    &load_customers(conn)?,
+                    &load_sites(conn)?,
+                )?;
                 let ranges: Vec<String> =
                     site.excluded_ranges.iter().map(|r| r.to_string()).collect();
                 conn.execute(
@@ -809,11 +807,7 @@ impl Store for Embedded {
     fn update_site(&self, site: Site) -> StoreFuture<'_, Site> {
         Box::pin(async move {
             self.with_writer(move |conn| {
-                for other in load_sites(conn)?.iter().filter(|s| s.id != site.id) {
-                    if let Some(d) = site.domains().into_iter().find(|d| other.domains().contains(d)) {
-                        return Err(StoreError::DuplicateDomain(d));
-                    }
-                }
+                super::check_domains(&load_sites(conn)?, &site)?;
                 let ranges: Vec<String> =
                     site.excluded_ranges.iter().map(|r| r.to_string()).collect();
                 conn.execute(
@@ -880,11 +874,7 @@ impl Store for Embedded {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let handle = normalise_handle(&handle)?;
-                let name = if name.trim().is_empty() {
-                    handle.clone()
-                } else {
-                    crate::ingest::enrich::bounded(name.trim(), 200)
-                };
+                let name = super::customer_name(&handle, &name);
                 if let Some(c) = load_customers(conn)?
                     .into_iter()
                     .find(|c| c.handle == handle)

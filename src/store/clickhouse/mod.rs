@@ -1,0 +1,955 @@
+//! The ClickHouse store: events and sessions in (optionally sharded) MergeTree tables, written
+//! in batches with RowBinary inserts, every other kind of state as versioned documents; batches
+//! ClickHouse does not take wait in an on-disk spool. Schema in `migrations/clickhouse/`, stats
+//! SQL shared with the embedded store in [`super::sql`].
+
+mod meta;
+pub mod rows;
+pub mod spool;
+
+use super::sql::{self, Dialect};
+use super::{
+    ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, SessionAgg, SessionRow, Store, StoreError,
+    StoreFuture,
+};
+use crate::config::ClickHouseConfig;
+use crate::stats::model::{AggregateQuery, EXACT_VISITORS_LIMIT};
+use clickhouse::Client;
+use rows::{ArchiveRecord, EventRecord, EventSums, SaltRecord, SessionRecord, SessionSums};
+use spool::{Spool, SpooledBatch};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_events",
+        include_str!("../../../migrations/clickhouse/0001_events.sql"),
+    ),
+    (
+        "0002_distributed",
+        include_str!("../../../migrations/clickhouse/0002_distributed.sql"),
+    ),
+    (
+        "0003_meta",
+        include_str!("../../../migrations/clickhouse/0003_meta.sql"),
+    ),
+];
+
+/// Directory of the spool under the data directory.
+pub const SPOOL_DIR: &str = "clickhouse-spool";
+
+fn ch(context: &'static str) -> impl FnOnce(clickhouse::error::Error) -> StoreError {
+    move |source| StoreError::ClickHouse { context, source }
+}
+
+/// Binds a statement's parameters in order.
+fn bound(client: &Client, st: &sql::Statement) -> clickhouse::query::Query {
+    let mut q = client.query(&st.sql);
+    for p in &st.params {
+        q = match p {
+            sql::Value::Text(t) => q.bind(t.as_str()),
+            sql::Value::UInt(n) => q.bind(*n),
+            sql::Value::BigInt(n) => q.bind(*n),
+        };
+    }
+    q
+}
+
+/// The ClickHouse store.
+pub struct ClickHouse {
+    /// The server spurlos talks to (reads, inserts, documents).
+    client: Client,
+    /// Every node with local event tables (DDL and deletions); the main server when unsharded.
+    shards: Vec<Client>,
+    /// Cluster mode: local tables are `events_local` and `sessions_local`.
+    clustered: bool,
+    /// Version counter for documents (nanoseconds, strictly increasing in this process).
+    version: AtomicU64,
+    spool: Arc<Spool>,
+    /// Serialises batch writes so that spooled batches stay in order.
+    write_order: tokio::sync::Mutex<()>,
+    replay: Arc<tokio::sync::Notify>,
+    /// Stored events per site, to choose exact or estimated visitor counts.
+    site_events: Mutex<HashMap<u32, u64>>,
+}
+
+fn client_for(config: &ClickHouseConfig, url: &str) -> Client {
+    Client::default()
+        .with_url(url)
+        .with_user(&config.user)
+        .with_password(&config.password)
+        .with_validation(false)
+}
+
+impl ClickHouse {
+    /// Connects, creates the database and applies pending migrations, opens the spool under
+    /// `data_dir` and starts replaying what waits in it.
+    pub async fn open(config: &ClickHouseConfig, data_dir: &Path) -> Result<Self, StoreError> {
+        let db = config.database.clone();
+        let mut urls = vec![config.url.clone()];
+        for u in &config.shard_urls {
+            if !urls.contains(u) {
+                urls.push(u.clone());
+            }
+        }
+        if !config.shard_urls.is_empty() && !config.shard_urls.contains(&config.url) {
+            // The main server only holds documents; shards are exactly the listed nodes.
+            urls.remove(0);
+        }
+        for url in std::iter::once(&config.url).chain(&urls) {
+            client_for(config, url)
+                .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
+                .execute()
+                .await
+                .map_err(ch("creating the database"))?;
+        }
+        let client = client_for(config, &config.url).with_database(&db);
+        let shards: Vec<Client> = urls
+            .iter()
+            .map(|u| client_for(config, u).with_database(&db))
+            .collect();
+        let clustered = config.cluster.is_some();
+        let client = if clustered {
+            // Subqueries on Distributed tables run on each shard's local tables: a site's rows
+            // all live on one shard (sharding key site_id).
+            client
+                .with_setting("distributed_product_mode", "local")
+                .with_setting("insert_distributed_sync", "1")
+        } else {
+            client
+        };
+        migrate(config, &client, &shards).await?;
+        let spool = Arc::new(Spool::open(
+            &data_dir.join(SPOOL_DIR),
+            config.spool_max_bytes,
+        )?);
+        let store = Self {
+            client,
+            shards,
+            clustered,
+            version: AtomicU64::new(0),
+            spool,
+            write_order: tokio::sync::Mutex::new(()),
+            replay: Arc::new(tokio::sync::Notify::new()),
+            site_events: Mutex::new(HashMap::new()),
+        };
+        store.count_events().await?;
+        store.start_replay();
+        Ok(store)
+    }
+
+    async fn count_events(&self) -> Result<(), StoreError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Count {
+            site_id: u32,
+            n: u64,
+        }
+        let counts = self
+            .client
+            .query("SELECT site_id, count() AS n FROM events GROUP BY site_id")
+            .fetch_all::<Count>()
+            .await
+            .map_err(ch("counting events"))?;
+        let mut map = self.site_events.lock().unwrap_or_else(|e| e.into_inner());
+        map.clear();
+        map.extend(counts.into_iter().map(|c| (c.site_id, c.n)));
+        Ok(())
+    }
+
+    /// A new document version: wall-clock nanoseconds, strictly increasing.
+    fn next_version(&self) -> u64 {
+        let now = chrono::Utc::now()
+            .timestamp_nanos_opt()
+            .map_or(0, |n| n.max(0) as u64);
+        let mut cur = self.version.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(cur + 1);
+            match self
+                .version
+                .compare_exchange(cur, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    /// Name of a local (per-shard) event table.
+    fn local(&self, table: &str) -> String {
+        if self.clustered {
+            format!("{table}_local")
+        } else {
+            table.to_string()
+        }
+    }
+
+    /// Deletes rows of the local event tables on every shard and waits until it is done.
+    async fn delete_events_where(&self, cond: &str, site_ids: &[u32]) -> Result<(), StoreError> {
+        for table in ["events", "sessions"] {
+            let local = self.local(table);
+            for shard in &self.shards {
+                shard
+                    .query(&format!("ALTER TABLE {local} DELETE WHERE {cond}"))
+                    .bind(site_ids)
+                    .execute()
+                    .await
+                    .map_err(ch("deleting events"))?;
+            }
+        }
+        for shard in &self.shards {
+            wait_for_mutations(shard).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores one batch's rows. With `replay`, a table that already holds rows of this batch
+    /// (an insert that arrived although its answer did not) is skipped.
+    async fn insert_records(
+        client: &Client,
+        batch: u64,
+        events: &[EventRecord<'_>],
+        sessions: &[SessionRecord<'_>],
+        replay: bool,
+    ) -> Result<(), StoreError> {
+        // Sessions first: whoever sees a batch's events also sees its visits.
+        if !sessions.is_empty() {
+            let (lo, hi) = bounds(sessions.iter().map(|s| s.start_ts));
+            let present =
+                replay && stored_rows(client, "sessions", "start_ts", lo, hi, batch).await? > 0;
+            if !present {
+                let mut insert = client
+                    .insert::<SessionRecord<'_>>("sessions")
+                    .await
+                    .map_err(ch("inserting sessions"))?;
+                for s in sessions {
+                    insert.write(s).await.map_err(ch("inserting sessions"))?;
+                }
+                insert.end().await.map_err(ch("inserting sessions"))?;
+            }
+        }
+        if !events.is_empty() {
+            let (lo, hi) = bounds(events.iter().map(|e| e.ts));
+            let present = replay && stored_rows(client, "events", "ts", lo, hi, batch).await? > 0;
+            if !present {
+                let mut insert = client
+                    .insert::<EventRecord<'_>>("events")
+                    .await
+                    .map_err(ch("inserting events"))?;
+                for e in events {
+                    insert.write(e).await.map_err(ch("inserting events"))?;
+                }
+                insert.end().await.map_err(ch("inserting events"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(&self, batch: Arc<Batch>) -> Result<(), StoreError> {
+        let _order = self.write_order.lock().await;
+        let id = rand::random::<u64>();
+        let events: Vec<EventRecord<'_>> = batch
+            .events
+            .iter()
+            .map(|e| EventRecord::from_row(e, id))
+            .collect();
+        let sessions: Vec<SessionRecord<'_>> = batch
+            .sessions
+            .iter()
+            .map(|s| SessionRecord::from_row(s, id))
+            .collect();
+        if self.spool.is_empty() {
+            match Self::insert_records(&self.client, id, &events, &sessions, false).await {
+                Ok(()) => {
+                    self.count(&batch);
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "ClickHouse did not take a batch; spooling it")
+                }
+            }
+        }
+        let data = serde_json::to_vec(&SpooledBatch {
+            batch: id,
+            events,
+            sessions,
+        })
+        .map_err(|e| StoreError::Task(format!("serialising a batch: {e}")))?;
+        let spool = self.spool.clone();
+        tokio::task::spawn_blocking(move || spool.push(&data))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        self.count(&batch);
+        self.replay.notify_one();
+        Ok(())
+    }
+
+    fn count(&self, batch: &Batch) {
+        let mut counts = self.site_events.lock().unwrap_or_else(|e| e.into_inner());
+        for e in &batch.events {
+            *counts.entry(e.site_id).or_default() += 1;
+        }
+    }
+
+    /// Replays spooled batches in the background until the store is dropped.
+    fn start_replay(&self) {
+        let spool = Arc::downgrade(&self.spool);
+        let client = self.client.clone();
+        let notify = self.replay.clone();
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(200);
+            loop {
+                let woken = tokio::time::timeout(pause, notify.notified()).await.is_ok();
+                match replay_all(&spool, &client).await {
+                    Ok(true) => return,
+                    Ok(false) => pause = Duration::from_millis(if woken { 50 } else { 200 }),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "replaying the ClickHouse spool failed; retrying");
+                        pause = (pause * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Stores every spooled batch, oldest first; true when the store is gone.
+async fn replay_all(spool: &Weak<Spool>, client: &Client) -> Result<bool, StoreError> {
+    loop {
+        let Some(spool) = spool.upgrade() else {
+            return Ok(true);
+        };
+        let next = {
+            let s = spool.clone();
+            tokio::task::spawn_blocking(move || s.oldest())
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??
+        };
+        let Some((path, data)) = next else {
+            return Ok(false);
+        };
+        let batch: SpooledBatch<'static> =
+            serde_json::from_slice(&data).map_err(|e| StoreError::Spool {
+                path: path.display().to_string(),
+                message: format!("unreadable batch: {e}"),
+            })?;
+        ClickHouse::insert_records(client, batch.batch, &batch.events, &batch.sessions, true)
+            .await?;
+        spool.pop(&path)?;
+        tracing::info!(
+            events = batch.events.len(),
+            "replayed a spooled batch into ClickHouse"
+        );
+    }
+}
+
+fn bounds(values: impl Iterator<Item = i64>) -> (i64, i64) {
+    values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+async fn stored_rows(
+    client: &Client,
+    table: &str,
+    ts: &str,
+    lo: i64,
+    hi: i64,
+    batch: u64,
+) -> Result<u64, StoreError> {
+    client
+        .query(&format!(
+            "SELECT count() FROM {table} WHERE {ts} >= ? AND {ts} <= ? AND batch = ?"
+        ))
+        .bind(lo)
+        .bind(hi)
+        .bind(batch)
+        .fetch_one::<u64>()
+        .await
+        .map_err(ch("checking a replayed batch"))
+}
+
+/// Waits until the current database's mutations on this server are done.
+async fn wait_for_mutations(client: &Client) -> Result<(), StoreError> {
+    for _ in 0..1200 {
+        let pending = client
+            .query("SELECT count() FROM system.mutations WHERE database = currentDatabase() AND is_done = 0")
+            .fetch_one::<u64>()
+            .await
+            .map_err(ch("waiting for a deletion"))?;
+        if pending == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(StoreError::Task(
+        "a ClickHouse deletion did not finish within two minutes".into(),
+    ))
+}
+
+/// The statements of a migration with its placeholders filled in; `None` when it does not
+/// apply (cluster-only migrations on a single server).
+fn expand(config: &ClickHouseConfig, sql: &str) -> (String, Vec<String>) {
+    let scope = sql
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("-- scope:"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "main".into());
+    let engine = |table: &str| {
+        if config.replicated {
+            format!(
+                "ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{}/{table}', '{{replica}}')",
+                config.database
+            )
+        } else {
+            "MergeTree()".to_string()
+        }
+    };
+    let local = if config.cluster.is_some() {
+        "_local"
+    } else {
+        ""
+    };
+    let text = sql
+        .replace("{local}", local)
+        .replace("{engine:events}", &engine("events"))
+        .replace("{engine:sessions}", &engine("sessions"))
+        .replace("{cluster}", config.cluster.as_deref().unwrap_or(""))
+        .replace("{database}", &config.database);
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let statements = code
+        .split(';')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_string())
+        .collect();
+    (scope, statements)
+}
+
+async fn migrate(
+    config: &ClickHouseConfig,
+    client: &Client,
+    shards: &[Client],
+) -> Result<(), StoreError> {
+    client
+        .query("CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_ts Int64) ENGINE = MergeTree() ORDER BY name")
+        .execute()
+        .await
+        .map_err(ch("creating the migrations table"))?;
+    let applied = client
+        .query("SELECT name FROM schema_migrations")
+        .fetch_all::<String>()
+        .await
+        .map_err(ch("reading applied migrations"))?;
+    for (name, sql) in MIGRATIONS {
+        if applied.iter().any(|a| a == name) {
+            continue;
+        }
+        let (scope, statements) = expand(config, sql);
+        let targets: Vec<&Client> = match scope.as_str() {
+            "shards" => shards.iter().collect(),
+            "cluster" if config.cluster.is_some() => vec![client],
+            "cluster" => Vec::new(),
+            _ => vec![client],
+        };
+        for target in targets {
+            for st in &statements {
+                target.query(st).execute().await.map_err(|source| {
+                    StoreError::ClickHouseMigration {
+                        name: name.to_string(),
+                        source,
+                    }
+                })?;
+            }
+        }
+        client
+            .query("INSERT INTO schema_migrations (name, applied_ts) VALUES (?, ?)")
+            .bind(*name)
+            .bind(chrono::Utc::now().timestamp())
+            .execute()
+            .await
+            .map_err(ch("recording a migration"))?;
+    }
+    Ok(())
+}
+
+fn salt_hex(salt: &[u8; 32]) -> String {
+    salt.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn salt_bytes(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Store for ClickHouse {
+    fn write_batch(&self, batch: Arc<Batch>) -> StoreFuture<'_, ()> {
+        Box::pin(self.write(batch))
+    }
+
+    fn live_sessions(&self, since_ts: i64) -> StoreFuture<'_, Vec<SessionRow>> {
+        Box::pin(async move {
+            let attrs = "referrer, source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, city, browser, browser_version, os, os_version, device, screen";
+            let cols = format!("site_id, session_id, visitor_id, version, start_ts, end_ts, pageviews, events, interactive, entry_page, exit_page, hostname, {attrs}");
+            // JSON, not RowBinary: the rows are few (read once at start) and owned.
+            let sql = format!(
+                "SELECT {cols} FROM sessions WHERE end_ts >= ? GROUP BY {cols} HAVING sum(sign) > 0"
+            );
+            let bytes = self
+                .client
+                .query(&sql)
+                .bind(since_ts)
+                .with_setting("output_format_json_quote_64bit_integers", "0")
+                .fetch_bytes("JSONEachRow")
+                .map_err(ch("reading live sessions"))?
+                .collect()
+                .await
+                .map_err(ch("reading live sessions"))?;
+            let rows = bytes
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(serde_json::from_slice::<SessionRecord<'static>>)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Task(format!("reading live sessions: {e}")))?;
+            Ok(rows.into_iter().map(SessionRecord::into_session).collect())
+        })
+    }
+
+    fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>> {
+        let stored = self
+            .site_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&q.site_id)
+            .copied()
+            .unwrap_or(0);
+        let st = sql::event_aggregate(
+            q,
+            !q.exact && stored > EXACT_VISITORS_LIMIT,
+            Dialect::ClickHouse,
+        );
+        Box::pin(async move {
+            let rows = bound(&self.client, &st)
+                .fetch_all::<EventSums>()
+                .await
+                .map_err(ch("running a stats query"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| EventAgg {
+                    dims: r.dims,
+                    visitors: r.visitors,
+                    pageviews: r.pageviews,
+                    events: r.events,
+                })
+                .collect())
+        })
+    }
+
+    fn session_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<SessionAgg>> {
+        let st = sql::session_aggregate(q, Dialect::ClickHouse);
+        Box::pin(async move {
+            let rows = bound(&self.client, &st)
+                .fetch_all::<SessionSums>()
+                .await
+                .map_err(ch("running a stats query"))?;
+            Ok(rows
+                .into_iter()
+                .map(|r| SessionAgg {
+                    dims: r.dims,
+                    visits: r.visits,
+                    pageviews: r.pageviews,
+                    bounces: r.bounces,
+                    duration: r.duration,
+                })
+                .collect())
+        })
+    }
+
+    fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>> {
+        Box::pin(async move {
+            #[derive(clickhouse::Row, serde::Deserialize)]
+            struct First {
+                n: u64,
+                ts: i64,
+            }
+            let r = self
+                .client
+                .query("SELECT count() AS n, min(ts) AS ts FROM events WHERE site_id = ?")
+                .bind(site_id)
+                .fetch_one::<First>()
+                .await
+                .map_err(ch("finding the first event"))?;
+            Ok((r.n > 0).then_some(r.ts))
+        })
+    }
+
+    fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>> {
+        Box::pin(async move {
+            Ok(self
+                .archived_docs()
+                .await?
+                .into_iter()
+                .map(|d| ArchivedDay {
+                    site_id: d.site_id,
+                    day: d.day,
+                    timezone: d.timezone,
+                })
+                .collect())
+        })
+    }
+
+    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let build = rand::random::<u64>();
+            let mut insert = self
+                .client
+                .insert::<ArchiveRecord>("archive")
+                .await
+                .map_err(ch("storing an archive"))?;
+            for r in rows {
+                insert
+                    .write(&ArchiveRecord::new(day.site_id, day.day, build, r))
+                    .await
+                    .map_err(ch("storing an archive"))?;
+            }
+            insert.end().await.map_err(ch("storing an archive"))?;
+            // Switching to the new build is one document write; older builds go afterwards.
+            self.put_archived(&day, build).await?;
+            self.client
+                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND day = ? AND build != ?")
+                .bind(day.site_id)
+                .bind(day.day)
+                .bind(build)
+                .execute()
+                .await
+                .map_err(ch("deleting an old archive"))
+        })
+    }
+
+    fn archive_get(
+        &self,
+        site_id: u32,
+        from: i32,
+        to: i32,
+        dim: &str,
+    ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>> {
+        let dim = dim.to_string();
+        Box::pin(async move {
+            let builds: Vec<u64> = self
+                .archived_docs()
+                .await?
+                .into_iter()
+                .filter(|d| d.site_id == site_id && d.day >= from && d.day <= to)
+                .map(|d| d.build)
+                .collect();
+            if builds.is_empty() {
+                return Ok(Vec::new());
+            }
+            let rows = self
+                .client
+                .query("SELECT site_id, day, build, dim, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ? AND has(?, build)")
+                .bind(site_id)
+                .bind(dim.as_str())
+                .bind(from)
+                .bind(to)
+                .bind(builds)
+                .fetch_all::<ArchiveRecord>()
+                .await
+                .map_err(ch("reading archives"))?;
+            Ok(rows.into_iter().map(ArchiveRecord::into_row).collect())
+        })
+    }
+
+    fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            if days.is_empty() {
+                return Ok(());
+            }
+            self.forget_archived(site_id, &days).await?;
+            self.client
+                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND has(?, day)")
+                .bind(site_id)
+                .bind(days)
+                .execute()
+                .await
+                .map_err(ch("deleting archives"))
+        })
+    }
+
+    fn sites(&self) -> StoreFuture<'_, Vec<crate::sites::Site>> {
+        Box::pin(self.load_sites())
+    }
+
+    fn add_site(&self, spec: crate::sites::SiteSpec) -> StoreFuture<'_, crate::sites::Site> {
+        Box::pin(self.create_site(spec))
+    }
+
+    fn update_site(&self, site: crate::sites::Site) -> StoreFuture<'_, crate::sites::Site> {
+        Box::pin(self.change_site(site))
+    }
+
+    fn set_site_customer(&self, site_id: u32, customer_id: Option<u32>) -> StoreFuture<'_, ()> {
+        Box::pin(self.move_site(site_id, customer_id))
+    }
+
+    fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.delete_site_docs(&[site_id]).await?;
+            self.delete_site_rows(&[site_id]).await
+        })
+    }
+
+    fn customers(&self) -> StoreFuture<'_, Vec<crate::customers::Customer>> {
+        Box::pin(self.load_customers())
+    }
+
+    fn put_customer(
+        &self,
+        handle: &str,
+        name: &str,
+    ) -> StoreFuture<'_, (crate::customers::Customer, bool)> {
+        let (handle, name) = (handle.to_string(), name.to_string());
+        Box::pin(async move { self.upsert_customer(&handle, &name).await })
+    }
+
+    fn remove_customer(&self, customer_id: u32) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let sites: Vec<u32> = self
+                .load_sites()
+                .await?
+                .into_iter()
+                .filter(|s| s.customer_id == Some(customer_id))
+                .map(|s| s.id)
+                .collect();
+            self.delete_site_docs(&sites).await?;
+            self.delete_customer_docs(customer_id).await?;
+            self.delete_site_rows(&sites).await
+        })
+    }
+
+    fn users(&self) -> StoreFuture<'_, Vec<crate::users::User>> {
+        Box::pin(self.load_users())
+    }
+
+    fn put_user(
+        &self,
+        email: &str,
+        memberships: Vec<(u32, crate::users::Role)>,
+    ) -> StoreFuture<'_, (crate::users::User, bool)> {
+        let email = email.to_string();
+        Box::pin(async move { self.upsert_user(&email, memberships).await })
+    }
+
+    fn remove_user(&self, user_id: u32) -> StoreFuture<'_, ()> {
+        Box::pin(self.delete_user(user_id))
+    }
+
+    fn add_password_link(
+        &self,
+        token_hash: &str,
+        user_id: u32,
+        expires_ts: i64,
+    ) -> StoreFuture<'_, ()> {
+        let hash = token_hash.to_string();
+        Box::pin(async move { self.save_password_link(&hash, user_id, expires_ts).await })
+    }
+
+    fn use_password_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+        password_hash: &str,
+    ) -> StoreFuture<'_, Option<u32>> {
+        let (hash, password) = (token_hash.to_string(), password_hash.to_string());
+        Box::pin(async move { self.redeem_password_link(&hash, now, &password).await })
+    }
+
+    fn password_link_valid(&self, token_hash: &str, now: i64) -> StoreFuture<'_, bool> {
+        let hash = token_hash.to_string();
+        Box::pin(async move { Ok(self.password_link(&hash, now).await?.is_some()) })
+    }
+
+    fn user_login(&self, email: &str) -> StoreFuture<'_, Option<(u32, String)>> {
+        let email = email.to_string();
+        Box::pin(async move { self.login_of(&email).await })
+    }
+
+    fn set_password(&self, user_id: u32, password_hash: &str) -> StoreFuture<'_, ()> {
+        let hash = password_hash.to_string();
+        Box::pin(async move { self.store_password(user_id, &hash).await })
+    }
+
+    fn add_session(
+        &self,
+        token_hash: &str,
+        user_id: u32,
+        csrf: &str,
+        expires_ts: i64,
+    ) -> StoreFuture<'_, ()> {
+        let (hash, csrf) = (token_hash.to_string(), csrf.to_string());
+        Box::pin(async move { self.save_login(&hash, user_id, &csrf, expires_ts).await })
+    }
+
+    fn session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreFuture<'_, Option<(crate::users::User, String)>> {
+        let hash = token_hash.to_string();
+        Box::pin(async move { self.login_session(&hash, now).await })
+    }
+
+    fn remove_session(&self, token_hash: &str) -> StoreFuture<'_, ()> {
+        let hash = token_hash.to_string();
+        Box::pin(async move { self.delete_docs(meta::LOGIN, vec![hash]).await })
+    }
+
+    fn add_share(
+        &self,
+        site_id: u32,
+        token_hash: &str,
+        password_hash: &str,
+    ) -> StoreFuture<'_, super::SharedLink> {
+        let (hash, password) = (token_hash.to_string(), password_hash.to_string());
+        Box::pin(async move { self.create_share(site_id, &hash, &password).await })
+    }
+
+    fn shares(&self, site_id: u32) -> StoreFuture<'_, Vec<super::SharedLink>> {
+        Box::pin(async move {
+            Ok(self
+                .load_shares()
+                .await?
+                .into_iter()
+                .filter(|s| s.site_id == site_id)
+                .map(|s| s.link())
+                .collect())
+        })
+    }
+
+    fn share_by_token(
+        &self,
+        token_hash: &str,
+    ) -> StoreFuture<'_, Option<(super::SharedLink, String)>> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            Ok(self
+                .load_shares()
+                .await?
+                .into_iter()
+                .find(|s| s.token_hash == hash)
+                .map(|s| (s.link(), s.password_hash)))
+        })
+    }
+
+    fn remove_share(&self, site_id: u32, share_id: u32) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let found = self
+                .load_shares()
+                .await?
+                .into_iter()
+                .any(|s| s.site_id == site_id && s.id == share_id);
+            if found {
+                self.delete_docs(meta::SHARE, vec![share_id.to_string()])
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn add_token(&self, token_hash: &str, scope: super::TokenScope) -> StoreFuture<'_, ()> {
+        let hash = token_hash.to_string();
+        Box::pin(async move { self.save_token(&hash, scope).await })
+    }
+
+    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<super::TokenScope>> {
+        let hash = token_hash.to_string();
+        Box::pin(async move { self.token(&hash).await })
+    }
+
+    fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>> {
+        Box::pin(async move {
+            let rows = self
+                .client
+                .query("SELECT day, argMin(salt, created) AS s, min(created) AS c FROM salts GROUP BY day ORDER BY day")
+                .fetch_all::<SaltRecord>()
+                .await
+                .map_err(ch("reading salts"))?;
+            let mut out = Vec::new();
+            for r in rows {
+                let day = chrono::NaiveDate::parse_from_str(&r.day, "%Y-%m-%d")
+                    .map_err(|e| StoreError::Salts(format!("day {:?}: {e}", r.day)))?;
+                let salt = salt_bytes(&r.salt)
+                    .ok_or_else(|| StoreError::Salts(format!("malformed salt of {}", r.day)))?;
+                out.push((day, salt));
+            }
+            Ok(out)
+        })
+    }
+
+    fn replace_salts(&self, salts: &[DaySalt]) -> StoreFuture<'_, ()> {
+        let salts = salts.to_vec();
+        Box::pin(async move {
+            let kept = self.salts().await?;
+            let new: Vec<&DaySalt> = salts
+                .iter()
+                .filter(|(d, _)| !kept.iter().any(|(k, _)| k == d))
+                .collect();
+            if !new.is_empty() {
+                let mut insert = self
+                    .client
+                    .insert::<SaltRecord>("salts")
+                    .await
+                    .map_err(ch("storing salts"))?;
+                for (day, salt) in new {
+                    insert
+                        .write(&SaltRecord {
+                            day: day.format("%Y-%m-%d").to_string(),
+                            salt: salt_hex(salt),
+                            created: self.next_version(),
+                        })
+                        .await
+                        .map_err(ch("storing salts"))?;
+                }
+                insert.end().await.map_err(ch("storing salts"))?;
+            }
+            // A salt that is no longer kept goes with its partition.
+            for (day, _) in kept
+                .iter()
+                .filter(|(d, _)| !salts.iter().any(|(s, _)| s == d))
+            {
+                self.client
+                    .query(&format!(
+                        "ALTER TABLE salts DROP PARTITION '{}'",
+                        day.format("%Y-%m-%d")
+                    ))
+                    .execute()
+                    .await
+                    .map_err(ch("dropping a salt"))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn checkpoint(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            // One last attempt to hand spooled batches over; what remains is replayed at the
+            // next start.
+            let weak = Arc::downgrade(&self.spool);
+            if let Err(e) = replay_all(&weak, &self.client).await {
+                let (batches, bytes) = self.spool.usage();
+                tracing::warn!(error = %e, batches, bytes, "spooled batches stay on disk until the next start");
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,161 @@
+//! The on-disk spool of the ClickHouse store: batches ClickHouse did not take wait here, one
+//! file each, and are replayed in order (and exactly once: rows carry their batch id).
+
+use super::rows::{EventRecord, SessionRecord};
+use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// A batch as it is kept in the spool.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SpooledBatch<'a> {
+    pub batch: u64,
+    pub events: Vec<EventRecord<'a>>,
+    pub sessions: Vec<SessionRecord<'a>>,
+}
+
+/// A directory of spooled batches with a size limit.
+pub struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Spooled files, oldest first, with their sizes.
+    files: VecDeque<(PathBuf, u64)>,
+    bytes: u64,
+    next_seq: u64,
+}
+
+fn spool_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Spool {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl Spool {
+    /// Opens (creating when missing) the spool directory and lists what waits in it.
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| spool_err(dir, e))?;
+        let mut found: Vec<(u64, PathBuf, u64)> = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| spool_err(dir, e))? {
+            let entry = entry.map_err(|e| spool_err(dir, e))?;
+            let path = entry.path();
+            let seq = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".batch"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(seq) = seq {
+                let len = entry.metadata().map_err(|e| spool_err(&path, e))?.len();
+                found.push((seq, path, len));
+            }
+        }
+        found.sort();
+        let state = State {
+            next_seq: found.last().map_or(0, |(s, _, _)| s + 1),
+            bytes: found.iter().map(|(_, _, l)| l).sum(),
+            files: found.into_iter().map(|(_, p, l)| (p, l)).collect(),
+        };
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            state: Mutex::new(state),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.state().files.is_empty()
+    }
+
+    /// Batches and bytes waiting.
+    pub fn usage(&self) -> (usize, u64) {
+        let s = self.state();
+        (s.files.len(), s.bytes)
+    }
+
+    /// Appends a serialized batch durably (written, synced, then renamed into place).
+    pub fn push(&self, data: &[u8]) -> Result<(), StoreError> {
+        use std::io::Write;
+        let mut state = self.state();
+        let len = data.len() as u64;
+        if state.bytes + len > self.max_bytes {
+            return Err(StoreError::SpoolFull {
+                path: self.dir.display().to_string(),
+                bytes: self.max_bytes,
+            });
+        }
+        let path = self.dir.join(format!("{:020}.batch", state.next_seq));
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| spool_err(&tmp, e))?;
+        f.write_all(data).map_err(|e| spool_err(&tmp, e))?;
+        f.sync_all().map_err(|e| spool_err(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| spool_err(&path, e))?;
+        state.next_seq += 1;
+        state.bytes += len;
+        state.files.push_back((path, len));
+        Ok(())
+    }
+
+    /// The oldest waiting batch, read from disk.
+    pub fn oldest(&self) -> Result<Option<(PathBuf, Vec<u8>)>, StoreError> {
+        let Some((path, _)) = self.state().files.front().cloned() else {
+            return Ok(None);
+        };
+        let data = std::fs::read(&path).map_err(|e| spool_err(&path, e))?;
+        Ok(Some((path, data)))
+    }
+
+    /// Forgets the oldest batch once it is stored.
+    pub fn pop(&self, path: &Path) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if state.files.front().map(|(p, _)| p.as_path()) != Some(path) {
+            return Ok(());
+        }
+        std::fs::remove_file(path).map_err(|e| spool_err(path, e))?;
+        if let Some((_, len)) = state.files.pop_front() {
+            state.bytes -= len;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_across_reopening_and_refuses_when_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 10).unwrap();
+        spool.push(b"aaaa").unwrap();
+        spool.push(b"bbbb").unwrap();
+        assert!(matches!(
+            spool.push(b"cccc"),
+            Err(StoreError::SpoolFull { .. })
+        ));
+        let spool = Spool::open(dir.path(), 10).unwrap();
+        assert_eq!(spool.usage(), (2, 8));
+        let (path, data) = spool.oldest().unwrap().unwrap();
+        assert_eq!(data, b"aaaa");
+        spool.pop(&path).unwrap();
+        spool.push(b"cccc").unwrap();
+        let mut seen = Vec::new();
+        while let Some((path, data)) = spool.oldest().unwrap() {
+            seen.push(data);
+            spool.pop(&path).unwrap();
+        }
+        assert_eq!(seen, vec![b"bbbb".to_vec(), b"cccc".to_vec()]);
+        assert!(spool.is_empty());
+    }
+}

@@ -1,0 +1,260 @@
+//! The ClickHouse store beyond the shared suite (these run when `SPURLOS_TEST_STORE=clickhouse`):
+//! the same answers as the embedded store, a two-shard cluster answering like one server, and
+//! batches that wait in the spool while ClickHouse is down.
+
+use super::chserver::{self, ClickHouseServer};
+use super::fixtures::{answers, dashboard, three_days_on};
+use super::helpers::*;
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Whether this run is the ClickHouse one; the other run says why it skips.
+fn clickhouse_run(test: &str) -> bool {
+    if !chserver::enabled() {
+        eprintln!("{test}: runs with SPURLOS_TEST_STORE=clickhouse (scripts/test.sh runs both)");
+    }
+    chserver::enabled()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_answers_like_the_embedded_store() {
+    if !clickhouse_run("clickhouse_answers_like_the_embedded_store") {
+        return;
+    }
+    let embedded = spawn_app_with(&[("SPURLOS_STORE", "embedded")]).await;
+    let clickhouse = spawn_app().await;
+    three_days_on(&embedded).await;
+    three_days_on(&clickhouse).await;
+    assert!(embedded.data_dir.path().join("spurlos.duckdb").exists());
+    let a = answers(&embedded).await;
+    let b = answers(&clickhouse).await;
+    assert_eq!(a.len(), 44);
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x, y, "query {i}: {}", dashboard()[i]);
+    }
+    // Filters of every kind, props included, answer alike too.
+    let filtered = [
+        json!([["is", "event:page", ["/", "/about"]]]),
+        json!([["contains", "event:page", ["ABO"]]]),
+        json!([["matches", "visit:browser", ["^Fire"]]]),
+        json!([["is_not", "visit:entry_page", ["/"]]]),
+        json!([["is", "event:props:plan", ["pro"]]]),
+        json!([["contains_not", "visit:source", ["goo"]]]),
+    ];
+    for filters in filtered {
+        for dims in [
+            json!([]),
+            json!(["event:page"]),
+            json!(["event:props:plan"]),
+        ] {
+            let q = json!({
+                "site_id": super::fixtures::SITE,
+                "metrics": ["visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration"],
+                "date_range": "all",
+                "dimensions": dims,
+                "filters": filters,
+            });
+            let x = embedded.query(q.clone()).await;
+            let y = clickhouse.query(q.clone()).await;
+            assert_eq!(x["results"], y["results"], "{q}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_shard_cluster_answers_like_one_server() {
+    if !clickhouse_run("a_two_shard_cluster_answers_like_one_server") {
+        return;
+    }
+    let nodes = [ClickHouseServer::prepare(), ClickHouseServer::prepare()];
+    let shards: String = nodes
+        .iter()
+        .map(|(_, _, tcp)| {
+            format!("<shard><replica><host>127.0.0.1</host><port>{tcp}</port></replica></shard>")
+        })
+        .collect();
+    let remote = format!("<two_shards>{shards}</two_shards>");
+    let servers: Vec<ClickHouseServer> = nodes
+        .into_iter()
+        .map(|(dir, http, tcp)| ClickHouseServer::start_with(dir, http, tcp, &remote))
+        .collect();
+    let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
+    let shard_urls = urls.join(",");
+    let cluster = spawn_app_with(&[
+        ("SPURLOS_CLICKHOUSE_URL", urls[0].as_str()),
+        ("SPURLOS_CLICKHOUSE_SHARD_URLS", shard_urls.as_str()),
+        ("SPURLOS_CLICKHOUSE_CLUSTER", "two_shards"),
+    ])
+    .await;
+    let single = spawn_app().await;
+    // Two sites, so that both shards get rows (sharding key: site id).
+    for app in [&cluster, &single] {
+        app.add_site("first.example", "UTC").await;
+        for ip in ["192.0.2.1", "192.0.2.2"] {
+            app.pageview("first.example", "https://first.example/", None, ip, CHROME)
+                .await;
+        }
+        three_days_on(app).await;
+    }
+    let a = answers(&single).await;
+    let b = answers(&cluster).await;
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x, y, "query {i}: {}", dashboard()[i]);
+    }
+    let q = json!({"site_id": "first.example", "metrics": ["visitors", "pageviews"], "date_range": "all"});
+    assert_eq!(
+        single.query(q.clone()).await["results"],
+        cluster.query(q).await["results"]
+    );
+    // Each shard holds one site's events in its local table.
+    let db = chserver::database_for(cluster.data_dir.path());
+    let per_shard: Vec<String> = servers
+        .iter()
+        .map(|s| {
+            s.query(&format!(
+                "SELECT groupUniqArray(site_id), count() FROM {db}.events_local"
+            ))
+            .trim()
+            .to_string()
+        })
+        .collect();
+    assert_eq!(per_shard, vec!["[2]\t11", "[1]\t2"], "{per_shard:?}");
+}
+
+/// Sends page views from many addresses until told to stop; counts the 202 answers.
+fn start_load(app: &TestApp, site: &'static str) -> (Arc<AtomicBool>, Arc<AtomicU64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicU64::new(0));
+    let client = app.client.clone();
+    let address = app.address.clone();
+    let (s, a) = (stop.clone(), acked.clone());
+    tokio::spawn(async move {
+        let mut i = 0u32;
+        while !s.load(Ordering::Relaxed) {
+            i += 1;
+            let ip = format!("10.{}.{}.1", (i >> 8) & 255, i & 255);
+            let r = client
+                .post(format!("{address}/api/event"))
+                .header("X-Forwarded-For", ip)
+                .header("User-Agent", CHROME)
+                .header("Content-Type", "text/plain")
+                .body(
+                    json!({"n": "pageview", "u": format!("https://{site}/p{i}"), "d": site})
+                        .to_string(),
+                )
+                .send()
+                .await;
+            if r.is_ok_and(|r| r.status() == 202) {
+                a.fetch_add(1, Ordering::Relaxed);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    (stop, acked)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_a_clickhouse_outage_exactly_once() {
+    if !clickhouse_run("acknowledged_events_survive_a_clickhouse_outage_exactly_once") {
+        return;
+    }
+    const SITE: &str = "outage.example";
+    let mut server = ClickHouseServer::start("");
+    let url = server.url();
+    let app = spawn_app_with(&[("SPURLOS_CLICKHOUSE_URL", url.as_str())]).await;
+    app.add_site(SITE, "UTC").await;
+    let (stop, acked) = start_load(&app, SITE);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    server.stop();
+    let at_stop = acked.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let spool = app.data_dir.path().join("clickhouse-spool");
+    let spooled = std::fs::read_dir(&spool).unwrap().count();
+    assert!(spooled > 0, "nothing was spooled while ClickHouse was down");
+    server.resume();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let total = acked.load(Ordering::Relaxed);
+    assert!(
+        total > at_stop + 50,
+        "hits were refused during the outage: {at_stop} then {total}"
+    );
+    // Every acknowledged event arrives, none twice.
+    let db = chserver::database_for(app.data_dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = server.query(&format!(
+            "SELECT count(), uniqExact(event_id) FROM {db}.events"
+        ));
+        if got.trim() == format!("{total}\t{total}") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stored (events, distinct ids): {got:?}, acknowledged {total}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["pageviews", "visits"], "date_range": "all"}))
+        .await;
+    assert_eq!(v["results"][0]["metrics"], json!([total, total]));
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_turns_hits_away_with_retry_after() {
+    if !clickhouse_run("a_full_spool_turns_hits_away_with_retry_after") {
+        return;
+    }
+    const SITE: &str = "full.example";
+    let mut server = ClickHouseServer::start("");
+    let url = server.url();
+    let app = spawn_app_with(&[
+        ("SPURLOS_CLICKHOUSE_URL", url.as_str()),
+        ("SPURLOS_SPOOL_MAX_BYTES", "1"),
+        ("SPURLOS_QUEUE_CAPACITY", "20"),
+    ])
+    .await;
+    app.add_site(SITE, "UTC").await;
+    server.stop();
+    let mut accepted = 0u64;
+    let mut refused = None;
+    for i in 0..500 {
+        let r = app
+            .event(
+                json!({"n": "pageview", "u": format!("https://{SITE}/{i}"), "d": SITE}),
+                "198.51.100.7",
+                CHROME,
+            )
+            .await;
+        match r.status().as_u16() {
+            202 => accepted += 1,
+            503 => {
+                refused = Some(r);
+                break;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let refused = refused.expect("a 503 once the spool and the queue are full");
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body["error"]["message"].is_string(), "{body}");
+    // Back up: what was accepted is stored, and hits are welcome again.
+    server.resume();
+    app.wait_for_events(SITE, accepted).await;
+    app.pageview(
+        SITE,
+        &format!("https://{SITE}/again"),
+        None,
+        "198.51.100.7",
+        CHROME,
+    )
+    .await;
+    app.wait_for_events(SITE, accepted + 1).await;
+}
