@@ -43,6 +43,20 @@ SPURLOS_, in lower case, e.g. listen = \"0.0.0.0:8000\"), then environment varia
                              for set-password links (default: the address a request used)
   SPURLOS_LOG                log filter (default info; environment only)
 
+  SPURLOS_STORE              embedded (default: DuckDB in DATA_DIR) or clickhouse
+  SPURLOS_CLICKHOUSE_URL     ClickHouse HTTP address (default http://127.0.0.1:8123)
+  SPURLOS_CLICKHOUSE_DATABASE, _USER, _PASSWORD
+                             database (created when missing; default spurlos), credentials
+  SPURLOS_CLICKHOUSE_CLUSTER cluster name: events in local tables on every shard behind
+                             Distributed tables sharded by site
+  SPURLOS_CLICKHOUSE_SHARD_URLS
+                             comma-separated HTTP addresses of every shard node (DDL and
+                             deletions run there; default: SPURLOS_CLICKHOUSE_URL)
+  SPURLOS_CLICKHOUSE_REPLICATED
+                             1: ReplicatedMergeTree with the {shard}/{replica} macros
+  SPURLOS_SPOOL_MAX_BYTES    on-disk spool for batches ClickHouse did not take
+                             (default 1 GiB, under DATA_DIR); when full, hits get 503
+
 SIGINT/SIGTERM stop accepting, store every accepted event, then exit.";
 
 /// What to do.
@@ -68,7 +82,20 @@ pub enum Command {
     /// Day archives hold each day's sums per dimension value, so dashboards over weeks and
     /// months do not scan every event. Useful after importing history or upgrading.
     Archive,
+    /// Copy the embedded store of the data directory into ClickHouse.
+    #[command(long_about = MIGRATE_HELP)]
+    MigrateStore,
 }
+
+const MIGRATE_HELP: &str = "Copy the embedded store of the data directory into ClickHouse.
+
+Reads the DuckDB file and the salts in SPURLOS_DATA_DIR and writes customers, sites, users,
+tokens, shared links, salts, events and session versions into the ClickHouse database named by
+SPURLOS_CLICKHOUSE_URL, _DATABASE, _USER and _PASSWORD (and _CLUSTER, _SHARD_URLS for a
+cluster), which must hold no sites or events yet. Day archives are rebuilt by the server.
+
+Stop the server first. Afterwards start it with SPURLOS_STORE=clickhouse; the embedded files
+stay untouched (keep them as a backup until you are content).";
 
 /// Customer administration.
 #[derive(Debug, Subcommand)]
@@ -295,11 +322,40 @@ fn remote_call(
     Ok(serde_json::from_str(&text)?)
 }
 
+/// Runs `migrate-store` with a progress bar.
+pub async fn migrate_store(settings: Settings) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} rows ({percent}%), {per_sec}, {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let copied = crate::migrate::migrate(&settings, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await?;
+    bar.finish_and_clear();
+    println!(
+        "copied {} sites, {} events and {} session versions into ClickHouse {} (database {}); counts checked",
+        copied.sites,
+        copied.events,
+        copied.sessions,
+        settings.config.clickhouse.url,
+        settings.config.clickhouse.database
+    );
+    println!("start spurlos with SPURLOS_STORE=clickhouse (the embedded files are unchanged)");
+    Ok(())
+}
+
 /// Runs an admin command.
 pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
     let backend = Backend::connect(&settings).await?;
     match command {
-        Command::Serve => bail!("serve is not an admin command"),
+        Command::Serve | Command::MigrateStore => {
+            bail!("serve and migrate-store are not admin commands")
+        }
         Command::Site(SiteCommand::Add(a)) => {
             let spec = SiteSpec {
                 domain: a.domain,

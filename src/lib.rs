@@ -12,6 +12,7 @@ pub mod customers;
 pub mod geo;
 pub mod http;
 pub mod ingest;
+pub mod migrate;
 pub mod referrer;
 pub mod salt;
 pub mod sites;

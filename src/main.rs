@@ -33,6 +33,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
             Ok(())
         }
+        Command::MigrateStore => cli::migrate_store(settings).await,
         other => cli::run_admin(other, settings).await,
     }
 }

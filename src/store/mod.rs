@@ -134,6 +134,50 @@ pub struct SharedLink {
     pub created_ts: i64,
 }
 
+/// A user as stored: password hash and memberships by customer id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredUser {
+    pub id: u32,
+    pub email: String,
+    pub password_hash: String,
+    pub created_ts: i64,
+    pub memberships: Vec<(u32, Role)>,
+}
+
+/// A shared link as stored: by its secret's hash, with its password's hash (or `""`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredShare {
+    pub id: u32,
+    pub site_id: u32,
+    pub token_hash: String,
+    pub password_hash: String,
+    pub created_ts: i64,
+}
+
+impl StoredShare {
+    /// What the dashboard shows of it.
+    pub fn link(&self) -> SharedLink {
+        SharedLink {
+            id: self.id,
+            site_id: self.site_id,
+            has_password: !self.password_hash.is_empty(),
+            created_ts: self.created_ts,
+        }
+    }
+}
+
+/// Everything a store keeps besides events, sessions and archives (moved whole by
+/// `spurlos migrate-store`).
+#[derive(Debug, Clone, Default)]
+pub struct StoredState {
+    pub customers: Vec<Customer>,
+    pub sites: Vec<Site>,
+    pub users: Vec<StoredUser>,
+    pub tokens: Vec<(String, TokenScope)>,
+    pub shares: Vec<StoredShare>,
+    pub salts: Vec<DaySalt>,
+}
+
 /// Who a Stats API token is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenScope {

@@ -258,3 +258,87 @@ async fn a_full_spool_turns_hits_away_with_retry_after() {
     .await;
     app.wait_for_events(SITE, accepted + 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_store_moves_an_embedded_installation_into_clickhouse() {
+    if !clickhouse_run("migrate_store_moves_an_embedded_installation_into_clickhouse") {
+        return;
+    }
+    let embedded = spawn_app_with(&[("SPURLOS_STORE", "embedded")]).await;
+    embedded
+        .admin(
+            reqwest::Method::PUT,
+            "/api/admin/customers/acme",
+            Some(json!({"name": "Acme AG"})),
+        )
+        .await;
+    three_days_on(&embedded).await;
+    let (status, _) = embedded
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/api/admin/sites/{}/customer", super::fixtures::SITE),
+            Some(json!({"customer": "acme"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    embedded
+        .user_with_password("owner@acme.example", "acme", "a long passphrase")
+        .await;
+    let (status, token) = embedded
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/tokens",
+            Some(json!({"site": super::fixtures::SITE})),
+        )
+        .await;
+    assert_eq!(status, 201, "{token}");
+    let token = token["token"].as_str().unwrap().to_string();
+    let before = answers(&embedded).await;
+    let (data_dir, now) = embedded.stop().await;
+
+    let run = |extra: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(binary());
+        cmd.arg("migrate-store");
+        for (k, v) in test_env(data_dir.path(), extra) {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("copied 1 sites, 11 events and") && stdout.contains("counts checked"),
+        "{stdout}"
+    );
+    // Once is enough: the target is no longer empty.
+    let again = run(&[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds"));
+
+    let moved = spawn_app_in(data_dir, now, &[]).await;
+    let after = answers(&moved).await;
+    for (i, (x, y)) in before.iter().zip(&after).enumerate() {
+        assert_eq!(x, y, "query {i}: {}", dashboard()[i]);
+    }
+    // Tokens, customers, users and their passwords came along.
+    let v = moved
+        .query_as(
+            &token,
+            json!({"site_id": super::fixtures::SITE, "metrics": ["events"], "date_range": "all"}),
+        )
+        .await;
+    assert_eq!(v["results"][0]["metrics"], json!([11]));
+    let (_, customers) = moved
+        .admin(reqwest::Method::GET, "/api/admin/customers", None)
+        .await;
+    assert_eq!(customers[0]["name"], "Acme AG", "{customers}");
+    let r = moved
+        .login("owner@acme.example", "a long passphrase", "198.51.100.50")
+        .await;
+    assert_eq!(r.status(), 303);
+}

@@ -66,7 +66,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_in(data_dir, utc(2024, 6, 10, 8, 0, 0), extra).await
 }
 
-async fn spawn_app_in(
+pub async fn spawn_app_in(
     data_dir: tempfile::TempDir,
     now: DateTime<Utc>,
     extra: &[(&str, &str)],
@@ -314,11 +314,17 @@ impl TestApp {
 
     /// Stops gracefully and starts again on the same data directory, clock unchanged.
     pub async fn restart(self) -> TestApp {
+        let (data_dir, now) = self.stop().await;
+        spawn_app_in(data_dir, now, &[]).await
+    }
+
+    /// Stops gracefully; returns the data directory and the clock's time.
+    pub async fn stop(self) -> (tempfile::TempDir, DateTime<Utc>) {
         use spurlos::clock::Clock;
         let now = self.clock.now();
         self.handle.stop(true).await;
         self.join.await.unwrap().unwrap();
-        spawn_app_in(self.data_dir, now, &[]).await
+        (self.data_dir, now)
     }
 }
 

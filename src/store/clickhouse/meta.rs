@@ -7,7 +7,9 @@ use super::rows::{MetaDoc, MetaRecord};
 use super::{ch, ClickHouse};
 use crate::customers::{normalise_handle, Customer};
 use crate::sites::{Site, SiteSpec};
-use crate::store::{SharedLink, StoreError, TokenScope};
+use crate::store::{
+    SharedLink, StoreError, StoredShare as ShareDoc, StoredState, StoredUser as UserDoc, TokenScope,
+};
 use crate::users::{normalise_email, Membership, Role, User};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -22,15 +24,6 @@ pub const TOKEN: &str = "token";
 pub const ARCHIVED_DAY: &str = "archived_day";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserDoc {
-    pub id: u32,
-    pub email: String,
-    pub password_hash: String,
-    pub created_ts: i64,
-    pub memberships: Vec<(u32, Role)>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinkDoc {
     pub user_id: u32,
     pub expires_ts: i64,
@@ -41,26 +34,6 @@ pub struct LoginDoc {
     pub user_id: u32,
     pub csrf: String,
     pub expires_ts: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShareDoc {
-    pub id: u32,
-    pub site_id: u32,
-    pub token_hash: String,
-    pub password_hash: String,
-    pub created_ts: i64,
-}
-
-impl ShareDoc {
-    pub fn link(&self) -> SharedLink {
-        SharedLink {
-            id: self.id,
-            site_id: self.site_id,
-            has_password: !self.password_hash.is_empty(),
-            created_ts: self.created_ts,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -602,5 +575,46 @@ impl ClickHouse {
             days.iter().map(|d| format!("{site_id}:{d}")).collect(),
         )
         .await
+    }
+
+    /// Whether the store holds no sites and no events (a migration's target must be empty).
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let events = self
+            .client
+            .query("SELECT count() FROM events")
+            .fetch_one::<u64>()
+            .await
+            .map_err(ch("counting events"))?;
+        Ok(events == 0 && self.load_sites().await?.is_empty())
+    }
+
+    /// Writes a whole state (ids kept) in one insert, and its salts.
+    pub async fn import_state(&self, state: &StoredState) -> Result<(), StoreError> {
+        let mut changes = Vec::new();
+        for c in &state.customers {
+            changes.push(doc(CUSTOMER, c.id.to_string(), c)?);
+        }
+        for s in &state.sites {
+            changes.push(doc(SITE, s.id.to_string(), s)?);
+        }
+        for u in &state.users {
+            changes.push(doc(USER, u.id.to_string(), u)?);
+        }
+        for (hash, scope) in &state.tokens {
+            let (site_id, customer_id) = match scope {
+                TokenScope::Site(id) => (Some(*id), None),
+                TokenScope::Customer(id) => (None, Some(*id)),
+            };
+            let token = TokenDoc {
+                site_id,
+                customer_id,
+            };
+            changes.push(doc(TOKEN, hash.clone(), &token)?);
+        }
+        for s in &state.shares {
+            changes.push(doc(SHARE, s.id.to_string(), s)?);
+        }
+        self.apply(changes).await?;
+        crate::store::Store::replace_salts(self, &state.salts).await
     }
 }

@@ -159,6 +159,31 @@ impl ClickHouse {
         Ok(())
     }
 
+    /// Events and session versions stored per site (checks after a migration).
+    pub async fn row_counts(&self) -> Result<Vec<(u32, u64, u64)>, StoreError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Counts {
+            site_id: u32,
+            events: u64,
+            sessions: u64,
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT site_id, sum(e) AS events, sum(s) AS sessions FROM ( \
+                   SELECT site_id, count() AS e, toUInt64(0) AS s FROM events GROUP BY site_id \
+                   UNION ALL SELECT site_id, toUInt64(0) AS e, count() AS s FROM sessions GROUP BY site_id \
+                 ) GROUP BY site_id ORDER BY site_id",
+            )
+            .fetch_all::<Counts>()
+            .await
+            .map_err(ch("counting rows"))?;
+        Ok(rows
+            .into_iter()
+            .map(|c| (c.site_id, c.events, c.sessions))
+            .collect())
+    }
+
     /// A new document version: wall-clock nanoseconds, strictly increasing.
     fn next_version(&self) -> u64 {
         let now = chrono::Utc::now()

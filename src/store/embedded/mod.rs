@@ -1,6 +1,8 @@
 //! The embedded default store: one DuckDB file under the data directory (plus the salt file),
 //! written in batches through DuckDB's appender and queried with the SQL in [`sql`].
 
+mod export;
+
 use super::sql::{self, Dialect};
 use super::{
     ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow,

@@ -1,0 +1,219 @@
+//! Reading everything out of the embedded store, for `spurlos migrate-store`: the state
+//! (customers, sites, users, tokens, shared links, salts) at once, events and session versions
+//! one site and UTC day at a time.
+
+use super::{db, load_customers, load_sites, read_attrs, read_salts, Embedded, ATTR_COLUMNS};
+use crate::store::{
+    Batch, EventRow, SessionRow, StoreError, StoredShare, StoredState, StoredUser, TokenScope,
+};
+use crate::users::Role;
+use duckdb::params;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl Embedded {
+    /// Everything but events and sessions.
+    pub async fn export_state(&self) -> Result<StoredState, StoreError> {
+        let salt_path = self.salt_path.clone();
+        self.with_reader(move |conn| {
+            let mut users: Vec<StoredUser> = {
+                let mut stmt = conn
+                    .prepare("SELECT id, email, password_hash, created_ts FROM users ORDER BY id")
+                    .map_err(db("exporting users"))?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok(StoredUser {
+                            id: r.get(0)?,
+                            email: r.get(1)?,
+                            password_hash: r.get(2)?,
+                            created_ts: r.get(3)?,
+                            memberships: Vec::new(),
+                        })
+                    })
+                    .map_err(db("exporting users"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("exporting users"))?;
+                rows
+            };
+            let mut stmt = conn
+                .prepare("SELECT user_id, customer_id, role FROM memberships ORDER BY customer_id")
+                .map_err(db("exporting memberships"))?;
+            let memberships = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(db("exporting memberships"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db("exporting memberships"))?;
+            for (user_id, customer_id, role) in memberships {
+                if let (Some(u), Some(role)) = (
+                    users.iter_mut().find(|u| u.id == user_id),
+                    Role::parse(&role),
+                ) {
+                    u.memberships.push((customer_id, role));
+                }
+            }
+            let mut stmt = conn
+                .prepare(
+                    "SELECT token_hash, site_id, 's' FROM tokens \
+                     UNION ALL SELECT token_hash, customer_id, 'c' FROM customer_tokens",
+                )
+                .map_err(db("exporting tokens"))?;
+            let tokens = stmt
+                .query_map([], |r| {
+                    let id: u32 = r.get(1)?;
+                    let kind: String = r.get(2)?;
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        if kind == "c" {
+                            TokenScope::Customer(id)
+                        } else {
+                            TokenScope::Site(id)
+                        },
+                    ))
+                })
+                .map_err(db("exporting tokens"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db("exporting tokens"))?;
+            let mut stmt = conn
+                .prepare("SELECT id, site_id, token_hash, password_hash, created_ts FROM shared_links ORDER BY id")
+                .map_err(db("exporting shared links"))?;
+            let shares = stmt
+                .query_map([], |r| {
+                    Ok(StoredShare {
+                        id: r.get(0)?,
+                        site_id: r.get(1)?,
+                        token_hash: r.get(2)?,
+                        password_hash: r.get(3)?,
+                        created_ts: r.get(4)?,
+                    })
+                })
+                .map_err(db("exporting shared links"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db("exporting shared links"))?;
+            Ok(StoredState {
+                customers: load_customers(conn)?,
+                sites: load_sites(conn)?,
+                users,
+                tokens,
+                shares,
+                salts: read_salts(&salt_path)?,
+            })
+        })
+        .await
+    }
+
+    /// Per site: the number of events and session versions, and the first and last UTC second
+    /// with any of them.
+    pub async fn export_spans(&self) -> Result<Vec<(u32, u64, i64, i64)>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT site_id, sum(n), min(lo), max(hi) FROM ( \
+                       SELECT site_id, count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM events GROUP BY site_id \
+                       UNION ALL SELECT site_id, count(*), min(start_ts), max(start_ts) FROM sessions GROUP BY site_id \
+                     ) GROUP BY site_id ORDER BY site_id",
+                )
+                .map_err(db("measuring the export"))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(db("measuring the export"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db("measuring the export"))?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The events (with props) of one site in `[from, to)` and its session versions that
+    /// started then.
+    pub async fn export_window(
+        &self,
+        site_id: u32,
+        from: i64,
+        to: i64,
+    ) -> Result<Batch, StoreError> {
+        self.with_reader(move |conn| {
+            let mut props: HashMap<u64, Vec<(String, String)>> = HashMap::new();
+            let mut stmt = conn
+                .prepare("SELECT event_id, key, value FROM props WHERE site_id = ? AND ts >= ? AND ts < ?")
+                .map_err(db("exporting props"))?;
+            let rows = stmt
+                .query_map(params![site_id, from, to], |r| {
+                    Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                })
+                .map_err(db("exporting props"))?;
+            for row in rows {
+                let (id, k, v) = row.map_err(db("exporting props"))?;
+                props.entry(id).or_default().push((k, v));
+            }
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT ts, event_id, session_id, visitor_id, name, interactive, hostname, pathname, {ATTR_COLUMNS} \
+                     FROM events WHERE site_id = ? AND ts >= ? AND ts < ? ORDER BY ts"
+                ))
+                .map_err(db("exporting events"))?;
+            let events = stmt
+                .query_map(params![site_id, from, to], |r| {
+                    let event_id: u64 = r.get(1)?;
+                    Ok(EventRow {
+                        site_id,
+                        ts: r.get(0)?,
+                        event_id,
+                        session_id: r.get(2)?,
+                        visitor_id: r.get(3)?,
+                        name: r.get(4)?,
+                        interactive: r.get(5)?,
+                        hostname: r.get(6)?,
+                        pathname: r.get(7)?,
+                        attrs: Arc::new(read_attrs(r, 8)?),
+                        props: props.remove(&event_id).unwrap_or_default(),
+                    })
+                })
+                .map_err(db("exporting events"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db("exporting events"))?;
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT session_id, visitor_id, sign, version, start_ts, end_ts, pageviews, events, interactive, entry_page, exit_page, hostname, {ATTR_COLUMNS} \
+                     FROM sessions WHERE site_id = ? AND start_ts >= ? AND start_ts < ?"
+                ))
+                .map_err(db("exporting sessions"))?;
+            let sessions = stmt
+                .query_map(params![site_id, from, to], |r| {
+                    Ok(SessionRow {
+                        site_id,
+                        session_id: r.get(0)?,
+                        visitor_id: r.get(1)?,
+                        sign: r.get(2)?,
+                        version: r.get(3)?,
+                        start_ts: r.get(4)?,
+                        end_ts: r.get(5)?,
+                        pageviews: r.get(6)?,
+                        events: r.get(7)?,
+                        interactive: r.get(8)?,
+                        entry_page: r.get(9)?,
+                        exit_page: r.get(10)?,
+                        hostname: r.get(11)?,
+                        attrs: Arc::new(read_attrs(r, 12)?),
+                    })
+                })
+                .map_err(db("exporting sessions"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db("exporting sessions"))?;
+            Ok(Batch { events, sessions })
+        })
+        .await
+    }
+}
