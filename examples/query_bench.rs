@@ -1,9 +1,11 @@
 //! Query benchmark: seeds one site with N synthetic events (default 10 million, 30 days,
-//! realistic sessions) in the embedded store, then times a dashboard's worth of Stats API
-//! queries (aggregate, 30-day series, top pages, top sources, countries) and prints the median.
+//! realistic sessions) in the store, then times a dashboard's worth of Stats API queries
+//! (aggregate, 30-day series, top pages, top sources, countries) and prints the median.
 //!
 //! `cargo run --example query_bench -- [EVENTS] [RUNS] [DATA_DIR]`; with `RAW_ONLY=1` the day
-//! archives are deleted first, to time the same queries on raw events.
+//! archives are deleted first, to time the same queries on raw events. The store is the one the
+//! environment configures (`SPURLOS_STORE=clickhouse` and `SPURLOS_CLICKHOUSE_*` for ClickHouse;
+//! default: the embedded store in DATA_DIR).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -14,7 +16,7 @@ use spurlos::ingest::Hit;
 use spurlos::sites::{SiteRegistry, SiteSpec};
 use spurlos::stats::archive::Archive;
 use spurlos::stats::{Caller, Stats};
-use spurlos::store::embedded::Embedded;
+use spurlos::config::Config;
 use spurlos::store::{Store, VisitAttrs};
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,7 +43,11 @@ async fn main() -> anyhow::Result<()> {
         None => std::env::temp_dir().join(format!("spurlos-query-bench-{total}")),
     };
     let end = 1_717_977_600i64 + 31 * DAY; // 2024-07-11 00:00 UTC
-    let store = Arc::new(Embedded::open(&dir)?);
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    env.push(("SPURLOS_DATA_DIR".into(), dir.display().to_string()));
+    let settings = Config::load_from(None, &env)?;
+    let store = spurlos::store::open(&settings.config).await?;
+    println!("store: {:?}", settings.config.store);
     let store_dyn: Arc<dyn Store> = store.clone();
     if store.sites().await?.is_empty() {
         let site = store
