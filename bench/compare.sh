@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Both stores side by side in one run: the ingestion benchmark (bench/ingest.sh) and the query
 # benchmark (examples/query_bench, 10 million events) on the embedded store and on a local
-# ClickHouse server started here (bench/clickhouse-server.sh).
+# ClickHouse server started here (scripts/clickhouse-server.sh).
 # Usage: bench/compare.sh [EVENTS] [DURATION]
 # Seeded data is kept for the next run: /tmp/qbench (embedded) and /tmp/qbench-ch (ClickHouse
 # server directory, database qbench).
@@ -13,7 +13,7 @@ TARGET=${CARGO_TARGET_DIR:-target}
 BENCH=$TARGET/debug/examples/query_bench
 CH_DIR=${CH_DIR:-/tmp/qbench-ch}
 log=$(mktemp)
-bash bench/clickhouse-server.sh "$CH_DIR/server" >"$log" 2>&1 &
+bash scripts/clickhouse-server.sh "$CH_DIR/server" >"$log" 2>&1 &
 chpid=$!
 trap 'kill $chpid 2>/dev/null || true; wait $chpid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 300); do grep -q '^url ' "$log" && break; sleep 0.1; done

@@ -30,3 +30,15 @@ SPURLOS_TEST_STORE=clickhouse cargo test --test integration
 
 echo "== browser tests (Chromium)"
 (cd tracker-js && SPURLOS_BIN="$CARGO_TARGET_DIR/debug/spurlos" node --test --test-concurrency=1 test/*.test.mjs)
+
+echo "== browser tests (Chromium) on the ClickHouse store"
+chdir=$(mktemp -d)
+chlog=$chdir/start.log
+bash scripts/clickhouse-server.sh "$chdir/server" >"$chlog" 2>&1 &
+chpid=$!
+trap 'kill $chpid 2>/dev/null || true; wait $chpid 2>/dev/null || true; rm -rf "$chdir"' EXIT
+for _ in $(seq 600); do grep -q '^url ' "$chlog" && break; sleep 0.1; done
+churl=$(awk '/^url / {print $2}' "$chlog")
+[ -n "$churl" ] || { cat "$chlog"; exit 1; }
+(cd tracker-js && SPURLOS_STORE=clickhouse SPURLOS_CLICKHOUSE_URL="$churl" \
+  SPURLOS_BIN="$CARGO_TARGET_DIR/debug/spurlos" node --test --test-concurrency=1 test/*.test.mjs)

@@ -125,6 +125,15 @@ impl ClickHouseServer {
         self.dir.join("data")
     }
 
+    /// The server's log files.
+    pub fn log_files(&self) -> Vec<PathBuf> {
+        ["server.log", "server.err.log", "stdout.log"]
+            .iter()
+            .map(|f| self.dir.join(f))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
     /// Starts the (stopped) server again on the same ports and data.
     pub fn resume(&mut self) {
         let binary = server_binary();

@@ -377,6 +377,8 @@ pub fn stored_blobs(data_dir: &Path) -> Vec<(String, Vec<u8>)> {
         let server = super::chserver::shared();
         let db = super::chserver::database_for(data_dir);
         all_files(&server.data_path().join("data").join(&db), &mut files);
+        // ClickHouse's own logs (shared by every test of this run).
+        files.extend(server.log_files());
     }
     let mut out: Vec<(String, Vec<u8>)> = files
         .into_iter()

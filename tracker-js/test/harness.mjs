@@ -1,6 +1,7 @@
 // Browser-test harness: starts the spurlos binary on a free port with its own data directory,
 // serves customer pages from a second origin, and drives Debian's Chromium via playwright-core.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -40,6 +41,9 @@ export async function startSpurlos() {
       SPURLOS_ADMIN_TOKEN: ADMIN,
       SPURLOS_FLUSH_INTERVAL_MS: '20',
       SPURLOS_LOG: process.env.SPURLOS_LOG || 'warn',
+      // On ClickHouse (SPURLOS_STORE=clickhouse, SPURLOS_CLICKHOUSE_URL) each server gets its own
+      // database.
+      SPURLOS_CLICKHOUSE_DATABASE: `browser_${randomBytes(6).toString('hex')}`,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -73,7 +73,7 @@ impl ClickHouse {
         let mut q = self
             .client
             .query(&format!(
-                "SELECT key, argMax(doc, version) AS doc FROM meta WHERE kind = ?{filter} \
+                "SELECT key, argMax(doc, version) AS newest FROM meta WHERE kind = ?{filter} \
                  GROUP BY key HAVING argMax(deleted, version) = 0 ORDER BY key"
             ))
             .bind(kind);

@@ -609,7 +609,7 @@ impl Store for ClickHouse {
             }
             let r = self
                 .client
-                .query("SELECT count() AS n, min(ts) AS ts FROM events WHERE site_id = ?")
+                .query("SELECT count() AS n, min(ts) AS first FROM events WHERE site_id = ?")
                 .bind(site_id)
                 .fetch_one::<First>()
                 .await

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts a local ClickHouse server for benchmarks (Debian's clickhouse-server) in DIR on a free
-# loopback port, in the foreground; prints "url http://127.0.0.1:PORT" once it answers.
-# Usage: bench/clickhouse-server.sh DIR        (stop it with SIGTERM)
+# Starts a local ClickHouse server (Debian's clickhouse-server) for the benchmarks and the browser
+# tests on ClickHouse, in DIR on a free loopback port, in the foreground; prints
+# "url http://127.0.0.1:PORT" once it answers.
+# Usage: scripts/clickhouse-server.sh DIR        (stop it with SIGTERM)
 set -euo pipefail
 dir=$(realpath -m "$1")
 mkdir -p "$dir"
