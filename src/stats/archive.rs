@@ -114,6 +114,32 @@ impl Archive {
         Ok(archive)
     }
 
+    /// Adopts the store's list of archived days: where several spurlos nodes share one
+    /// ClickHouse, another node may have archived days or dropped them (a late write).
+    async fn refresh(&self) -> Result<(), StoreError> {
+        let stored = self.store.archived_days().await?;
+        let _commit = self.commit.lock().await;
+        let mut days: HashMap<u32, BTreeSet<i32>> = HashMap::new();
+        for d in stored {
+            if self
+                .sites
+                .by_id(d.site_id)
+                .is_some_and(|site| site.timezone == d.timezone)
+            {
+                days.entry(d.site_id).or_default().insert(d.day);
+            }
+        }
+        {
+            let mut state = self.state();
+            if state.days != days {
+                state.epoch += 1;
+                state.days = days;
+            }
+        }
+        self.update_boundary();
+        Ok(())
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -219,6 +245,7 @@ impl Archive {
         &self,
         progress: impl Fn(u64, u64),
     ) -> Result<usize, StoreError> {
+        self.refresh().await?;
         let now = self.clock.now().timestamp();
         let mut todo: Vec<(Arc<Site>, i32)> = Vec::new();
         for site in self.sites.all() {

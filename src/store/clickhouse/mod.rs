@@ -370,6 +370,19 @@ async fn replay_all(spool: &Weak<Spool>, client: &Client) -> Result<bool, StoreE
     }
 }
 
+/// Archive builds are named by their creation time (high bits) and chance (low 24 bits).
+fn new_build() -> u64 {
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    (now << 24) | (rand::random::<u64>() & 0xff_ffff)
+}
+
+/// Builds older than an hour that are not current can go. Younger ones stay: another node may
+/// be about to make its build current (several nodes archive the same days).
+fn build_cutoff() -> u64 {
+    let hour_ago = chrono::Utc::now().timestamp().max(3600) as u64 - 3600;
+    hour_ago << 24
+}
+
 fn bounds(values: impl Iterator<Item = i64>) -> (i64, i64) {
     values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
@@ -635,7 +648,7 @@ impl Store for ClickHouse {
 
     fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let build = rand::random::<u64>();
+            let build = new_build();
             let mut insert = self
                 .client
                 .insert::<ArchiveRecord>("archive")
@@ -651,10 +664,11 @@ impl Store for ClickHouse {
             // Switching to the new build is one document write; older builds go afterwards.
             self.put_archived(&day, build).await?;
             self.client
-                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND day = ? AND build != ?")
+                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND day = ? AND build != ? AND build < ?")
                 .bind(day.site_id)
                 .bind(day.day)
                 .bind(build)
+                .bind(build_cutoff())
                 .execute()
                 .await
                 .map_err(ch("deleting an old archive"))
@@ -702,9 +716,10 @@ impl Store for ClickHouse {
             }
             self.forget_archived(site_id, &days).await?;
             self.client
-                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND has(?, day)")
+                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND has(?, day) AND build < ?")
                 .bind(site_id)
                 .bind(days)
+                .bind(build_cutoff())
                 .execute()
                 .await
                 .map_err(ch("deleting archives"))
