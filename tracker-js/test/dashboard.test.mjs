@@ -121,3 +121,68 @@ test('sign in, read the numbers, filter, change the period, export CSV; hostile 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+async function signIn(context) {
+  const page = await context.newPage();
+  await page.goto(`${spurlos.base}/login`);
+  await page.fill('input[name=email]', 'ann@example.com');
+  await page.fill('input[name=password]', PASSWORD);
+  await Promise.all([page.waitForURL(/\/account$/), page.click('button[type=submit]')]);
+  return page;
+}
+
+test('an owner changes a site setting and shares the dashboard; a logged-out browser opens the link', async () => {
+  const owner = await browser.newContext({ userAgent: CHROME_UA, locale: 'en-US' });
+  const page = await signIn(owner);
+  await page.goto(`${spurlos.base}/dashboard/dash.test`);
+  await Promise.all([page.waitForURL(/\/settings$/), page.click('#settings')]);
+  // Change the time zone and add an alias; the page says so and shows the new values.
+  await page.fill('input[name=timezone]', 'Europe/Berlin');
+  await page.fill('input[name=aliases]', 'shop.dash.example');
+  await page.click('form[action$="/settings"] button[type=submit]');
+  assert.equal(await page.locator('[role=status]').innerText(), 'Saved.');
+  assert.equal(await page.inputValue('input[name=timezone]'), 'Europe/Berlin');
+  assert.equal(await page.inputValue('input[name=aliases]'), 'shop.dash.example');
+  const site = (await admin('GET', '/api/admin/sites')).find((s) => s.domain === 'dash.test');
+  assert.equal(site.timezone, 'Europe/Berlin');
+  assert.deepEqual(site.aliases, ['shop.dash.example']);
+  // A bad time zone is refused with a message, and nothing changes.
+  await page.fill('input[name=timezone]', 'Mars/Olympus');
+  await page.click('form[action$="/settings"] button[type=submit]');
+  assert.match(await page.locator('[role=alert]').innerText(), /time ?zone/i);
+  assert.equal((await admin('GET', '/api/admin/sites')).find((s) => s.domain === 'dash.test').timezone, 'Europe/Berlin');
+  // A shared link with a password.
+  await page.goto(`${spurlos.base}/dashboard/dash.test/settings`);
+  await page.fill('form[action$="/shares"] input[name=password]', 'share secret');
+  await page.click('form[action$="/shares"] button[type=submit]');
+  const url = await page.locator('#new-share').getAttribute('href');
+  assert.match(url, /\/share\/[A-Za-z0-9_-]{20,}$/);
+  assert.equal(await page.locator('#shares li').count(), 1);
+
+  // Logged out: a fresh browser context without any cookie.
+  const visitor = await browser.newContext({ userAgent: CHROME_UA, locale: 'en-US' });
+  const shared = await visitor.newPage();
+  await shared.goto(url);
+  await shared.fill('input[name=password]', 'wrong');
+  await shared.click('button[type=submit]');
+  assert.equal(await shared.locator('[data-metric=visitors]').count(), 0);
+  await shared.fill('input[name=password]', 'share secret');
+  await shared.click('button[type=submit]');
+  assert.equal(await shared.locator('[data-metric=visitors] b').innerText(), '2');
+  assert.equal(await shared.locator('[data-metric=pageviews] b').innerText(), '3');
+  assert.match(await shared.locator('[data-dimension="event:page"]').innerText(), /\/pricing/);
+  // Read-only: no settings, no account links.
+  assert.equal(await shared.locator('#settings').count(), 0);
+  assert.equal(await shared.locator('a[href="/account"]').count(), 0);
+  assert.equal((await visitor.cookies()).filter((c) => c.name === 'spurlos_session').length, 0);
+
+  // Revoked: the link is gone for the visitor.
+  await page.goto(`${spurlos.base}/dashboard/dash.test/settings`);
+  await page.click('#shares li button[type=submit]');
+  assert.equal(await page.locator('[role=status]').innerText(), 'Revoked.');
+  assert.equal(await page.locator('#shares li').count(), 0);
+  const gone = await shared.goto(url);
+  assert.equal(gone.status(), 404);
+  await owner.close();
+  await visitor.close();
+});
