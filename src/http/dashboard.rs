@@ -529,7 +529,15 @@ pub async fn render_site(
         "<div class=\"metrics\">{metrics}</div>{graph}<div class=\"panels\">{panels}</div><p><a href=\"{all_csv}\">CSV ({})</a></p>",
         if de { "alle Kennzahlen je Tag" } else { "all figures per day" },
     );
-    page(StatusCode::OK, lang, &site.domain, &header, &body)
+    let mut resp = page(StatusCode::OK, lang, &site.domain, &header, &body);
+    if view.period == "realtime" {
+        // The realtime view reloads itself every 30 seconds, without any script.
+        resp.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("refresh"),
+            actix_web::http::header::HeaderValue::from_static("30"),
+        );
+    }
+    resp
 }
 
 /// A CSV field: quoted, quotes doubled, and a leading `= + - @` defused so spreadsheets do

@@ -118,10 +118,14 @@ async fn the_dashboard_shows_the_users_sites_with_escaped_visitor_text() {
         "{html}"
     );
     assert!(!html.contains("<script"), "no script at all");
-    // The realtime view: the last five minutes, by minute.
-    let html = app
-        .page_as(&cookie, "/dashboard/shop.example?period=realtime")
+    // The realtime view: the last five minutes, by minute, reloading itself (no script).
+    let r = app
+        .get_as(&cookie, "/dashboard/shop.example?period=realtime")
         .await;
+    assert_eq!(r.headers()["refresh"], "30");
+    let html = r.text().await.unwrap();
+    let other = app.get_as(&cookie, "/dashboard/shop.example").await;
+    assert!(!other.headers().contains_key("refresh"));
     assert!(
         html.contains("data-metric=\"visitors\"><small>Visitors</small><b>2</b>"),
         "{html}"
