@@ -477,50 +477,34 @@ pub async fn render_site(
         }
         Err(_) => String::new(),
     };
-    // Panels.
-    let mut panels = String::new();
-    for (en, de_title, dim) in PANELS {
-        let metric = if dim == "event:name" {
-            "events"
-        } else {
-            "visitors"
-        };
-        let pq = json!({"site_id": site.domain, "metrics": [metric], "date_range": view.date_range(),
-            "filters": view.api_filters(), "dimensions": [dim], "order_by": [[metric, "desc"]],
-            "pagination": {"limit": 10}});
-        let Ok(v) = state.stats.query(&caller, &pq).await else {
-            continue;
-        };
-        let rows = v["results"].as_array().cloned().unwrap_or_default();
-        let max = rows
-            .iter()
-            .filter_map(|r| r["metrics"][0].as_f64())
-            .fold(0.0, f64::max);
-        let mut body = String::new();
-        for r in &rows {
-            let value = r["dimensions"][0].as_str().unwrap_or("");
-            let n = r["metrics"][0].as_f64().unwrap_or(0.0);
-            let width = if max > 0.0 { n / max * 80.0 } else { 0.0 };
-            body.push_str(&format!(
-                "<tr><td><a href=\"{}\">{}</a></td><td class=\"bar\"><svg viewBox=\"0 0 80 8\"><rect width=\"{width:.1}\" height=\"8\"/></svg></td><td class=\"n\">{}</td></tr>",
-                href(&view.with_filter(dim, value)),
-                escape_html(value),
-                n as i64,
-            ));
-        }
-        if body.is_empty() {
-            body = "<tr><td>–</td></tr>".into();
-        }
-        let csv = escape_html(&format!(
-            "{base}/export.csv?dim={}&{}",
-            segment(dim),
-            view.query_string()
-        ));
-        panels.push_str(&format!(
-            "<section class=\"panel\" data-dimension=\"{dim}\"><a class=\"csv\" href=\"{csv}\">CSV</a><h2>{}</h2><table>{body}</table></section>",
-            if de { de_title } else { en },
-        ));
+    // Panels: the fixed ones, then one per common event property; all asked at once.
+    let mut lists: Vec<(String, String)> = PANELS
+        .iter()
+        .map(|(en, de_title, dim)| {
+            (
+                (if de { *de_title } else { *en }).to_string(),
+                dim.to_string(),
+            )
+        })
+        .collect();
+    let kq =
+        json!({"site_id": site.domain, "metrics": ["events"], "date_range": view.date_range()});
+    for key in state
+        .stats
+        .prop_keys(&caller, &kq, PROP_PANELS)
+        .await
+        .unwrap_or_default()
+    {
+        let title = if de { "Eigenschaft" } else { "Property" };
+        lists.push((format!("{title}: {key}"), format!("event:props:{key}")));
     }
+    let panels: String = futures_util::future::join_all(
+        lists
+            .iter()
+            .map(|(title, dim)| panel(state, &caller, &view, &site.domain, &base, title, dim)),
+    )
+    .await
+    .concat();
     let all_csv = escape_html(&format!(
         "{base}/export.csv?dim=time:day&{}",
         view.query_string()
@@ -538,6 +522,70 @@ pub async fn render_site(
         );
     }
     resp
+}
+
+/// Most property panels the overview shows (the most used keys of the period).
+const PROP_PANELS: u32 = 3;
+
+/// One top list (ten rows) whose rows link to the page filtered by them; property lists leave
+/// out events without the property.
+async fn panel(
+    state: &AppState,
+    caller: &Caller,
+    view: &View,
+    domain: &str,
+    base: &str,
+    title: &str,
+    dim: &str,
+) -> String {
+    let metric = if dim == "event:name" || dim.starts_with("event:props:") {
+        "events"
+    } else {
+        "visitors"
+    };
+    let pq = json!({"site_id": domain, "metrics": [metric], "date_range": view.date_range(),
+        "filters": view.api_filters(), "dimensions": [dim], "order_by": [[metric, "desc"]],
+        "pagination": {"limit": 11}});
+    let Ok(v) = state.stats.query(caller, &pq).await else {
+        return String::new();
+    };
+    let rows: Vec<Value> = v["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| !(dim.starts_with("event:props:") && r["dimensions"][0] == "(none)"))
+        .take(10)
+        .collect();
+    let max = rows
+        .iter()
+        .filter_map(|r| r["metrics"][0].as_f64())
+        .fold(0.0, f64::max);
+    let mut body = String::new();
+    for r in &rows {
+        let value = r["dimensions"][0].as_str().unwrap_or("");
+        let n = r["metrics"][0].as_f64().unwrap_or(0.0);
+        let width = if max > 0.0 { n / max * 80.0 } else { 0.0 };
+        body.push_str(&format!(
+            "<tr><td><a href=\"{}\">{}</a></td><td class=\"bar\"><svg viewBox=\"0 0 80 8\"><rect width=\"{width:.1}\" height=\"8\"/></svg></td><td class=\"n\">{}</td></tr>",
+            escape_html(&format!("{base}?{}", view.with_filter(dim, value).query_string())),
+            escape_html(value),
+            n as i64,
+        ));
+    }
+    if body.is_empty() {
+        body = "<tr><td>–</td></tr>".into();
+    }
+    let csv = escape_html(&format!(
+        "{base}/export.csv?dim={}&{}",
+        segment(dim),
+        view.query_string()
+    ));
+    format!(
+        "<section class=\"panel\" data-dimension=\"{}\"><a class=\"csv\" href=\"{csv}\">CSV</a><h2>{}</h2><table>{body}</table></section>",
+        escape_html(dim),
+        escape_html(title),
+    )
 }
 
 /// A CSV field: quoted, quotes doubled, and a leading `= + - @` defused so spreadsheets do

@@ -172,6 +172,25 @@ impl Stats {
         Ok(rows.first().map(|r| r.visitors).unwrap_or(0))
     }
 
+    /// The most used event property keys (at most `limit`) of the site and period a v2 query
+    /// body names, most used first.
+    pub async fn prop_keys(
+        &self,
+        caller: &Caller,
+        body: &Value,
+        limit: u32,
+    ) -> Result<Vec<String>, StatsError> {
+        let parsed = request::parse(body)?;
+        let site = self.readable_site(caller, &parsed.site_id)?;
+        let now = self.clock.now().timestamp();
+        let window = request::resolve_range(&parsed.date_range, &site, now)?;
+        let keys = self
+            .store
+            .prop_keys(site.id, window.0, window.1, limit)
+            .await?;
+        Ok(keys.into_iter().map(|(k, _)| k).collect())
+    }
+
     async fn run(
         &self,
         parsed: &ParsedQuery,

@@ -301,6 +301,16 @@ pub trait Store: Send + Sync + 'static {
     /// Sums over sessions, grouped by the query's dimensions.
     fn session_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<SessionAgg>>;
 
+    /// The most used event property keys of a site in `[from_ts, to_ts)`, with how many events
+    /// carry each, most used first.
+    fn prop_keys(
+        &self,
+        site_id: u32,
+        from_ts: i64,
+        to_ts: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<(String, u64)>>;
+
     /// Time of the site's first stored event, if any.
     fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>>;
     /// Every archived day of every site.

@@ -566,3 +566,63 @@ async fn customer_a_sees_nothing_of_customer_b_anywhere() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_show_with_their_props_and_props_filter_the_page() {
+    let (app, cookie) = setup().await;
+    let u = "https://shop.example/checkout";
+    for (plan, ip) in [
+        ("pro", "198.51.100.1"),
+        ("pro", "203.0.113.2"),
+        ("<b>team</b>", "192.0.2.9"),
+    ] {
+        let r = app
+            .event(
+                json!({"n": "Signup", "u": u, "d": "shop.example", "p": {"plan": plan, "source": "footer"}}),
+                ip,
+                CHROME,
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+    }
+    app.wait_for_events("shop.example", 7).await;
+    let html = app
+        .page_as(&cookie, "/dashboard/shop.example?period=day")
+        .await;
+    // One panel per property key, values by events, no "(none)" row for events without it.
+    let start = html
+        .find("data-dimension=\"event:props:plan\"")
+        .expect("a plan panel");
+    let panel = &html[start..start + html[start..].find("</section>").unwrap()];
+    assert!(panel.contains("<h2>Property: plan</h2>"), "{panel}");
+    assert!(panel.contains(">pro</a>"), "{panel}");
+    assert!(panel.contains("<td class=\"n\">2</td>"), "{panel}");
+    assert!(panel.contains("&lt;b&gt;team&lt;/b&gt;"), "{panel}");
+    assert!(!panel.contains("(none)"), "{panel}");
+    assert!(html.contains("data-dimension=\"event:props:source\""));
+    // A prop row filters the whole page.
+    let html = app
+        .page_as(
+            &cookie,
+            "/dashboard/shop.example?period=day&f=event%3Aprops%3Aplan%7Cpro",
+        )
+        .await;
+    assert!(html.contains("event:props:plan = pro"), "{html}");
+    assert!(
+        html.contains("data-metric=\"visitors\"><small>Visitors</small><b>2</b>"),
+        "{html}"
+    );
+    // German titles.
+    let german = app
+        .client
+        .get(format!("{}/dashboard/shop.example?period=day", app.address))
+        .header("Cookie", &cookie)
+        .header("Accept-Language", "de-DE,de;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(german.contains("<h2>Eigenschaft: plan</h2>"));
+}

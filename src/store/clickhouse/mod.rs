@@ -613,6 +613,36 @@ impl Store for ClickHouse {
         })
     }
 
+    fn prop_keys(
+        &self,
+        site_id: u32,
+        from_ts: i64,
+        to_ts: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<(String, u64)>> {
+        Box::pin(async move {
+            #[derive(clickhouse::Row, serde::Deserialize)]
+            struct KeyCount {
+                key: String,
+                n: u64,
+            }
+            let rows = self
+                .client
+                .query(
+                    "SELECT prop_key, count() AS n FROM events ARRAY JOIN prop_keys AS prop_key \
+                     WHERE site_id = ? AND ts >= ? AND ts < ? GROUP BY prop_key ORDER BY n DESC, prop_key LIMIT ?",
+                )
+                .bind(site_id)
+                .bind(from_ts)
+                .bind(to_ts)
+                .bind(limit)
+                .fetch_all::<KeyCount>()
+                .await
+                .map_err(ch("listing prop keys"))?;
+            Ok(rows.into_iter().map(|r| (r.key, r.n)).collect())
+        })
+    }
+
     fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>> {
         Box::pin(async move {
             #[derive(clickhouse::Row, serde::Deserialize)]

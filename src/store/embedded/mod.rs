@@ -624,6 +624,34 @@ impl Store for Embedded {
         })
     }
 
+    fn prop_keys(
+        &self,
+        site_id: u32,
+        from_ts: i64,
+        to_ts: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<(String, u64)>> {
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT key, count(*) FROM props WHERE site_id = ? AND ts >= ? AND ts < ? \
+                         GROUP BY key ORDER BY count(*) DESC, key LIMIT ?",
+                    )
+                    .map_err(db("listing prop keys"))?;
+                let rows = stmt
+                    .query_map(params![site_id, from_ts, to_ts, limit], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                    })
+                    .map_err(db("listing prop keys"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("listing prop keys"))?;
+                Ok(rows)
+            })
+            .await
+        })
+    }
+
     fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>> {
         Box::pin(async move {
             self.with_reader(move |conn| {
