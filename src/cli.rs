@@ -215,8 +215,8 @@ pub struct SiteAdd {
 /// Token administration.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create a read-only Stats API token for one site, or for all sites of a customer, and
-    /// print it.
+    /// Create a Stats API token for one site, or for all sites of a customer, and print it
+    /// (read-only unless --manage).
     #[command(group(clap::ArgGroup::new("scope").required(true).args(["site", "customer"])))]
     Create {
         /// The site's main domain.
@@ -225,6 +225,10 @@ pub enum TokenCommand {
         /// The customer's handle: the token reads every site of that customer.
         #[arg(long, value_name = "HANDLE")]
         customer: Option<String>,
+        /// The token may also manage within its scope (what an owner may do): change site
+        /// settings, and for a customer its users and tokens, through the admin API.
+        #[arg(long)]
+        manage: bool,
     },
 }
 
@@ -420,7 +424,16 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             }
             println!("removed site {domain}");
         }
-        Command::Token(TokenCommand::Create { site, customer }) => {
+        Command::Token(TokenCommand::Create {
+            site,
+            customer,
+            manage,
+        }) => {
+            let access = if manage {
+                crate::store::TokenAccess::Manage
+            } else {
+                crate::store::TokenAccess::Read
+            };
             let token = match &backend {
                 Backend::Remote { base, token } => {
                     let v = remote_json(
@@ -428,7 +441,9 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                         token,
                         "POST",
                         "/api/admin/tokens",
-                        Some(serde_json::json!({"site": site, "customer": customer})),
+                        Some(
+                            serde_json::json!({"site": site, "customer": customer, "access": access}),
+                        ),
                     )?;
                     v["token"].as_str().unwrap_or_default().to_string()
                 }
@@ -444,7 +459,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     };
                     let token = crate::http::auth::new_token();
                     store
-                        .add_token(&crate::http::auth::token_hash(&token), scope)
+                        .add_token(&crate::http::auth::token_hash(&token), scope, access)
                         .await?;
                     token
                 }

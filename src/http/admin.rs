@@ -1,13 +1,12 @@
 //! Admin API for hosting panels and the CLI (admin token): customers, sites, users and Stats
 //! API tokens.
 
-use super::auth::{new_token, require_admin, token_hash};
+use super::auth::require_admin;
 use super::error::ApiError;
 use super::AppState;
 use crate::customers::{normalise_handle, Customer};
 use crate::sites::{normalise_domain, Site, SiteSettings, SiteSpec};
-use crate::store::TokenScope;
-use crate::users::{normalise_email, Membership, User};
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -29,13 +28,19 @@ pub async fn reload_sites(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `GET /api/admin/sites`
+/// `GET /api/admin/sites`: every site, or those a manage token may manage.
 pub async fn list_sites(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    let sites: Vec<_> = state.sites.all().iter().map(|s| (**s).clone()).collect();
+    let manager = super::auth::manager(&req, &state).await?;
+    let sites: Vec<_> = state
+        .sites
+        .all()
+        .iter()
+        .filter(|s| manager.may_manage_site(s))
+        .map(|s| (**s).clone())
+        .collect();
     Ok(HttpResponse::Ok().json(sites))
 }
 
@@ -85,57 +90,12 @@ pub async fn archive(
     Ok(HttpResponse::Ok().json(serde_json::json!({"archived_days": days})))
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenRequest {
-    site: Option<String>,
-    customer: Option<String>,
-}
-
 fn not_found(what: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
 }
 
-/// `POST /api/admin/tokens` with `{"site": DOMAIN}` or `{"customer": HANDLE}`: a new read-only
-/// Stats API token for that site, or for every site of that customer.
-pub async fn create_token(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let r: TokenRequest = admin_body(&req, &state, payload).await?;
-    let token = new_token();
-    let answer = match (r.site, r.customer) {
-        (Some(domain), None) => {
-            let site = state
-                .sites
-                .by_domain(&domain)
-                .ok_or_else(|| not_found(format!("no site {domain}")))?;
-            state
-                .store
-                .add_token(&token_hash(&token), TokenScope::Site(site.id))
-                .await?;
-            serde_json::json!({"token": token, "site": site.domain})
-        }
-        (None, Some(handle)) => {
-            let customer = find_customer(&state, &handle).await?;
-            state
-                .store
-                .add_token(&token_hash(&token), TokenScope::Customer(customer.id))
-                .await?;
-            serde_json::json!({"token": token, "customer": customer.handle})
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "body",
-                "name exactly one of \"site\" and \"customer\"",
-            ))
-        }
-    };
-    Ok(HttpResponse::Created().json(answer))
-}
-
-async fn find_customer(state: &AppState, handle: &str) -> Result<Customer, ApiError> {
+/// The customer with this handle (404 when there is none).
+pub async fn find_customer(state: &AppState, handle: &str) -> Result<Customer, ApiError> {
     let h = normalise_handle(handle).map_err(|e| ApiError::invalid("customer", e.to_string()))?;
     state
         .store
@@ -214,105 +174,6 @@ pub async fn remove_customer(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/admin/users`
-pub async fn list_users(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    Ok(HttpResponse::Ok().json(state.store.users().await?))
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct UserRequest {
-    memberships: Vec<Membership>,
-}
-
-/// `PUT /api/admin/users/{email}` with `{"memberships": [{"customer": HANDLE, "role":
-/// "owner"|"viewer"}]}`: creates the user (201) or replaces its memberships (200).
-pub async fn put_user(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let r: UserRequest = admin_body(&req, &state, payload).await?;
-    let customers = state.store.customers().await?;
-    let mut memberships = Vec::with_capacity(r.memberships.len());
-    for m in &r.memberships {
-        let handle = normalise_handle(&m.customer)
-            .map_err(|e| ApiError::invalid("memberships", e.to_string()))?;
-        let c = customers
-            .iter()
-            .find(|c| c.handle == handle)
-            .ok_or_else(|| ApiError::invalid("memberships", format!("no customer {handle}")))?;
-        memberships.push((c.id, m.role));
-    }
-    let (user, created) = state.store.put_user(&path, memberships).await?;
-    Ok(if created {
-        HttpResponse::Created().json(user)
-    } else {
-        HttpResponse::Ok().json(user)
-    })
-}
-
-async fn find_user(state: &AppState, email: &str) -> Result<Option<User>, ApiError> {
-    let email = normalise_email(email).map_err(|e| ApiError::invalid("email", e.to_string()))?;
-    Ok(state
-        .store
-        .users()
-        .await?
-        .into_iter()
-        .find(|u| u.email == email))
-}
-
-/// `DELETE /api/admin/users/{email}`: 204, also when there was no such user.
-pub async fn remove_user(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    if let Some(user) = find_user(&state, &path).await? {
-        state.store.remove_user(user.id).await?;
-    }
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// `POST /api/admin/users/{email}/password-link`: a one-time link (valid 48 hours) with which
-/// the user sets a password; no mail server needed, the panel or the CLI hands it over.
-pub async fn password_link(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    let user = find_user(&state, &path)
-        .await?
-        .ok_or_else(|| not_found(format!("no user {}", path.as_str())))?;
-    let token = new_token();
-    let expires = state.stats.clock.now().timestamp() + super::password::LINK_VALID_SECONDS;
-    state
-        .store
-        .add_password_link(&token_hash(&token), user.id, expires)
-        .await?;
-    let base = match &state.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    };
-    let expires_at = chrono::DateTime::from_timestamp(expires, 0)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default();
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "url": format!("{base}/set-password?token={token}"),
-        "expires": expires_at,
-    })))
-}
-
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SiteCustomerRequest {
@@ -363,17 +224,22 @@ pub async fn change_site(
 }
 
 /// `PATCH /api/admin/sites/{domain}` with any of `aliases`, `timezone`, `ip_mask_bytes`,
-/// `respect_dnt`, `excluded_ranges`: answers the changed site.
+/// `respect_dnt`, `excluded_ranges` (admin or a manage token for the site): answers the
+/// changed site.
 pub async fn update_site(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let settings: SiteSettings = admin_body(&req, &state, payload).await?;
+    let manager = super::auth::manager(&req, &state).await?;
+    let body = super::read_body(payload, state.max_body_bytes).await?;
+    let settings: SiteSettings =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let site = state
         .sites
         .by_domain(&path)
+        .filter(|s| manager.may_manage_site(s))
         .ok_or_else(|| not_found(format!("no site {}", path.as_str())))?;
     Ok(HttpResponse::Ok().json(change_site(&state, &site, settings).await?))
 }

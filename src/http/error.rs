@@ -40,6 +40,11 @@ impl ApiError {
         }
     }
 
+    /// 403: the caller is known but may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// 401 for a missing or unknown token.
     pub fn unauthorized() -> Self {
         Self::new(

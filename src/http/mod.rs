@@ -14,6 +14,8 @@ pub mod optout;
 pub mod password;
 pub mod share;
 pub mod stats;
+pub mod team;
+pub mod tokens;
 
 use crate::ingest::privacy::{PrivacySignals, OPT_OUT_COOKIE};
 use crate::ingest::Ingest;
@@ -61,7 +63,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/api/admin/sites/{domain}",
             web::delete().to(admin::remove_site),
         )
-        .route("/api/admin/tokens", web::post().to(admin::create_token))
+        .route("/api/admin/tokens", web::post().to(tokens::create_token))
+        .route("/api/admin/tokens", web::get().to(tokens::list_tokens))
+        .route(
+            "/api/admin/tokens/{id}",
+            web::delete().to(tokens::revoke_token),
+        )
         .route(
             "/api/admin/sites/{domain}",
             web::patch().to(admin::update_site),
@@ -81,15 +88,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/admin/archive", web::post().to(admin::archive))
         .route("/api/openapi.json", web::get().to(openapi))
-        .route("/api/admin/users", web::get().to(admin::list_users))
-        .route("/api/admin/users/{email}", web::put().to(admin::put_user))
+        .route("/api/admin/users", web::get().to(team::list_users))
+        .route("/api/admin/users/{email}", web::put().to(team::put_user))
         .route(
             "/api/admin/users/{email}",
-            web::delete().to(admin::remove_user),
+            web::delete().to(team::remove_user),
         )
         .route(
             "/api/admin/users/{email}/password-link",
-            web::post().to(admin::password_link),
+            web::post().to(team::create_password_link),
         )
         .route("/set-password", web::get().to(password::form_page))
         .route("/set-password", web::post().to(password::submit))

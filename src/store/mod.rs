@@ -173,13 +173,43 @@ pub struct StoredState {
     pub customers: Vec<Customer>,
     pub sites: Vec<Site>,
     pub users: Vec<StoredUser>,
-    pub tokens: Vec<(String, TokenScope)>,
+    pub tokens: Vec<StoredToken>,
     pub shares: Vec<StoredShare>,
     pub salts: Vec<DaySalt>,
 }
 
-/// Who a Stats API token is for.
+/// What a token may do besides reading the statistics of its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenAccess {
+    /// Read statistics only.
+    #[default]
+    Read,
+    /// Also change site settings, users and tokens within the scope (what an owner may do).
+    Manage,
+}
+
+impl TokenAccess {
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenAccess::Read => "read",
+            TokenAccess::Manage => "manage",
+        }
+    }
+}
+
+/// A stored token (by its hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub hash: String,
+    pub scope: TokenScope,
+    pub access: TokenAccess,
+    pub created_ts: i64,
+}
+
+/// Who a Stats API token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenScope {
     /// Read-only access to one site.
     Site(u32),
@@ -405,9 +435,18 @@ pub trait Store: Send + Sync + 'static {
     fn remove_share(&self, site_id: u32, share_id: u32) -> StoreFuture<'_, ()>;
 
     /// Saves a token by its hash.
-    fn add_token(&self, token_hash: &str, scope: TokenScope) -> StoreFuture<'_, ()>;
-    /// The scope of a token hash, if it exists.
-    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<TokenScope>>;
+    fn add_token(
+        &self,
+        token_hash: &str,
+        scope: TokenScope,
+        access: TokenAccess,
+    ) -> StoreFuture<'_, ()>;
+    /// The scope and access of a token hash, if it exists.
+    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<(TokenScope, TokenAccess)>>;
+    /// Every token.
+    fn tokens(&self) -> StoreFuture<'_, Vec<StoredToken>>;
+    /// Revokes a token (nothing happens when it does not exist).
+    fn remove_token(&self, token_hash: &str) -> StoreFuture<'_, ()>;
 
     /// The salts kept now.
     fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>>;

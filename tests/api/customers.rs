@@ -356,3 +356,350 @@ async fn users_get_roles_and_set_their_password_through_a_one_time_link() {
     }
     assert_eq!(users(&app).await, json!([]));
 }
+
+/// A request with a bearer token; answers the status and the JSON body (Null when empty).
+async fn with_token(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method, format!("{}{path}", app.address))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manage_tokens_manage_only_their_scope() {
+    let app = spawn_app().await;
+    app.customer_sites(&[
+        ("shop.acme.example", "acme"),
+        ("blog.acme.example", "acme"),
+        ("beta.example", "beta"),
+    ])
+    .await;
+    let token = |body: Value| {
+        let app = &app;
+        async move {
+            let (status, v) = app
+                .admin(Method::POST, "/api/admin/tokens", Some(body))
+                .await;
+            assert_eq!(status, 201, "{v}");
+            v
+        }
+    };
+    let manager = token(json!({"customer": "acme", "access": "manage"})).await;
+    assert_eq!(manager["access"], "manage");
+    let manager = manager["token"].as_str().unwrap().to_string();
+    let site_manager = token(json!({"site": "shop.acme.example", "access": "manage"})).await;
+    let site_manager = site_manager["token"].as_str().unwrap().to_string();
+    let reader = token(json!({"customer": "acme"})).await;
+    assert_eq!(reader["access"], "read");
+    let reader = reader["token"].as_str().unwrap().to_string();
+
+    // A read token reads but changes nothing.
+    let (status, v) = with_token(
+        &app,
+        &reader,
+        Method::PATCH,
+        "/api/admin/sites/shop.acme.example",
+        Some(json!({"timezone": "Europe/Berlin"})),
+    )
+    .await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("manage token"));
+
+    // Sites: the customer's only.
+    let (status, sites) = with_token(&app, &manager, Method::GET, "/api/admin/sites", None).await;
+    assert_eq!(status, 200);
+    let domains: Vec<&str> = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(domains.len(), 2, "{domains:?}");
+    assert!(!domains.contains(&"beta.example"));
+    let (status, _) = with_token(
+        &app,
+        &manager,
+        Method::PATCH,
+        "/api/admin/sites/shop.acme.example",
+        Some(json!({"timezone": "Europe/Berlin"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = with_token(
+        &app,
+        &manager,
+        Method::PATCH,
+        "/api/admin/sites/beta.example",
+        Some(json!({"timezone": "Europe/Berlin"})),
+    )
+    .await;
+    assert_eq!(
+        status, 404,
+        "another customer's site does not exist for this token"
+    );
+    let (status, _) = with_token(
+        &app,
+        &site_manager,
+        Method::PATCH,
+        "/api/admin/sites/blog.acme.example",
+        Some(json!({"timezone": "Europe/Berlin"})),
+    )
+    .await;
+    assert_eq!(status, 404, "a site token manages its site only");
+    // Creating sites and customers stays with the hosting provider.
+    let (status, _) = with_token(
+        &app,
+        &manager,
+        Method::POST,
+        "/api/admin/sites",
+        Some(json!({"domain": "new.example"})),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // Tokens: create, list (ids only), revoke.
+    let (status, made) = with_token(
+        &app,
+        &manager,
+        Method::POST,
+        "/api/admin/tokens",
+        Some(json!({"site": "blog.acme.example"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let made_token = made["token"].as_str().unwrap().to_string();
+    let made_id = made["id"].as_str().unwrap().to_string();
+    assert_eq!(made_id.len(), 12);
+    let (status, _) = with_token(
+        &app,
+        &manager,
+        Method::POST,
+        "/api/admin/tokens",
+        Some(json!({"customer": "beta"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = with_token(
+        &app,
+        &site_manager,
+        Method::POST,
+        "/api/admin/tokens",
+        Some(json!({"customer": "acme"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, beta_token) = app
+        .admin(
+            Method::POST,
+            "/api/admin/tokens",
+            Some(json!({"customer": "beta"})),
+        )
+        .await;
+    let beta_id = beta_token["id"].as_str().unwrap().to_string();
+    let (status, list) = with_token(&app, &manager, Method::GET, "/api/admin/tokens", None).await;
+    assert_eq!(status, 200);
+    let text = list.to_string();
+    assert!(
+        text.contains(&made_id) && !text.contains(&beta_id),
+        "{text}"
+    );
+    assert!(!text.contains(&made_token), "tokens are never listed");
+    assert!(!text.contains("\"beta\""), "{text}");
+    let (status, all) = app.admin(Method::GET, "/api/admin/tokens", None).await;
+    assert_eq!(status, 200);
+    assert!(all.to_string().contains(&beta_id));
+    // Revoking another customer's token does nothing; revoking its own works.
+    let (status, _) = with_token(
+        &app,
+        &manager,
+        Method::DELETE,
+        &format!("/api/admin/tokens/{beta_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(app
+        .admin(Method::GET, "/api/admin/tokens", None)
+        .await
+        .1
+        .to_string()
+        .contains(&beta_id));
+    let q = json!({"site_id": "blog.acme.example", "metrics": ["visitors"], "date_range": "day"});
+    assert_eq!(
+        with_token(
+            &app,
+            &made_token,
+            Method::POST,
+            "/api/v2/query",
+            Some(q.clone())
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, _) = with_token(
+        &app,
+        &manager,
+        Method::DELETE,
+        &format!("/api/admin/tokens/{made_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        with_token(&app, &made_token, Method::POST, "/api/v2/query", Some(q))
+            .await
+            .0,
+        401
+    );
+    let (status, _) = with_token(
+        &app,
+        &manager,
+        Method::DELETE,
+        "/api/admin/tokens/not-an-id",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Users: only the customer's memberships, seen and changed.
+    let (status, _) = with_token(&app, &site_manager, Method::GET, "/api/admin/users", None).await;
+    assert_eq!(status, 403);
+    let both = json!({"memberships": [{"customer": "acme", "role": "viewer"}, {"customer": "beta", "role": "owner"}]});
+    assert_eq!(
+        app.admin(
+            Method::PUT,
+            "/api/admin/users/carol@example.com",
+            Some(both)
+        )
+        .await
+        .0,
+        201
+    );
+    let (status, v) = with_token(
+        &app,
+        &manager,
+        Method::PUT,
+        "/api/admin/users/bob@example.com",
+        Some(json!({"memberships": [{"customer": "acme", "role": "viewer"}]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = with_token(
+        &app,
+        &manager,
+        Method::PUT,
+        "/api/admin/users/bob@example.com",
+        Some(json!({"memberships": [{"customer": "beta", "role": "owner"}]})),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    let (_, users) = with_token(&app, &manager, Method::GET, "/api/admin/users", None).await;
+    let text = users.to_string();
+    assert!(
+        text.contains("bob@example.com") && text.contains("carol@example.com"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("beta"),
+        "another customer's membership shows: {text}"
+    );
+    // Promoting carol at acme keeps her beta membership.
+    let (status, v) = with_token(
+        &app,
+        &manager,
+        Method::PUT,
+        "/api/admin/users/carol@example.com",
+        Some(json!({"memberships": [{"customer": "acme", "role": "owner"}]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let carol = |users: &Value| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == "carol@example.com")
+            .cloned()
+    };
+    let (_, all_users) = app.admin(Method::GET, "/api/admin/users", None).await;
+    assert_eq!(
+        carol(&all_users).unwrap()["memberships"],
+        json!([{"customer": "acme", "role": "owner"}, {"customer": "beta", "role": "owner"}])
+    );
+    // No password link for an account that also belongs to beta; one for bob.
+    let (status, _) = with_token(
+        &app,
+        &manager,
+        Method::POST,
+        "/api/admin/users/carol@example.com/password-link",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, link) = with_token(
+        &app,
+        &manager,
+        Method::POST,
+        "/api/admin/users/bob@example.com/password-link",
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{link}");
+    assert!(link["url"]
+        .as_str()
+        .unwrap()
+        .contains("/set-password?token="));
+    // Removing carol at acme leaves her beta membership; removing bob removes bob.
+    assert_eq!(
+        with_token(
+            &app,
+            &manager,
+            Method::DELETE,
+            "/api/admin/users/carol@example.com",
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        with_token(
+            &app,
+            &manager,
+            Method::DELETE,
+            "/api/admin/users/bob@example.com",
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    let (_, all_users) = app.admin(Method::GET, "/api/admin/users", None).await;
+    assert_eq!(
+        carol(&all_users).unwrap()["memberships"],
+        json!([{"customer": "beta", "role": "owner"}])
+    );
+    assert!(!all_users.to_string().contains("bob@example.com"));
+}

@@ -203,7 +203,7 @@ async fn tokens_only_read_their_own_site() {
             .unwrap();
         assert_eq!(r.status(), 401);
     }
-    // Site tokens are not admin tokens.
+    // Read-only site tokens are not admin (or manage) tokens.
     let r = app
         .client
         .get(format!("{}/api/admin/sites", app.address))
@@ -211,7 +211,7 @@ async fn tokens_only_read_their_own_site() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,8 @@ use super::{ch, ClickHouse};
 use crate::customers::{normalise_handle, Customer};
 use crate::sites::{Site, SiteSpec};
 use crate::store::{
-    SharedLink, StoreError, StoredShare as ShareDoc, StoredState, StoredUser as UserDoc, TokenScope,
+    SharedLink, StoreError, StoredShare as ShareDoc, StoredState, StoredToken,
+    StoredUser as UserDoc, TokenAccess, TokenScope,
 };
 use crate::users::{normalise_email, Membership, Role, User};
 use serde::de::DeserializeOwned;
@@ -40,6 +41,39 @@ pub struct LoginDoc {
 pub struct TokenDoc {
     pub site_id: Option<u32>,
     pub customer_id: Option<u32>,
+    #[serde(default)]
+    pub access: TokenAccess,
+    #[serde(default)]
+    pub created_ts: i64,
+}
+
+impl TokenDoc {
+    fn new(scope: TokenScope, access: TokenAccess, created_ts: i64) -> Self {
+        let (site_id, customer_id) = match scope {
+            TokenScope::Site(id) => (Some(id), None),
+            TokenScope::Customer(id) => (None, Some(id)),
+        };
+        Self {
+            site_id,
+            customer_id,
+            access,
+            created_ts,
+        }
+    }
+
+    fn stored(self, hash: String) -> Option<StoredToken> {
+        let scope = match (self.site_id, self.customer_id) {
+            (Some(s), _) => TokenScope::Site(s),
+            (None, Some(c)) => TokenScope::Customer(c),
+            (None, None) => return None,
+        };
+        Some(StoredToken {
+            hash,
+            scope,
+            access: self.access,
+            created_ts: self.created_ts,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -517,29 +551,37 @@ impl ClickHouse {
         Ok(share.link())
     }
 
-    pub(super) async fn save_token(&self, hash: &str, scope: TokenScope) -> Result<(), StoreError> {
-        let token = match scope {
-            TokenScope::Site(id) => TokenDoc {
-                site_id: Some(id),
-                customer_id: None,
-            },
-            TokenScope::Customer(id) => TokenDoc {
-                site_id: None,
-                customer_id: Some(id),
-            },
-        };
+    pub(super) async fn save_token(
+        &self,
+        hash: &str,
+        scope: TokenScope,
+        access: TokenAccess,
+    ) -> Result<(), StoreError> {
+        let token = TokenDoc::new(scope, access, chrono::Utc::now().timestamp());
         self.apply(vec![doc(TOKEN, hash.to_string(), &token)?])
             .await
     }
 
-    pub(super) async fn token(&self, hash: &str) -> Result<Option<TokenScope>, StoreError> {
-        Ok(self.one_doc::<TokenDoc>(TOKEN, hash).await?.and_then(|t| {
-            match (t.site_id, t.customer_id) {
-                (Some(s), _) => Some(TokenScope::Site(s)),
-                (None, Some(c)) => Some(TokenScope::Customer(c)),
-                (None, None) => None,
-            }
-        }))
+    pub(super) async fn token(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(TokenScope, TokenAccess)>, StoreError> {
+        Ok(self
+            .one_doc::<TokenDoc>(TOKEN, hash)
+            .await?
+            .and_then(|t| t.stored(hash.to_string()))
+            .map(|t| (t.scope, t.access)))
+    }
+
+    pub(super) async fn load_tokens(&self) -> Result<Vec<StoredToken>, StoreError> {
+        let mut tokens: Vec<StoredToken> = self
+            .docs::<TokenDoc>(TOKEN, None)
+            .await?
+            .into_iter()
+            .filter_map(|(hash, t)| t.stored(hash))
+            .collect();
+        tokens.sort_by_key(|t| t.created_ts);
+        Ok(tokens)
     }
 
     pub(super) async fn archived_docs(&self) -> Result<Vec<ArchivedDoc>, StoreError> {
@@ -600,16 +642,9 @@ impl ClickHouse {
         for u in &state.users {
             changes.push(doc(USER, u.id.to_string(), u)?);
         }
-        for (hash, scope) in &state.tokens {
-            let (site_id, customer_id) = match scope {
-                TokenScope::Site(id) => (Some(*id), None),
-                TokenScope::Customer(id) => (None, Some(*id)),
-            };
-            let token = TokenDoc {
-                site_id,
-                customer_id,
-            };
-            changes.push(doc(TOKEN, hash.clone(), &token)?);
+        for t in &state.tokens {
+            let token = TokenDoc::new(t.scope, t.access, t.created_ts);
+            changes.push(doc(TOKEN, t.hash.clone(), &token)?);
         }
         for s in &state.shares {
             changes.push(doc(SHARE, s.id.to_string(), s)?);

@@ -936,14 +936,31 @@ impl Store for ClickHouse {
         })
     }
 
-    fn add_token(&self, token_hash: &str, scope: super::TokenScope) -> StoreFuture<'_, ()> {
+    fn add_token(
+        &self,
+        token_hash: &str,
+        scope: super::TokenScope,
+        access: super::TokenAccess,
+    ) -> StoreFuture<'_, ()> {
         let hash = token_hash.to_string();
-        Box::pin(async move { self.save_token(&hash, scope).await })
+        Box::pin(async move { self.save_token(&hash, scope, access).await })
     }
 
-    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<super::TokenScope>> {
+    fn token_scope(
+        &self,
+        token_hash: &str,
+    ) -> StoreFuture<'_, Option<(super::TokenScope, super::TokenAccess)>> {
         let hash = token_hash.to_string();
         Box::pin(async move { self.token(&hash).await })
+    }
+
+    fn tokens(&self) -> StoreFuture<'_, Vec<super::StoredToken>> {
+        Box::pin(self.load_tokens())
+    }
+
+    fn remove_token(&self, token_hash: &str) -> StoreFuture<'_, ()> {
+        let hash = token_hash.to_string();
+        Box::pin(async move { self.delete_docs(meta::TOKEN, vec![hash]).await })
     }
 
     fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>> {

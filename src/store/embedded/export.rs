@@ -3,9 +3,7 @@
 //! one site and UTC day at a time.
 
 use super::{db, load_customers, load_sites, read_attrs, read_salts, Embedded, ATTR_COLUMNS};
-use crate::store::{
-    Batch, EventRow, SessionRow, StoreError, StoredShare, StoredState, StoredUser, TokenScope,
-};
+use crate::store::{Batch, EventRow, SessionRow, StoreError, StoredShare, StoredState, StoredUser};
 use crate::users::Role;
 use duckdb::params;
 use std::collections::HashMap;
@@ -57,28 +55,7 @@ impl Embedded {
                     u.memberships.push((customer_id, role));
                 }
             }
-            let mut stmt = conn
-                .prepare(
-                    "SELECT token_hash, site_id, 's' FROM tokens \
-                     UNION ALL SELECT token_hash, customer_id, 'c' FROM customer_tokens",
-                )
-                .map_err(db("exporting tokens"))?;
-            let tokens = stmt
-                .query_map([], |r| {
-                    let id: u32 = r.get(1)?;
-                    let kind: String = r.get(2)?;
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        if kind == "c" {
-                            TokenScope::Customer(id)
-                        } else {
-                            TokenScope::Site(id)
-                        },
-                    ))
-                })
-                .map_err(db("exporting tokens"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("exporting tokens"))?;
+            let tokens = super::load_tokens(conn)?;
             let mut stmt = conn
                 .prepare("SELECT id, site_id, token_hash, password_hash, created_ts FROM shared_links ORDER BY id")
                 .map_err(db("exporting shared links"))?;

@@ -6,7 +6,7 @@ mod export;
 use super::sql::{self, Dialect};
 use super::{
     ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow,
-    SharedLink, Store, StoreError, StoreFuture, TokenScope, VisitAttrs,
+    SharedLink, Store, StoreError, StoreFuture, StoredToken, TokenAccess, TokenScope, VisitAttrs,
 };
 use crate::customers::{normalise_handle, Customer};
 use crate::sites::{Site, SiteSpec};
@@ -46,6 +46,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_shares",
         include_str!("../../../migrations/duckdb/0006_shares.sql"),
+    ),
+    (
+        "0007_token_access",
+        include_str!("../../../migrations/duckdb/0007_token_access.sql"),
     ),
 ];
 
@@ -500,8 +504,49 @@ fn load_users(conn: &Connection) -> Result<Vec<User>, StoreError> {
     Ok(users)
 }
 
+/// Every token with its scope and access.
+fn load_tokens(conn: &Connection) -> Result<Vec<StoredToken>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT t.token_hash, t.id, t.kind, t.created_ts, COALESCE(a.access, 'read') FROM ( \
+               SELECT token_hash, site_id AS id, 's' AS kind, created_ts FROM tokens \
+               UNION ALL SELECT token_hash, customer_id, 'c', created_ts FROM customer_tokens \
+             ) t LEFT JOIN token_access a ON a.token_hash = t.token_hash ORDER BY t.created_ts",
+        )
+        .map_err(db("listing tokens"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            let id: u32 = r.get(1)?;
+            let kind: String = r.get(2)?;
+            let access: String = r.get(4)?;
+            Ok(StoredToken {
+                hash: r.get(0)?,
+                scope: if kind == "c" {
+                    TokenScope::Customer(id)
+                } else {
+                    TokenScope::Site(id)
+                },
+                access: if access == "manage" {
+                    TokenAccess::Manage
+                } else {
+                    TokenAccess::Read
+                },
+                created_ts: r.get(3)?,
+            })
+        })
+        .map_err(db("listing tokens"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db("reading tokens"))?;
+    Ok(rows)
+}
+
 /// Deletes a site with everything that belongs to it (inside the caller's transaction).
 fn delete_site(conn: &Connection, site_id: u32) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM token_access WHERE token_hash IN (SELECT token_hash FROM tokens WHERE site_id = ?)",
+        [site_id],
+    )
+    .map_err(db("removing a site"))?;
     for table in [
         "events",
         "props",
@@ -961,6 +1006,11 @@ impl Store for Embedded {
                 for id in sites {
                     delete_site(&tx, id)?;
                 }
+                tx.execute(
+                    "DELETE FROM token_access WHERE token_hash IN (SELECT token_hash FROM customer_tokens WHERE customer_id = ?)",
+                    [customer_id],
+                )
+                .map_err(db("removing a customer"))?;
                 for table in ["customer_tokens", "customers"] {
                     let col = if table == "customers" {
                         "id"
@@ -1322,53 +1372,70 @@ impl Store for Embedded {
         })
     }
 
-    fn add_token(&self, token_hash: &str, scope: TokenScope) -> StoreFuture<'_, ()> {
+    fn add_token(
+        &self,
+        token_hash: &str,
+        scope: TokenScope,
+        access: TokenAccess,
+    ) -> StoreFuture<'_, ()> {
         let hash = token_hash.to_string();
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let now = chrono::Utc::now().timestamp();
+                let tx = conn.transaction().map_err(db("starting a token"))?;
                 match scope {
-                    TokenScope::Site(id) => conn.execute(
+                    TokenScope::Site(id) => tx.execute(
                         "INSERT INTO tokens VALUES (?, ?, ?)",
                         params![hash, id, now],
                     ),
-                    TokenScope::Customer(id) => conn.execute(
+                    TokenScope::Customer(id) => tx.execute(
                         "INSERT INTO customer_tokens VALUES (?, ?, ?)",
                         params![hash, id, now],
                     ),
                 }
                 .map_err(db("saving a token"))?;
-                Ok(())
+                if access == TokenAccess::Manage {
+                    tx.execute(
+                        "INSERT INTO token_access VALUES (?, ?)",
+                        params![hash, access.as_str()],
+                    )
+                    .map_err(db("saving a token"))?;
+                }
+                tx.commit().map_err(db("committing a token"))
             })
             .await
         })
     }
 
-    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<TokenScope>> {
+    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<(TokenScope, TokenAccess)>> {
         let hash = token_hash.to_string();
         Box::pin(async move {
-            self.with_reader(move |conn| {
-                let mut stmt = conn
-                    .prepare(
-                        "SELECT site_id, 's' FROM tokens WHERE token_hash = ? \
-                         UNION ALL SELECT customer_id, 'c' FROM customer_tokens WHERE token_hash = ?",
+            Ok(self
+                .tokens()
+                .await?
+                .into_iter()
+                .find(|t| t.hash == hash)
+                .map(|t| (t.scope, t.access)))
+        })
+    }
+
+    fn tokens(&self) -> StoreFuture<'_, Vec<StoredToken>> {
+        Box::pin(async move { self.with_reader(load_tokens).await })
+    }
+
+    fn remove_token(&self, token_hash: &str) -> StoreFuture<'_, ()> {
+        let hash = token_hash.to_string();
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn.transaction().map_err(db("starting a token removal"))?;
+                for table in ["tokens", "customer_tokens", "token_access"] {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE token_hash = ?"),
+                        [&hash],
                     )
-                    .map_err(db("looking up a token"))?;
-                let mut rows = stmt
-                    .query(params![hash, hash])
-                    .map_err(db("looking up a token"))?;
-                match rows.next().map_err(db("looking up a token"))? {
-                    Some(r) => {
-                        let id: u32 = r.get(0).map_err(db("reading a token"))?;
-                        let kind: String = r.get(1).map_err(db("reading a token"))?;
-                        Ok(Some(if kind == "c" {
-                            TokenScope::Customer(id)
-                        } else {
-                            TokenScope::Site(id)
-                        }))
-                    }
-                    None => Ok(None),
+                    .map_err(db("revoking a token"))?;
                 }
+                tx.commit().map_err(db("committing a token removal"))
             })
             .await
         })
