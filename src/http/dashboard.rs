@@ -46,7 +46,7 @@ const METRICS: [(&str, &str, &str); 6] = [
     ("visit_duration", "Visit duration", "Besuchsdauer"),
 ];
 
-fn german(req: &HttpRequest) -> bool {
+pub(super) fn german(req: &HttpRequest) -> bool {
     super::header(req, "accept-language")
         .trim_start()
         .to_ascii_lowercase()
@@ -142,7 +142,7 @@ impl View {
     }
 }
 
-fn segment(s: &str) -> String {
+pub(super) fn segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -163,7 +163,13 @@ async fn user(req: &HttpRequest, state: &AppState) -> Option<(Caller, Vec<Custom
     ))
 }
 
-fn page(status: StatusCode, lang: &str, title: &str, header: &str, body: &str) -> HttpResponse {
+pub(super) fn page(
+    status: StatusCode,
+    lang: &str,
+    title: &str,
+    header: &str,
+    body: &str,
+) -> HttpResponse {
     let html = format!(
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/dashboard.css\"></head><body><header>{header}</header><main>{body}</main></body></html>",
         title = escape_html(title),
@@ -232,7 +238,31 @@ pub async fn sites(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     } else {
         ("Your sites", "Visitors today", "No sites yet.")
     };
-    let names: Vec<String> = customers.iter().map(|c| escape_html(&c.name)).collect();
+    // Owners reach their customers' team and token page from here.
+    let owned: Vec<String> = session(&req, &state)
+        .await
+        .map(|(u, _, _)| {
+            u.memberships
+                .into_iter()
+                .filter(|m| m.role == crate::users::Role::Owner)
+                .map(|m| m.customer)
+                .collect()
+        })
+        .unwrap_or_default();
+    let names: Vec<String> = customers
+        .iter()
+        .map(|c| {
+            if owned.contains(&c.handle) {
+                format!(
+                    "<a class=\"team\" href=\"/dashboard/team/{}\">{}</a>",
+                    escape_html(&segment(&c.handle)),
+                    escape_html(&c.name)
+                )
+            } else {
+                escape_html(&c.name)
+            }
+        })
+        .collect();
     let body = if rows.is_empty() {
         format!("<p>{none}</p>")
     } else {

@@ -15,6 +15,7 @@ pub mod password;
 pub mod share;
 pub mod stats;
 pub mod team;
+pub mod team_page;
 pub mod tokens;
 
 use crate::ingest::privacy::{PrivacySignals, OPT_OUT_COOKIE};
@@ -110,6 +111,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/dashboard", web::get().to(dashboard::sites))
         .route("/dashboard.css", web::get().to(dashboard::style))
+        .route("/dashboard/team/{handle}", web::get().to(team_page::show))
+        .route(
+            "/dashboard/team/{handle}/users",
+            web::post().to(team_page::save_user),
+        )
+        .route(
+            "/dashboard/team/{handle}/users/remove",
+            web::post().to(team_page::remove_user),
+        )
+        .route(
+            "/dashboard/team/{handle}/users/link",
+            web::post().to(team_page::password_link),
+        )
+        .route(
+            "/dashboard/team/{handle}/tokens",
+            web::post().to(team_page::create_token),
+        )
+        .route(
+            "/dashboard/team/{handle}/tokens/{id}/revoke",
+            web::post().to(team_page::revoke_token),
+        )
         .route("/dashboard/{domain}", web::get().to(dashboard::site))
         .route(
             "/dashboard/{domain}/export.csv",

@@ -626,3 +626,154 @@ async fn events_show_with_their_props_and_props_filter_the_page() {
         .unwrap();
     assert!(german.contains("<h2>Eigenschaft: plan</h2>"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_manage_their_team_and_tokens_viewers_cannot() {
+    let (app, cookie) = setup().await;
+    let html = app.page_as(&cookie, "/dashboard").await;
+    assert!(html.contains("href=\"/dashboard/team/acme\""), "{html}");
+    assert_eq!(
+        app.get_as(&cookie, "/dashboard/team/beta").await.status(),
+        404
+    );
+    let html = app.page_as(&cookie, "/dashboard/team/acme").await;
+    assert!(html.contains("ann@example.com"), "{html}");
+    let csrf = field(&html, "csrf");
+    let team = "/dashboard/team/acme";
+    // Forms need the session's CSRF token.
+    let r = app
+        .post_as(
+            &cookie,
+            &format!("{team}/users"),
+            &[("email", "vic@example.com"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    // Add a viewer and hand out a set-password link.
+    let r = app
+        .post_as(
+            &cookie,
+            &format!("{team}/users"),
+            &[
+                ("csrf", &csrf),
+                ("email", "vic@example.com"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("vic@example.com") && html.contains("Viewer (read only)"),
+        "{html}"
+    );
+    let r = app
+        .post_as(
+            &cookie,
+            &format!("{team}/users/link"),
+            &[("csrf", &csrf), ("email", "vic@example.com")],
+        )
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("/set-password?token="), "{html}");
+    let (_, users) = app.admin(Method::GET, "/api/admin/users", None).await;
+    let vic = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "vic@example.com")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        vic["memberships"],
+        json!([{"customer": "acme", "role": "viewer"}])
+    );
+    // A read token for all of acme's sites, shown once; it reads acme's sites only.
+    let r = app
+        .post_as(
+            &cookie,
+            &format!("{team}/tokens"),
+            &[("csrf", &csrf), ("site", ""), ("access", "read")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let at = html.find("id=\"shown-once\">").expect("the new token") + "id=\"shown-once\">".len();
+    let token = html[at..].split('<').next().unwrap().to_string();
+    let q = |site: &str| json!({"site_id": site, "metrics": ["visitors"], "date_range": "day"});
+    let ok = app
+        .client
+        .post(format!("{}/api/v2/query", app.address))
+        .bearer_auth(&token)
+        .json(&q("shop.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let other = app
+        .client
+        .post(format!("{}/api/v2/query", app.address))
+        .bearer_auth(&token)
+        .json(&q("beta.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(other.status(), 200);
+    // Listed by id (never the token), and revocable.
+    assert!(!html[at + token.len()..].contains(&token));
+    let (_, tokens) = app.admin(Method::GET, "/api/admin/tokens", None).await;
+    let id = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["customer"] == "acme")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(html.contains(&format!("<code>{id}</code>")), "{html}");
+    let r = app
+        .post_as(
+            &cookie,
+            &format!("{team}/tokens/{id}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let gone = app
+        .client
+        .post(format!("{}/api/v2/query", app.address))
+        .bearer_auth(&token)
+        .json(&q("shop.example"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 401);
+    // Remove the viewer again.
+    let r = app
+        .post_as(
+            &cookie,
+            &format!("{team}/users/remove"),
+            &[("csrf", &csrf), ("email", "vic@example.com")],
+        )
+        .await;
+    assert!(!r.text().await.unwrap().contains("vic@example.com"));
+    // Viewers do not get the page.
+    app.user_with_password("val@example.com", "acme", "viewer password 1")
+        .await;
+    app.admin(
+        Method::PUT,
+        "/api/admin/users/val@example.com",
+        Some(json!({"memberships": [{"customer": "acme", "role": "viewer"}]})),
+    )
+    .await;
+    let r = app
+        .login("val@example.com", "viewer password 1", "192.0.2.60")
+        .await;
+    let val = session_cookie(&r);
+    assert_eq!(app.get_as(&val, team).await.status(), 404);
+    assert!(!app
+        .page_as(&val, "/dashboard")
+        .await
+        .contains("/dashboard/team/"));
+}
