@@ -144,11 +144,7 @@ const DE: Texts = Texts {
 };
 
 fn texts(req: &HttpRequest) -> &'static Texts {
-    if super::header(req, "accept-language")
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("de")
-    {
+    if super::german(req) {
         &DE
     } else {
         &EN

@@ -47,10 +47,7 @@ const METRICS: [(&str, &str, &str); 6] = [
 ];
 
 pub(super) fn german(req: &HttpRequest) -> bool {
-    super::header(req, "accept-language")
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("de")
+    super::german(req)
 }
 
 /// The page's state as it lives in the URL: period (and custom dates) and filters.
@@ -171,7 +168,9 @@ pub(super) fn page(
     body: &str,
 ) -> HttpResponse {
     let html = format!(
-        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/dashboard.css\"></head><body><header>{header}</header><main>{body}</main></body></html>",
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/dashboard.css\"></head><body><header>{header}</header><main>{body}</main><footer><a href=\"/lang/{other}\" hreflang=\"{other}\" lang=\"{other}\">{other_name}</a></footer></body></html>",
+        other = if lang == "de" { "en" } else { "de" },
+        other_name = if lang == "de" { "English" } else { "Deutsch" },
         title = escape_html(title),
     );
     super::private_html(status, html)

@@ -99,6 +99,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/api/admin/users/{email}/password-link",
             web::post().to(team::create_password_link),
         )
+        .route("/lang/{code}", web::get().to(choose_language))
         .route("/set-password", web::get().to(password::form_page))
         .route("/set-password", web::post().to(password::submit))
         .route("/login", web::get().to(account::login_form))
@@ -210,7 +211,9 @@ pub fn html_page(
     body: &str,
 ) -> HttpResponse {
     let html = format!(
-        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/opt-out.css\"></head><body><main><h1>{title}</h1>{body}</main></body></html>",
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/opt-out.css\"></head><body><main><h1>{title}</h1>{body}<p><a href=\"/lang/{other}\" hreflang=\"{other}\" lang=\"{other}\">{other_name}</a></p></main></body></html>",
+        other = if lang == "de" { "en" } else { "de" },
+        other_name = if lang == "de" { "English" } else { "Deutsch" },
         lang = escape_html(lang),
         title = escape_html(title),
     );
@@ -250,6 +253,59 @@ pub fn same_origin(req: &HttpRequest) -> bool {
 }
 
 /// A request header as text (empty when missing or not UTF-8).
+/// Cookie that keeps the language a user chose on spurlos's own pages (set by `/lang/{code}`).
+pub const LANG_COOKIE: &str = "spurlos_lang";
+
+/// Whether spurlos's own pages speak German to this request: the chosen language (cookie),
+/// otherwise the browser's first language.
+pub fn german(req: &HttpRequest) -> bool {
+    match req.cookie(LANG_COOKIE).as_ref().map(|c| c.value()) {
+        Some("de") => true,
+        Some("en") => false,
+        _ => header(req, "accept-language")
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("de"),
+    }
+}
+
+/// `GET /lang/{de|en}`: remembers the language (a cookie on spurlos's host, for a year) and
+/// goes back to the page the link was on (same origin only), or to the dashboard.
+pub async fn choose_language(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let code = if path.as_str() == "de" { "de" } else { "en" };
+    let host = req.connection_info().host().to_string();
+    let back = url::Url::parse(header(&req, "referer"))
+        .ok()
+        .filter(|u| {
+            u.host_str().is_some_and(|h| {
+                let with_port = match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                };
+                with_port == host
+            })
+        })
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        })
+        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/lang/"))
+        .unwrap_or_else(|| "/dashboard".to_string());
+    let secure = req.connection_info().scheme() == "https";
+    let cookie = actix_web::cookie::Cookie::build(LANG_COOKIE, code)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .finish();
+    HttpResponse::SeeOther()
+        .insert_header(("Location", back))
+        .insert_header(("Cache-Control", "no-store"))
+        .cookie(cookie)
+        .finish()
+}
+
 pub fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
     req.headers()
         .get(name)

@@ -27,10 +27,7 @@ fn unlock_value(secret: &str, password_hash: &str) -> String {
 }
 
 fn german(req: &HttpRequest) -> bool {
-    super::header(req, "accept-language")
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("de")
+    super::german(req)
 }
 
 fn not_found(req: &HttpRequest) -> HttpResponse {

@@ -188,3 +188,58 @@ async fn password_change_needs_the_current_password_and_logins_are_rate_limited(
         401
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_can_be_switched_and_is_remembered() {
+    let app = spawn_app().await;
+    // English by default (from Accept-Language), with a link to German.
+    let r = no_redirects()
+        .get(format!("{}/login", app.address))
+        .header("Accept-Language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<a href=\"/lang/de\" hreflang=\"de\" lang=\"de\">Deutsch</a>"),
+        "{html}"
+    );
+    // Choosing German goes back to the page the link was on and is remembered.
+    let r = no_redirects()
+        .get(format!("{}/lang/de", app.address))
+        .header("Referer", format!("{}/login?next=1", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?next=1");
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.starts_with("spurlos_lang=de;")
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let html = no_redirects()
+        .get(format!("{}/login", app.address))
+        .header("Accept-Language", "en-GB,en;q=0.9")
+        .header("Cookie", "spurlos_lang=de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("lang=\"de\"") && html.contains(">English</a>"),
+        "{html}"
+    );
+    // Another site's page is never a target.
+    let r = no_redirects()
+        .get(format!("{}/lang/en", app.address))
+        .header("Referer", "https://evil.example/phish")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/dashboard");
+}
