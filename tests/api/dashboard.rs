@@ -495,6 +495,8 @@ async fn customer_a_sees_nothing_of_customer_b_anywhere() {
         "/dashboard/beta.example/export.csv?period=all",
         "/dashboard/beta.example/settings",
         "/dashboard/2",
+        "/dashboard/team/acme",
+        "/dashboard/team/beta",
     ] {
         let r = app.get_as(&cookie, path).await;
         bodies.push((
@@ -547,6 +549,37 @@ async fn customer_a_sees_nothing_of_customer_b_anywhere() {
         bodies.push((
             format!("realtime {site}"),
             r.status().as_u16(),
+            r.text().await.unwrap(),
+        ));
+    }
+    // A manage token of A lists only A's sites, tokens and users.
+    let (_, m) = app
+        .admin(
+            Method::POST,
+            "/api/admin/tokens",
+            Some(json!({"customer": "acme", "access": "manage"})),
+        )
+        .await;
+    let manager = m["token"].as_str().unwrap().to_string();
+    app.admin(
+        Method::POST,
+        "/api/admin/tokens",
+        Some(json!({"site": "beta.example"})),
+    )
+    .await;
+    for path in ["/api/admin/sites", "/api/admin/tokens", "/api/admin/users"] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&manager)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(status, 200, "{path}");
+        bodies.push((
+            format!("manage token {path}"),
+            status,
             r.text().await.unwrap(),
         ));
     }
