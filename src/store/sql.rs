@@ -372,8 +372,24 @@ pub fn event_aggregate(q: &AggregateQuery, approximate: bool, d: Dialect) -> Sta
         .iter()
         .any(|d| matches!(d, Dimension::EntryPage | Dimension::ExitPage))
     {
+        // Only the visits that can hold events of the window and pass the visit-level filters
+        // (every event carries its visit's attributes, so this changes no answer; it keeps
+        // the join small).
         let site = b.param(Value::UInt(q.site_id));
-        let live = format!("SELECT session_id, entry_page, exit_page FROM sessions WHERE site_id = {site} GROUP BY session_id, entry_page, exit_page HAVING sum(sign) > 0");
+        let to = b.param(Value::BigInt(q.to_ts));
+        let from_ts = b.param(Value::BigInt(q.from_ts));
+        let mut cond = format!("site_id = {site} AND start_ts < {to} AND end_ts >= {from_ts}");
+        for f in &q.filters {
+            let c = match &f.dimension {
+                Dimension::Visit(v) => b.signed(visit_column(*v), f),
+                Dimension::EntryPage => b.signed("entry_page", f),
+                Dimension::ExitPage => b.signed("exit_page", f),
+                _ => continue,
+            };
+            cond.push_str(" AND ");
+            cond.push_str(&c);
+        }
+        let live = format!("SELECT session_id, entry_page, exit_page FROM sessions WHERE {cond} GROUP BY session_id, entry_page, exit_page HAVING sum(sign) > 0");
         from.push_str(&match d {
             Dialect::DuckDb => format!(" JOIN ({live}) ls ON ls.session_id = e.session_id"),
             Dialect::ClickHouse => format!(" ALL INNER JOIN ({live}) USING session_id"),

@@ -48,6 +48,8 @@ async fn clickhouse_answers_like_the_embedded_store() {
             json!([]),
             json!(["event:page"]),
             json!(["event:props:plan"]),
+            json!(["visit:entry_page"]),
+            json!(["visit:exit_page"]),
         ] {
             let q = json!({
                 "site_id": super::fixtures::SITE,

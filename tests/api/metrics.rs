@@ -141,6 +141,23 @@ async fn breakdowns_by_source_entry_and_exit_page() {
             (vec!["/pricing".into()], vec![1.0]),
         ]
     );
+    // Visit filters narrow the visits an entry page is looked up in: Google's one visitor.
+    for dim in ["visit:entry_page", "visit:exit_page"] {
+        let v = app
+            .query(json!({"site_id": SITE, "metrics": ["visitors"], "date_range": day, "dimensions": [dim], "filters": [["is", "visit:source", ["Google"]]]}))
+            .await;
+        let found = rows(&v);
+        assert_eq!(found.len(), 1, "{dim}: {found:?}");
+        assert_eq!(found[0].1, vec![1.0], "{dim}: {found:?}");
+        let v = app
+            .query(json!({"site_id": SITE, "metrics": ["visitors"], "date_range": day, "dimensions": [dim], "filters": [["is_not", "visit:source", ["Google"]]]}))
+            .await;
+        let total: f64 = rows(&v).iter().map(|(_, m)| m[0]).sum();
+        assert_eq!(
+            total, 3.0,
+            "{dim}: the three direct visitors, one visit each"
+        );
+    }
     let v = app
         .query(json!({"site_id": SITE, "metrics": ["visitors", "visits"], "date_range": day, "dimensions": ["visit:exit_page"], "order_by": [["visit:exit_page", "asc"]]}))
         .await;
