@@ -221,10 +221,13 @@ impl<'q> Builder<'q> {
                 } else {
                     "exit_page"
                 };
+                // Only visits that can hold events of the (widest) window.
                 let site = self.param(Value::UInt(self.q.site_id));
+                let to = self.param(Value::BigInt(self.q.to_ts + VISIT_EVENTS_SPAN));
+                let from = self.param(Value::BigInt(self.q.from_ts));
                 let m = self.signed(col, f);
                 format!(
-                    "{} IN (SELECT session_id FROM sessions WHERE site_id = {site} AND {m} GROUP BY session_id HAVING sum(sign) > 0)",
+                    "{} IN (SELECT session_id FROM sessions WHERE site_id = {site} AND start_ts < {to} AND end_ts >= {from} AND {m} GROUP BY session_id HAVING sum(sign) > 0)",
                     d.ev("session_id")
                 )
             }
