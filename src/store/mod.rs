@@ -267,6 +267,46 @@ pub async fn open(config: &crate::config::Config) -> Result<Arc<dyn Store>, Stor
     })
 }
 
+/// Stored events per site, kept by each store to choose exact or estimated visitor counts
+/// (`EXACT_VISITORS_LIMIT`), the same rule in both.
+#[derive(Debug, Default)]
+pub(crate) struct EventCounts(std::sync::Mutex<std::collections::HashMap<u32, u64>>);
+
+impl EventCounts {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u32, u64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts over from counts read from the store.
+    pub fn replace(&self, counts: impl IntoIterator<Item = (u32, u64)>) {
+        let mut map = self.map();
+        map.clear();
+        map.extend(counts);
+    }
+
+    /// Counts a stored batch.
+    pub fn add(&self, batch: &Batch) {
+        let mut map = self.map();
+        for e in &batch.events {
+            *map.entry(e.site_id).or_default() += 1;
+        }
+    }
+
+    /// Forgets removed sites.
+    pub fn forget(&self, site_ids: &[u32]) {
+        let mut map = self.map();
+        for id in site_ids {
+            map.remove(id);
+        }
+    }
+
+    /// Whether the visitors of `q` are estimated rather than counted exactly.
+    pub fn approximate(&self, q: &AggregateQuery) -> bool {
+        let stored = self.map().get(&q.site_id).copied().unwrap_or(0);
+        !q.exact && stored > crate::stats::model::EXACT_VISITORS_LIMIT
+    }
+}
+
 /// Fails when one of `site`'s domains belongs to another of `existing`.
 pub(crate) fn check_domains(existing: &[Site], site: &Site) -> Result<(), StoreError> {
     for other in existing.iter().filter(|s| s.id != site.id) {

@@ -272,12 +272,7 @@ impl ClickHouse {
         if site_ids.is_empty() {
             return Ok(());
         }
-        {
-            let mut counts = self.site_events.lock().unwrap_or_else(|e| e.into_inner());
-            for id in site_ids {
-                counts.remove(id);
-            }
-        }
+        self.site_events.forget(site_ids);
         self.client
             .query("ALTER TABLE archive DELETE WHERE has(?, site_id)")
             .bind(site_ids)

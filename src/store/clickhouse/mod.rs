@@ -13,14 +13,13 @@ use super::{
     StoreFuture,
 };
 use crate::config::ClickHouseConfig;
-use crate::stats::model::{AggregateQuery, EXACT_VISITORS_LIMIT};
+use crate::stats::model::AggregateQuery;
 use clickhouse::Client;
 use rows::{ArchiveRecord, EventRecord, EventSums, SaltRecord, SessionRecord, SessionSums};
 use spool::{Spool, SpooledBatch};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -73,7 +72,7 @@ pub struct ClickHouse {
     write_order: tokio::sync::Mutex<()>,
     replay: Arc<tokio::sync::Notify>,
     /// Stored events per site, to choose exact or estimated visitor counts.
-    site_events: Mutex<HashMap<u32, u64>>,
+    site_events: super::EventCounts,
 }
 
 fn client_for(config: &ClickHouseConfig, url: &str) -> Client {
@@ -134,7 +133,7 @@ impl ClickHouse {
             spool,
             write_order: tokio::sync::Mutex::new(()),
             replay: Arc::new(tokio::sync::Notify::new()),
-            site_events: Mutex::new(HashMap::new()),
+            site_events: super::EventCounts::default(),
         };
         store.count_events().await?;
         store.start_replay();
@@ -153,9 +152,8 @@ impl ClickHouse {
             .fetch_all::<Count>()
             .await
             .map_err(ch("counting events"))?;
-        let mut map = self.site_events.lock().unwrap_or_else(|e| e.into_inner());
-        map.clear();
-        map.extend(counts.into_iter().map(|c| (c.site_id, c.n)));
+        self.site_events
+            .replace(counts.into_iter().map(|c| (c.site_id, c.n)));
         Ok(())
     }
 
@@ -312,10 +310,7 @@ impl ClickHouse {
     }
 
     fn count(&self, batch: &Batch) {
-        let mut counts = self.site_events.lock().unwrap_or_else(|e| e.into_inner());
-        for e in &batch.events {
-            *counts.entry(e.site_id).or_default() += 1;
-        }
+        self.site_events.add(batch);
     }
 
     /// Replays spooled batches in the background until the store is dropped.
@@ -564,18 +559,7 @@ impl Store for ClickHouse {
     }
 
     fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>> {
-        let stored = self
-            .site_events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&q.site_id)
-            .copied()
-            .unwrap_or(0);
-        let st = sql::event_aggregate(
-            q,
-            !q.exact && stored > EXACT_VISITORS_LIMIT,
-            Dialect::ClickHouse,
-        );
+        let st = sql::event_aggregate(q, self.site_events.approximate(q), Dialect::ClickHouse);
         Box::pin(async move {
             let rows = bound(&self.client, &st)
                 .fetch_all::<EventSums>()

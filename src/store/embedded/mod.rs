@@ -10,7 +10,7 @@ use super::{
 };
 use crate::customers::{normalise_handle, Customer};
 use crate::sites::{Site, SiteSpec};
-use crate::stats::model::{AggregateQuery, EXACT_VISITORS_LIMIT};
+use crate::stats::model::AggregateQuery;
 use crate::users::{normalise_email, Membership, Role, User};
 use chrono::NaiveDate;
 use duckdb::arrow::array::{
@@ -66,7 +66,7 @@ pub struct Embedded {
     readers: Arc<Mutex<Vec<Connection>>>,
     salt_path: PathBuf,
     /// Stored events per site, to choose exact or estimated visitor counts.
-    site_events: Arc<Mutex<HashMap<u32, u64>>>,
+    site_events: Arc<super::EventCounts>,
 }
 
 fn db(context: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError {
@@ -99,7 +99,11 @@ impl Embedded {
             writer: Arc::new(Mutex::new(conn)),
             readers: Arc::new(Mutex::new(Vec::new())),
             salt_path: data_dir.join(SALT_FILE),
-            site_events: Arc::new(Mutex::new(counts)),
+            site_events: {
+                let c = super::EventCounts::default();
+                c.replace(counts);
+                Arc::new(c)
+            },
         })
     }
 
@@ -571,10 +575,7 @@ impl Store for Embedded {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 write_batch(conn, &batch)?;
-                let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
-                for e in &batch.events {
-                    *counts.entry(e.site_id).or_default() += 1;
-                }
+                counts.add(&batch);
                 Ok(())
             })
             .await
@@ -618,18 +619,7 @@ impl Store for Embedded {
     }
 
     fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>> {
-        let stored = self
-            .site_events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&q.site_id)
-            .copied()
-            .unwrap_or(0);
-        let st = sql::event_aggregate(
-            q,
-            !q.exact && stored > EXACT_VISITORS_LIMIT,
-            Dialect::DuckDb,
-        );
+        let st = sql::event_aggregate(q, self.site_events.approximate(q), Dialect::DuckDb);
         let n = q.dimensions.len();
         Box::pin(async move {
             self.with_reader(move |conn| {
@@ -923,10 +913,7 @@ impl Store for Embedded {
     }
 
     fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()> {
-        self.site_events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&site_id);
+        self.site_events.forget(&[site_id]);
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting a site removal"))?;
@@ -993,12 +980,7 @@ impl Store for Embedded {
                 .filter(|s| s.customer_id == Some(customer_id))
                 .map(|s| s.id)
                 .collect();
-            {
-                let mut counts = self.site_events.lock().unwrap_or_else(|e| e.into_inner());
-                for id in &sites {
-                    counts.remove(id);
-                }
-            }
+            self.site_events.forget(&sites);
             self.with_writer(move |conn| {
                 let tx = conn
                     .transaction()
