@@ -420,8 +420,8 @@ async fn wait_for_mutations(client: &Client) -> Result<(), StoreError> {
     ))
 }
 
-/// The statements of a migration with its placeholders filled in; `None` when it does not
-/// apply (cluster-only migrations on a single server).
+/// The scope of a migration (`shards`, `cluster` or `main`, from its first line) and its
+/// statements, with `{local}`, `{engine:...}`, `{cluster}` and `{database}` filled in.
 fn expand(config: &ClickHouseConfig, sql: &str) -> (String, Vec<String>) {
     let scope = sql
         .lines()
