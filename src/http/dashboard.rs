@@ -21,9 +21,11 @@ const PERIODS: [&str; 8] = [
 ];
 
 /// Panels: title (en, de) and dimension.
-const PANELS: [(&str, &str, &str); 13] = [
+const PANELS: [(&str, &str, &str); 15] = [
     ("Sources", "Quellen", "visit:source"),
     ("Referrers", "Verweise", "visit:referrer"),
+    ("UTM sources", "UTM-Quellen", "visit:utm_source"),
+    ("UTM media", "UTM-Medien", "visit:utm_medium"),
     ("Campaigns", "Kampagnen", "visit:utm_campaign"),
     ("Pages", "Seiten", "event:page"),
     ("Entry pages", "Einstiegsseiten", "visit:entry_page"),

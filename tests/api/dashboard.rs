@@ -618,10 +618,30 @@ async fn events_show_with_their_props_and_props_filter_the_page() {
             .await;
         assert_eq!(r.status(), 202);
     }
-    app.wait_for_events("shop.example", 7).await;
+    app.pageview(
+        "shop.example",
+        "https://shop.example/?utm_source=newsletter&utm_medium=email&utm_campaign=spring",
+        None,
+        "198.18.0.10",
+        CHROME,
+    )
+    .await;
+    app.wait_for_events("shop.example", 8).await;
     let html = app
         .page_as(&cookie, "/dashboard/shop.example?period=day")
         .await;
+    // UTM source, medium and campaign each have their list.
+    for (dim, value) in [
+        ("visit:utm_source", "newsletter"),
+        ("visit:utm_medium", "email"),
+        ("visit:utm_campaign", "spring"),
+    ] {
+        let start = html
+            .find(&format!("data-dimension=\"{dim}\""))
+            .unwrap_or_else(|| panic!("a {dim} panel"));
+        let panel = &html[start..start + html[start..].find("</section>").unwrap()];
+        assert!(panel.contains(&format!(">{value}</a>")), "{panel}");
+    }
     // One panel per property key, values by events, no "(none)" row for events without it.
     let start = html
         .find("data-dimension=\"event:props:plan\"")
