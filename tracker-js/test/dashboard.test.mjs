@@ -1,5 +1,6 @@
 // The dashboard in Chromium: a customer's user signs in, sees the numbers of known hits,
-// filters by clicking a row and clears the filter, changes the period, exports CSV; hostile
+// filters by clicking a row and clears the filter, changes the period, exports CSV; changes a
+// site setting, shares the dashboard, manages the team and tokens; hostile
 // paths, referrers and event names show as text and nothing executes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -185,4 +186,41 @@ test('an owner changes a site setting and shares the dashboard; a logged-out bro
   assert.equal(gone.status(), 404);
   await owner.close();
   await visitor.close();
+});
+
+test('an owner adds a user and creates and revokes an API token on the team page', async () => {
+  const context = await browser.newContext({ userAgent: CHROME_UA, locale: 'en-US' });
+  const page = await signIn(context);
+  await page.goto(`${spurlos.base}/dashboard`);
+  await Promise.all([page.waitForURL(/\/dashboard\/team\/acme$/), page.click('a.team')]);
+  assert.match(await page.locator('#users').innerText(), /ann@example\.com/);
+  // A new viewer, then a one-time set-password link for them.
+  await page.fill('form[action$="/users"] input[name=email]', 'vic@example.com');
+  await page.selectOption('select[name=role]', 'viewer');
+  await page.click('form[action$="/users"] button[type=submit]');
+  assert.equal(await page.locator('[role=status]').innerText(), 'Done.');
+  const row = page.locator('#users tr', { hasText: 'vic@example.com' });
+  assert.match(await row.innerText(), /Viewer \(read only\)/);
+  await row.locator('form[action$="/users/link"] button').click();
+  assert.match(await page.locator('#shown-once').innerText(), /\/set-password\?token=/);
+  // A read token for one site: shown once, it reads that site.
+  await page.selectOption('select[name=site]', 'dash.test');
+  await page.selectOption('select[name=access]', 'read');
+  await page.click('form[action$="/tokens"] button[type=submit]');
+  const token = await page.locator('#shown-once').innerText();
+  const ask = () =>
+    fetch(`${spurlos.base}/api/v2/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ site_id: 'dash.test', metrics: ['visitors'], date_range: 'day' }),
+    });
+  assert.equal((await ask()).status, 200);
+  const tokens = page.locator('#tokens tr');
+  assert.equal(await tokens.count(), 1);
+  assert.match(await tokens.first().innerText(), /dash\.test/);
+  assert.ok(!(await page.locator('#tokens').innerText()).includes(token), 'listed by id only');
+  await tokens.first().locator('button').click();
+  assert.equal(await page.locator('#tokens tr').count(), 0);
+  assert.equal((await ask()).status, 401);
+  await context.close();
 });
