@@ -37,6 +37,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A batch insert that does not progress for this long fails (and the batch is spooled; if it
+/// arrived after all, the replay finds it and skips it).
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for ClickHouse to confirm a batch insert.
+const END_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Directory of the spool under the data directory.
 pub const SPOOL_DIR: &str = "clickhouse-spool";
 
@@ -246,7 +252,8 @@ impl ClickHouse {
                 let mut insert = client
                     .insert::<SessionRecord<'_>>("sessions")
                     .await
-                    .map_err(ch("inserting sessions"))?;
+                    .map_err(ch("inserting sessions"))?
+                    .with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
                 for s in sessions {
                     insert.write(s).await.map_err(ch("inserting sessions"))?;
                 }
@@ -260,7 +267,8 @@ impl ClickHouse {
                 let mut insert = client
                     .insert::<EventRecord<'_>>("events")
                     .await
-                    .map_err(ch("inserting events"))?;
+                    .map_err(ch("inserting events"))?
+                    .with_timeouts(Some(SEND_TIMEOUT), Some(END_TIMEOUT));
                 for e in events {
                     insert.write(e).await.map_err(ch("inserting events"))?;
                 }
