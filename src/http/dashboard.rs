@@ -762,13 +762,7 @@ async fn settings_page(
 ) -> HttpResponse {
     let shares = state.store.shares(site.id).await.unwrap_or_default();
     let de = german(req);
-    let base = match &state.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    };
+    let base = super::public_base(req, state);
     let snippet = format!(
         "<script defer data-domain=\"{}\" src=\"{base}/s.js\"></script>",
         site.domain
@@ -988,13 +982,7 @@ pub async fn create_share(
         )
         .await;
     }
-    let base = match &state.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    };
+    let base = super::public_base(&req, &state);
     let url = format!("{base}/share/{secret}");
     let note = if german(&req) {
         "Neuer geteilter Link (wird nur jetzt angezeigt):"

@@ -253,6 +253,17 @@ pub fn same_origin(req: &HttpRequest) -> bool {
 }
 
 /// A request header as text (empty when missing or not UTF-8).
+/// Where users reach spurlos: the configured public URL or the address of this request.
+pub fn public_base(req: &HttpRequest, state: &AppState) -> String {
+    match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
 /// Cookie that keeps the language a user chose on spurlos's own pages (set by `/lang/{code}`).
 pub const LANG_COOKIE: &str = "spurlos_lang";
 

@@ -194,17 +194,6 @@ pub async fn password_link(
     Ok((format!("{base}/set-password?token={token}"), expires_at))
 }
 
-/// Where users reach spurlos: the configured public URL or the address of this request.
-pub fn public_base(req: &HttpRequest, state: &AppState) -> String {
-    match &state.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
-    }
-}
-
 /// `GET /api/admin/users`: every user (admin) or the managed customer's users.
 pub async fn list_users(
     req: HttpRequest,
@@ -259,7 +248,7 @@ pub async fn create_password_link(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let m = manager(&req, &state).await?;
-    let base = public_base(&req, &state);
+    let base = super::public_base(&req, &state);
     let (url, expires) = password_link(&state, &m, &path, &base).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({"url": url, "expires": expires})))
 }

@@ -374,7 +374,7 @@ pub async fn password_link(
         Err(resp) => return resp,
     };
     let manager = Manager::Customer(customer.id);
-    let base = super::team::public_base(&req, &state);
+    let base = super::public_base(&req, &state);
     let result = super::team::password_link(&state, &manager, &form.email, &base)
         .await
         .map(|(url, _)| status_message(texts(&req).new_link, Some(&url)));
