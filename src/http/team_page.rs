@@ -262,41 +262,34 @@ fn alert(e: &ApiError) -> String {
     format!("<p role=\"alert\">{}</p>", escape_html(&e.message))
 }
 
-/// Renders the page after an action: its message, or the error.
-async fn after(
-    req: &HttpRequest,
-    state: &AppState,
-    customer: &Customer,
-    csrf: &str,
-    result: Result<String, ApiError>,
-) -> HttpResponse {
-    match result {
-        Ok(msg) => render(req, state, customer, csrf, StatusCode::OK, &msg).await,
-        Err(e) => render(req, state, customer, csrf, e.status, &alert(&e)).await,
-    }
-}
-
-/// Checks the session, ownership and CSRF token of a form post.
-async fn form_post(
+/// Carries out a form post of an owner: checks the session, ownership and CSRF token, runs
+/// `action` as the customer's manager, and renders the page with its message or error.
+async fn act<F, Fut>(
     req: &HttpRequest,
     state: &AppState,
     handle: &str,
     sent_csrf: &str,
-) -> Result<(Customer, String), HttpResponse> {
-    let (customer, csrf) = owned_customer(req, state, handle).await?;
-    if !csrf_ok(req, &csrf, sent_csrf) {
-        let e = ApiError::forbidden("the form has expired; please try again");
-        return Err(render(
-            req,
-            state,
-            &customer,
-            &csrf,
-            StatusCode::FORBIDDEN,
-            &alert(&e),
-        )
-        .await);
+    action: F,
+) -> HttpResponse
+where
+    F: FnOnce(Manager) -> Fut,
+    Fut: std::future::Future<Output = Result<String, ApiError>>,
+{
+    let (customer, csrf) = match owned_customer(req, state, handle).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    let result = if csrf_ok(req, &csrf, sent_csrf) {
+        action(Manager::Customer(customer.id)).await
+    } else {
+        Err(ApiError::forbidden(
+            "the form has expired; please try again",
+        ))
+    };
+    match result {
+        Ok(msg) => render(req, state, &customer, &csrf, StatusCode::OK, &msg).await,
+        Err(e) => render(req, state, &customer, &csrf, e.status, &alert(&e)).await,
     }
-    Ok((customer, csrf))
 }
 
 /// `GET /dashboard/team/{handle}` (owners).
@@ -328,20 +321,18 @@ pub async fn save_user(
     path: web::Path<String>,
     form: web::Form<UserForm>,
 ) -> HttpResponse {
-    let (customer, csrf) = match form_post(&req, &state, &path, &form.csrf).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
     let role = Role::parse(&form.role).unwrap_or(Role::Viewer);
-    let wanted = [Membership {
-        customer: customer.handle.clone(),
-        role,
-    }];
-    let manager = Manager::Customer(customer.id);
-    let result = super::team::put(&state, &manager, &form.email, &wanted)
-        .await
-        .map(|_| status_message(texts(&req).done, None));
-    after(&req, &state, &customer, &csrf, result).await
+    let done = texts(&req).done;
+    let (st, f, handle) = (&state, &form, path.as_str());
+    act(&req, &state, handle, &form.csrf, |m| async move {
+        let wanted = [Membership {
+            customer: handle.to_string(),
+            role,
+        }];
+        super::team::put(st, &m, &f.email, &wanted).await?;
+        Ok(status_message(done, None))
+    })
+    .await
 }
 
 /// `POST /dashboard/team/{handle}/users/remove`: removes the user from the customer.
@@ -351,15 +342,13 @@ pub async fn remove_user(
     path: web::Path<String>,
     form: web::Form<UserForm>,
 ) -> HttpResponse {
-    let (customer, csrf) = match form_post(&req, &state, &path, &form.csrf).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    let manager = Manager::Customer(customer.id);
-    let result = super::team::remove(&state, &manager, &form.email)
-        .await
-        .map(|()| status_message(texts(&req).done, None));
-    after(&req, &state, &customer, &csrf, result).await
+    let done = texts(&req).done;
+    let (st, f, handle) = (&state, &form, path.as_str());
+    act(&req, &state, handle, &form.csrf, |m| async move {
+        super::team::remove(st, &m, &f.email).await?;
+        Ok(status_message(done, None))
+    })
+    .await
 }
 
 /// `POST /dashboard/team/{handle}/users/link`: a one-time set-password link, shown once.
@@ -369,16 +358,15 @@ pub async fn password_link(
     path: web::Path<String>,
     form: web::Form<UserForm>,
 ) -> HttpResponse {
-    let (customer, csrf) = match form_post(&req, &state, &path, &form.csrf).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    let manager = Manager::Customer(customer.id);
     let base = super::public_base(&req, &state);
-    let result = super::team::password_link(&state, &manager, &form.email, &base)
-        .await
-        .map(|(url, _)| status_message(texts(&req).new_link, Some(&url)));
-    after(&req, &state, &customer, &csrf, result).await
+    let note = texts(&req).new_link;
+    let (st, f, handle) = (&state, &form, path.as_str());
+    let base = &base;
+    act(&req, &state, handle, &form.csrf, |m| async move {
+        let (url, _) = super::team::password_link(st, &m, &f.email, base).await?;
+        Ok(status_message(note, Some(&url)))
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -398,24 +386,22 @@ pub async fn create_token(
     path: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
-    let (customer, csrf) = match form_post(&req, &state, &path, &form.csrf).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    let request = super::tokens::TokenRequest {
-        site: (!form.site.is_empty()).then(|| form.site.clone()),
-        customer: form.site.is_empty().then(|| customer.handle.clone()),
-        access: if form.access == "manage" {
-            TokenAccess::Manage
-        } else {
-            TokenAccess::Read
-        },
-    };
-    let manager = Manager::Customer(customer.id);
-    let result = super::tokens::create(&state, &manager, request)
-        .await
-        .map(|v| status_message(texts(&req).new_token, v["token"].as_str()));
-    after(&req, &state, &customer, &csrf, result).await
+    let note = texts(&req).new_token;
+    let (st, f, handle) = (&state, &form, path.as_str());
+    act(&req, &state, handle, &form.csrf, |m| async move {
+        let request = super::tokens::TokenRequest {
+            site: (!f.site.is_empty()).then(|| f.site.clone()),
+            customer: f.site.is_empty().then(|| handle.to_string()),
+            access: if f.access == "manage" {
+                TokenAccess::Manage
+            } else {
+                TokenAccess::Read
+            },
+        };
+        let made = super::tokens::create(st, &m, request).await?;
+        Ok(status_message(note, made["token"].as_str()))
+    })
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -432,13 +418,11 @@ pub async fn revoke_token(
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
     let (handle, id) = path.into_inner();
-    let (customer, csrf) = match form_post(&req, &state, &handle, &form.csrf).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    let manager = Manager::Customer(customer.id);
-    let result = super::tokens::revoke(&state, &manager, &id)
-        .await
-        .map(|()| status_message(texts(&req).done, None));
-    after(&req, &state, &customer, &csrf, result).await
+    let done = texts(&req).done;
+    let (st, id) = (&state, id.as_str());
+    act(&req, &state, &handle, &form.csrf, |m| async move {
+        super::tokens::revoke(st, &m, id).await?;
+        Ok(status_message(done, None))
+    })
+    .await
 }
