@@ -2,7 +2,9 @@
 //! (customers, sites, users, tokens, shared links, salts) at once, events and session versions
 //! one site and UTC day at a time.
 
-use super::{db, load_customers, load_sites, read_attrs, read_salts, Embedded, ATTR_COLUMNS};
+use super::{
+    load_customers, load_sites, query_rows, read_attrs, read_salts, Embedded, ATTR_COLUMNS,
+};
 use crate::store::{Batch, EventRow, SessionRow, StoreError, StoredShare, StoredState, StoredUser};
 use crate::users::Role;
 use duckdb::params;
@@ -14,39 +16,34 @@ impl Embedded {
     pub async fn export_state(&self) -> Result<StoredState, StoreError> {
         let salt_path = self.salt_path.clone();
         self.with_reader(move |conn| {
-            let mut users: Vec<StoredUser> = {
-                let mut stmt = conn
-                    .prepare("SELECT id, email, password_hash, created_ts FROM users ORDER BY id")
-                    .map_err(db("exporting users"))?;
-                let rows = stmt
-                    .query_map([], |r| {
-                        Ok(StoredUser {
-                            id: r.get(0)?,
-                            email: r.get(1)?,
-                            password_hash: r.get(2)?,
-                            created_ts: r.get(3)?,
-                            memberships: Vec::new(),
-                        })
+            let mut users: Vec<StoredUser> = query_rows(
+                conn,
+                "SELECT id, email, password_hash, created_ts FROM users ORDER BY id",
+                [],
+                "exporting users",
+                |r| {
+                    Ok(StoredUser {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                        password_hash: r.get(2)?,
+                        created_ts: r.get(3)?,
+                        memberships: Vec::new(),
                     })
-                    .map_err(db("exporting users"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("exporting users"))?;
-                rows
-            };
-            let mut stmt = conn
-                .prepare("SELECT user_id, customer_id, role FROM memberships ORDER BY customer_id")
-                .map_err(db("exporting memberships"))?;
-            let memberships = stmt
-                .query_map([], |r| {
+                },
+            )?;
+            let memberships = query_rows(
+                conn,
+                "SELECT user_id, customer_id, role FROM memberships ORDER BY customer_id",
+                [],
+                "exporting memberships",
+                |r| {
                     Ok((
                         r.get::<_, u32>(0)?,
                         r.get::<_, u32>(1)?,
                         r.get::<_, String>(2)?,
                     ))
-                })
-                .map_err(db("exporting memberships"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("exporting memberships"))?;
+                },
+            )?;
             for (user_id, customer_id, role) in memberships {
                 if let (Some(u), Some(role)) = (
                     users.iter_mut().find(|u| u.id == user_id),
@@ -56,11 +53,12 @@ impl Embedded {
                 }
             }
             let tokens = super::load_tokens(conn)?;
-            let mut stmt = conn
-                .prepare("SELECT id, site_id, token_hash, password_hash, created_ts FROM shared_links ORDER BY id")
-                .map_err(db("exporting shared links"))?;
-            let shares = stmt
-                .query_map([], |r| {
+            let shares = query_rows(
+                conn,
+                "SELECT id, site_id, token_hash, password_hash, created_ts FROM shared_links ORDER BY id",
+                [],
+                "exporting shared links",
+                |r| {
                     Ok(StoredShare {
                         id: r.get(0)?,
                         site_id: r.get(1)?,
@@ -68,10 +66,8 @@ impl Embedded {
                         password_hash: r.get(3)?,
                         created_ts: r.get(4)?,
                     })
-                })
-                .map_err(db("exporting shared links"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("exporting shared links"))?;
+                },
+            )?;
             Ok(StoredState {
                 customers: load_customers(conn)?,
                 sites: load_sites(conn)?,
@@ -88,27 +84,23 @@ impl Embedded {
     /// with any of them.
     pub async fn export_spans(&self) -> Result<Vec<(u32, u64, i64, i64)>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT site_id, sum(n), min(lo), max(hi) FROM ( \
-                       SELECT site_id, count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM events GROUP BY site_id \
-                       UNION ALL SELECT site_id, count(*), min(start_ts), max(start_ts) FROM sessions GROUP BY site_id \
-                     ) GROUP BY site_id ORDER BY site_id",
-                )
-                .map_err(db("measuring the export"))?;
-            let rows = stmt
-                .query_map([], |r| {
+            query_rows(
+                conn,
+                "SELECT site_id, sum(n), min(lo), max(hi) FROM ( \
+                   SELECT site_id, count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM events GROUP BY site_id \
+                   UNION ALL SELECT site_id, count(*), min(start_ts), max(start_ts) FROM sessions GROUP BY site_id \
+                 ) GROUP BY site_id ORDER BY site_id",
+                [],
+                "measuring the export",
+                |r| {
                     Ok((
                         r.get::<_, u32>(0)?,
                         r.get::<_, i64>(1)? as u64,
                         r.get::<_, i64>(2)?,
                         r.get::<_, i64>(3)?,
                     ))
-                })
-                .map_err(db("measuring the export"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("measuring the export"))?;
-            Ok(rows)
+                },
+            )
         })
         .await
     }
@@ -123,26 +115,24 @@ impl Embedded {
     ) -> Result<Batch, StoreError> {
         self.with_reader(move |conn| {
             let mut props: HashMap<u64, Vec<(String, String)>> = HashMap::new();
-            let mut stmt = conn
-                .prepare("SELECT event_id, key, value FROM props WHERE site_id = ? AND ts >= ? AND ts < ?")
-                .map_err(db("exporting props"))?;
-            let rows = stmt
-                .query_map(params![site_id, from, to], |r| {
-                    Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-                })
-                .map_err(db("exporting props"))?;
-            for row in rows {
-                let (id, k, v) = row.map_err(db("exporting props"))?;
+            for (id, k, v) in query_rows(
+                conn,
+                "SELECT event_id, key, value FROM props WHERE site_id = ? AND ts >= ? AND ts < ?",
+                params![site_id, from, to],
+                "exporting props",
+                |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            )? {
                 props.entry(id).or_default().push((k, v));
             }
-            let mut stmt = conn
-                .prepare(&format!(
+            let events = query_rows(
+                conn,
+                &format!(
                     "SELECT ts, event_id, session_id, visitor_id, name, interactive, hostname, pathname, {ATTR_COLUMNS} \
                      FROM events WHERE site_id = ? AND ts >= ? AND ts < ? ORDER BY ts"
-                ))
-                .map_err(db("exporting events"))?;
-            let events = stmt
-                .query_map(params![site_id, from, to], |r| {
+                ),
+                params![site_id, from, to],
+                "exporting events",
+                |r| {
                     let event_id: u64 = r.get(1)?;
                     Ok(EventRow {
                         site_id,
@@ -157,18 +147,17 @@ impl Embedded {
                         attrs: Arc::new(read_attrs(r, 8)?),
                         props: props.remove(&event_id).unwrap_or_default(),
                     })
-                })
-                .map_err(db("exporting events"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("exporting events"))?;
-            let mut stmt = conn
-                .prepare(&format!(
+                },
+            )?;
+            let sessions = query_rows(
+                conn,
+                &format!(
                     "SELECT session_id, visitor_id, sign, version, start_ts, end_ts, pageviews, events, interactive, entry_page, exit_page, hostname, {ATTR_COLUMNS} \
                      FROM sessions WHERE site_id = ? AND start_ts >= ? AND start_ts < ?"
-                ))
-                .map_err(db("exporting sessions"))?;
-            let sessions = stmt
-                .query_map(params![site_id, from, to], |r| {
+                ),
+                params![site_id, from, to],
+                "exporting sessions",
+                |r| {
                     Ok(SessionRow {
                         site_id,
                         session_id: r.get(0)?,
@@ -185,10 +174,8 @@ impl Embedded {
                         hostname: r.get(11)?,
                         attrs: Arc::new(read_attrs(r, 12)?),
                     })
-                })
-                .map_err(db("exporting sessions"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db("exporting sessions"))?;
+                },
+            )?;
             Ok(Batch { events, sessions })
         })
         .await

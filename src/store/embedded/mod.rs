@@ -508,18 +508,34 @@ fn load_users(conn: &Connection) -> Result<Vec<User>, StoreError> {
     Ok(users)
 }
 
+/// Runs a query and reads every row with `read`; errors name `context`.
+fn query_rows<T, P: duckdb::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    context: &'static str,
+    read: impl FnMut(&Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(db(context))?;
+    let rows = stmt
+        .query_map(params, read)
+        .map_err(db(context))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db(context));
+    rows
+}
+
 /// Every token with its scope and access.
 fn load_tokens(conn: &Connection) -> Result<Vec<StoredToken>, StoreError> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT t.token_hash, t.id, t.kind, t.created_ts, COALESCE(a.access, 'read') FROM ( \
-               SELECT token_hash, site_id AS id, 's' AS kind, created_ts FROM tokens \
-               UNION ALL SELECT token_hash, customer_id, 'c', created_ts FROM customer_tokens \
-             ) t LEFT JOIN token_access a ON a.token_hash = t.token_hash ORDER BY t.created_ts",
-        )
-        .map_err(db("listing tokens"))?;
-    let rows = stmt
-        .query_map([], |r| {
+    query_rows(
+        conn,
+        "SELECT t.token_hash, t.id, t.kind, t.created_ts, COALESCE(a.access, 'read') FROM ( \
+           SELECT token_hash, site_id AS id, 's' AS kind, created_ts FROM tokens \
+           UNION ALL SELECT token_hash, customer_id, 'c', created_ts FROM customer_tokens \
+         ) t LEFT JOIN token_access a ON a.token_hash = t.token_hash ORDER BY t.created_ts",
+        [],
+        "listing tokens",
+        |r| {
             let id: u32 = r.get(1)?;
             let kind: String = r.get(2)?;
             let access: String = r.get(4)?;
@@ -537,11 +553,8 @@ fn load_tokens(conn: &Connection) -> Result<Vec<StoredToken>, StoreError> {
                 },
                 created_ts: r.get(3)?,
             })
-        })
-        .map_err(db("listing tokens"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db("reading tokens"))?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Deletes a site with everything that belongs to it (inside the caller's transaction).
@@ -668,20 +681,14 @@ impl Store for Embedded {
     ) -> StoreFuture<'_, Vec<(String, u64)>> {
         Box::pin(async move {
             self.with_reader(move |conn| {
-                let mut stmt = conn
-                    .prepare(
-                        "SELECT key, count(*) FROM props WHERE site_id = ? AND ts >= ? AND ts < ? \
-                         GROUP BY key ORDER BY count(*) DESC, key LIMIT ?",
-                    )
-                    .map_err(db("listing prop keys"))?;
-                let rows = stmt
-                    .query_map(params![site_id, from_ts, to_ts, limit], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-                    })
-                    .map_err(db("listing prop keys"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("listing prop keys"))?;
-                Ok(rows)
+                query_rows(
+                    conn,
+                    "SELECT key, count(*) FROM props WHERE site_id = ? AND ts >= ? AND ts < ? \
+                     GROUP BY key ORDER BY count(*) DESC, key LIMIT ?",
+                    params![site_id, from_ts, to_ts, limit],
+                    "listing prop keys",
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)),
+                )
             })
             .await
         })
