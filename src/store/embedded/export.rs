@@ -3,9 +3,10 @@
 //! one site and UTC day at a time.
 
 use super::{
-    load_customers, load_sites, query_rows, read_attrs, read_salts, Embedded, ATTR_COLUMNS,
+    load_customers, load_sites, query_rows, read_attrs, read_salts, read_session, Embedded,
+    ATTR_COLUMNS, SESSION_COLUMNS,
 };
-use crate::store::{Batch, EventRow, SessionRow, StoreError, StoredShare, StoredState, StoredUser};
+use crate::store::{Batch, EventRow, StoreError, StoredShare, StoredState, StoredUser};
 use crate::users::Role;
 use duckdb::params;
 use std::collections::HashMap;
@@ -152,29 +153,12 @@ impl Embedded {
             let sessions = query_rows(
                 conn,
                 &format!(
-                    "SELECT session_id, visitor_id, sign, version, start_ts, end_ts, pageviews, events, interactive, entry_page, exit_page, hostname, {ATTR_COLUMNS} \
-                     FROM sessions WHERE site_id = ? AND start_ts >= ? AND start_ts < ?"
+                    "SELECT {SESSION_COLUMNS}, sign FROM sessions \
+                     WHERE site_id = ? AND start_ts >= ? AND start_ts < ?"
                 ),
                 params![site_id, from, to],
                 "exporting sessions",
-                |r| {
-                    Ok(SessionRow {
-                        site_id,
-                        session_id: r.get(0)?,
-                        visitor_id: r.get(1)?,
-                        sign: r.get(2)?,
-                        version: r.get(3)?,
-                        start_ts: r.get(4)?,
-                        end_ts: r.get(5)?,
-                        pageviews: r.get(6)?,
-                        events: r.get(7)?,
-                        interactive: r.get(8)?,
-                        entry_page: r.get(9)?,
-                        exit_page: r.get(10)?,
-                        hostname: r.get(11)?,
-                        attrs: Arc::new(read_attrs(r, 12)?),
-                    })
-                },
+                |r| read_session(r, 0, site_id, r.get(27)?),
             )?;
             Ok(Batch { events, sessions })
         })

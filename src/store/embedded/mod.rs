@@ -179,6 +179,30 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 
 const ATTR_COLUMNS: &str = "referrer, source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, city, browser, browser_version, os, os_version, device, screen";
 
+/// A session version's columns after its site (and before its sign), as [`read_session`]
+/// reads them.
+const SESSION_COLUMNS: &str = "session_id, visitor_id, version, start_ts, end_ts, pageviews, events, interactive, entry_page, exit_page, hostname, referrer, source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, city, browser, browser_version, os, os_version, device, screen";
+
+/// A session version from [`SESSION_COLUMNS`] starting at column `at`.
+fn read_session(r: &Row<'_>, at: usize, site_id: u32, sign: i8) -> duckdb::Result<SessionRow> {
+    Ok(SessionRow {
+        site_id,
+        session_id: r.get(at)?,
+        visitor_id: r.get(at + 1)?,
+        sign,
+        version: r.get(at + 2)?,
+        start_ts: r.get(at + 3)?,
+        end_ts: r.get(at + 4)?,
+        pageviews: r.get(at + 5)?,
+        events: r.get(at + 6)?,
+        interactive: r.get(at + 7)?,
+        entry_page: r.get(at + 8)?,
+        exit_page: r.get(at + 9)?,
+        hostname: r.get(at + 10)?,
+        attrs: Arc::new(read_attrs(r, at + 11)?),
+    })
+}
+
 fn read_attrs(r: &Row<'_>, at: usize) -> duckdb::Result<VisitAttrs> {
     Ok(VisitAttrs {
         referrer: r.get(at)?,
@@ -598,34 +622,16 @@ impl Store for Embedded {
     fn live_sessions(&self, since_ts: i64) -> StoreFuture<'_, Vec<SessionRow>> {
         Box::pin(async move {
             self.with_reader(move |conn| {
-                let sql = format!(
-                    "SELECT site_id, session_id, visitor_id, version, start_ts, end_ts, pageviews, events, interactive, entry_page, exit_page, hostname, {ATTR_COLUMNS} \
-                     FROM sessions WHERE end_ts >= ? GROUP BY ALL HAVING sum(sign) > 0"
-                );
-                let mut stmt = conn.prepare(&sql).map_err(db("reading live sessions"))?;
-                let rows = stmt
-                    .query_map([since_ts], |r| {
-                        Ok(SessionRow {
-                            site_id: r.get(0)?,
-                            session_id: r.get(1)?,
-                            visitor_id: r.get(2)?,
-                            sign: 1,
-                            version: r.get(3)?,
-                            start_ts: r.get(4)?,
-                            end_ts: r.get(5)?,
-                            pageviews: r.get(6)?,
-                            events: r.get(7)?,
-                            interactive: r.get(8)?,
-                            entry_page: r.get(9)?,
-                            exit_page: r.get(10)?,
-                            hostname: r.get(11)?,
-                            attrs: Arc::new(read_attrs(r, 12)?),
-                        })
-                    })
-                    .map_err(db("reading live sessions"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("reading live sessions"))?;
-                Ok(rows)
+                query_rows(
+                    conn,
+                    &format!(
+                        "SELECT site_id, {SESSION_COLUMNS} FROM sessions WHERE end_ts >= ? \
+                         GROUP BY ALL HAVING sum(sign) > 0"
+                    ),
+                    [since_ts],
+                    "reading live sessions",
+                    |r| read_session(r, 1, r.get(0)?, 1),
+                )
             })
             .await
         })
