@@ -14,10 +14,11 @@ use spurlos::clock::{ManualClock, SharedClock};
 use spurlos::config::Config;
 use spurlos::ingest::identify::SessionTracker;
 use spurlos::ingest::Hit;
-use spurlos::sites::{SiteRegistry, SiteSpec};
 use spurlos::stats::archive::Archive;
 use spurlos::stats::{Caller, Stats};
 use spurlos::store::{Store, VisitAttrs};
+use spurlos::tenancy::sites::{SiteRegistry, SiteSpec};
+use spurlos::tenancy::Tenancy;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,8 +50,9 @@ async fn main() -> anyhow::Result<()> {
     let store = spurlos::store::open(&settings.config).await?;
     println!("store: {:?}", settings.config.store);
     let store_dyn: Arc<dyn Store> = store.clone();
-    if store.sites().await?.is_empty() {
-        let site = store
+    let tenancy = Tenancy::new(store_dyn.clone());
+    if tenancy.sites().await?.is_empty() {
+        let site = tenancy
             .add_site(SiteSpec {
                 domain: "bench.example".into(),
                 ..Default::default()
@@ -61,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
         println!("reusing seeded data in {}", dir.display());
     }
     let sites = SiteRegistry::default();
-    sites.replace(store.sites().await?);
+    sites.replace(tenancy.sites().await?);
     let clock: SharedClock = Arc::new(ManualClock::new(
         chrono::DateTime::from_timestamp(end - 3600, 0).unwrap_or_default(),
     ));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, the Rust unit and integration tests (once on the
-# embedded store, once on ClickHouse servers the harness starts), the tracker build and size
-# budget, and the browser tests in headless Chromium.
+# embedded store, then on ClickHouse 18.16 servers and on a current ClickHouse engine (chDB) that
+# the harness starts), the tracker build and size budget, and the browser tests in headless
+# Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/spurlos-target}
@@ -25,8 +26,11 @@ echo "== Rust tests"
 cargo build --bins --examples
 cargo test --all-targets
 
-echo "== integration tests on the ClickHouse store"
+echo "== integration tests on the ClickHouse store (Debian's ClickHouse 18.16, the oldest supported)"
 SPURLOS_TEST_STORE=clickhouse cargo test --test integration
+
+echo "== integration tests on the ClickHouse store (a current ClickHouse: chDB $(python3 -c 'import chdb; print(chdb.engine_version)' 2>/dev/null || python3 -c 'import chdb; print(chdb.__version__)'))"
+SPURLOS_TEST_STORE=clickhouse SPURLOS_TEST_CLICKHOUSE=chdb cargo test --test integration
 
 echo "== browser tests (Chromium)"
 (cd tracker-js && SPURLOS_BIN="$CARGO_TARGET_DIR/debug/spurlos" node --test --test-concurrency=1 test/*.test.mjs)

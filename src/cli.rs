@@ -3,10 +3,12 @@
 //! at the configured address, and open the data directory directly otherwise.
 
 use crate::config::{Config, Settings};
-use crate::customers::Customer;
-use crate::sites::{Site, SiteSpec};
-use crate::store::{Store, TokenScope};
-use crate::users::{Membership, Role, User};
+use crate::store::Store;
+use crate::tenancy::customers::Customer;
+use crate::tenancy::sites::{Site, SiteSpec};
+use crate::tenancy::tokens::TokenRequest;
+use crate::tenancy::users::{Membership, Role, User};
+use crate::tenancy::{Manager, Tenancy, TokenAccess};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,6 +58,8 @@ SPURLOS_, in lower case, e.g. listen = \"0.0.0.0:8000\"), then environment varia
                              1: ReplicatedMergeTree with the {shard}/{replica} macros
   SPURLOS_SPOOL_MAX_BYTES    on-disk spool for batches ClickHouse did not take
                              (default 1 GiB, under DATA_DIR); when full, hits get 503
+  SPURLOS_CLICKHOUSE_COMPRESSION
+                             lz4 (default) or none (plain bodies, for proxies)
 
 SIGINT/SIGTERM stop accepting, store every accepted event, then exit.";
 
@@ -235,7 +239,7 @@ pub enum TokenCommand {
 /// Where admin commands are carried out.
 enum Backend {
     Remote { base: String, token: String },
-    Local(std::sync::Arc<dyn Store>),
+    Local(Tenancy),
 }
 
 impl Backend {
@@ -256,7 +260,7 @@ impl Backend {
                     settings.config.data_dir.display()
                 )
             })?;
-        Ok(Backend::Local(store))
+        Ok(Backend::Local(Tenancy::new(store)))
     }
 }
 
@@ -381,7 +385,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     )?;
                     serde_json::from_value(v)?
                 }
-                Backend::Local(store) => store.add_site(spec).await?,
+                Backend::Local(tenancy) => tenancy.add_site(spec).await?,
             };
             println!("added site {} (id {})", site.domain, site.id);
         }
@@ -394,7 +398,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     "/api/admin/sites",
                     None,
                 )?)?,
-                Backend::Local(store) => store.sites().await?,
+                Backend::Local(tenancy) => tenancy.sites().await?,
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&sites)?);
@@ -417,9 +421,12 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     let path = format!("/api/admin/sites/{}", url_segment(&domain));
                     remote_json(base, token, "DELETE", &path, None)?;
                 }
-                Backend::Local(store) => {
-                    let site = local_site(store.as_ref(), &domain).await?;
-                    store.remove_site(site.id).await?;
+                Backend::Local(tenancy) => {
+                    let site = tenancy
+                        .site_by_domain(&domain)
+                        .await?
+                        .ok_or_else(|| anyhow!("no site {domain}"))?;
+                    tenancy.remove_site(site.id).await?;
                 }
             }
             println!("removed site {domain}");
@@ -430,9 +437,9 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             manage,
         }) => {
             let access = if manage {
-                crate::store::TokenAccess::Manage
+                TokenAccess::Manage
             } else {
-                crate::store::TokenAccess::Read
+                TokenAccess::Read
             };
             let token = match &backend {
                 Backend::Remote { base, token } => {
@@ -447,21 +454,13 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     )?;
                     v["token"].as_str().unwrap_or_default().to_string()
                 }
-                Backend::Local(store) => {
-                    let scope = match (site, customer) {
-                        (Some(site), _) => {
-                            TokenScope::Site(local_site(store.as_ref(), &site).await?.id)
-                        }
-                        (None, Some(handle)) => {
-                            TokenScope::Customer(local_customer(store.as_ref(), &handle).await?.id)
-                        }
-                        (None, None) => bail!("name --site or --customer"),
+                Backend::Local(tenancy) => {
+                    let request = TokenRequest {
+                        site,
+                        customer,
+                        access,
                     };
-                    let token = crate::http::auth::new_token();
-                    store
-                        .add_token(&crate::http::auth::token_hash(&token), scope, access)
-                        .await?;
-                    token
+                    tenancy.create_token(&Manager::Admin, request).await?.token
                 }
             };
             println!("{token}");
@@ -476,7 +475,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     })?;
                     (serde_json::from_value(v.0)?, v.1)
                 }
-                Backend::Local(store) => store.put_customer(&handle, &name).await?,
+                Backend::Local(tenancy) => tenancy.put_customer(&handle, &name).await?,
             };
             let verb = if created { "added" } else { "updated" };
             println!("{verb} customer {} (id {})", customer.handle, customer.id);
@@ -490,7 +489,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     "/api/admin/customers",
                     None,
                 )?)?,
-                Backend::Local(store) => store.customers().await?,
+                Backend::Local(tenancy) => tenancy.customers().await?,
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&customers)?);
@@ -507,9 +506,9 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     let path = format!("/api/admin/customers/{}", url_segment(&handle));
                     remote_json(base, token, "DELETE", &path, None)?;
                 }
-                Backend::Local(store) => {
-                    let c = local_customer(store.as_ref(), &handle).await?;
-                    store.remove_customer(c.id).await?;
+                Backend::Local(tenancy) => {
+                    let c = tenancy.customer_by_handle(&handle).await?;
+                    tenancy.remove_customer(c.id).await?;
                 }
             }
             println!("removed customer {handle}");
@@ -529,7 +528,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                     })?;
                     v["archived_days"].as_u64().unwrap_or(0)
                 }
-                Backend::Local(store) => archive_locally(store).await? as u64,
+                Backend::Local(tenancy) => archive_locally(tenancy).await? as u64,
             };
             println!("archived {days} days");
         }
@@ -538,10 +537,10 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
 }
 
 /// Archives the data directory's finished days with a progress bar.
-async fn archive_locally(store: &std::sync::Arc<dyn Store>) -> anyhow::Result<usize> {
-    let store: std::sync::Arc<dyn Store> = store.clone();
-    let sites = crate::sites::SiteRegistry::default();
-    sites.replace(store.sites().await?);
+async fn archive_locally(tenancy: &Tenancy) -> anyhow::Result<usize> {
+    let store: std::sync::Arc<dyn Store> = tenancy.store().clone();
+    let sites = crate::tenancy::sites::SiteRegistry::default();
+    sites.replace(tenancy.sites().await?);
     let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
     let archive = crate::stats::archive::Archive::load(store, sites, clock).await?;
     let bar = indicatif::ProgressBar::new(0);
@@ -588,7 +587,7 @@ async fn all_users(backend: &Backend) -> anyhow::Result<Vec<User>> {
         Backend::Remote { base, token } => {
             serde_json::from_value(remote_json(base, token, "GET", "/api/admin/users", None)?)?
         }
-        Backend::Local(store) => store.users().await?,
+        Backend::Local(tenancy) => tenancy.users().await?,
     })
 }
 
@@ -603,8 +602,8 @@ async fn user_command(
             customer,
             role,
         } => {
-            let email = crate::users::normalise_email(&email)?;
-            let handle = crate::customers::normalise_handle(&customer)?;
+            let email = crate::tenancy::users::normalise_email(&email)?;
+            let handle = crate::tenancy::customers::normalise_handle(&customer)?;
             let mut memberships: Vec<Membership> = all_users(backend)
                 .await?
                 .into_iter()
@@ -623,15 +622,11 @@ async fn user_command(
                     let v = tokio::task::block_in_place(|| remote_put(base, token, &path, body))?;
                     serde_json::from_value(v.0)?
                 }
-                Backend::Local(store) => {
-                    let mut ids = Vec::new();
-                    for m in &memberships {
-                        ids.push((
-                            local_customer(store.as_ref(), &m.customer).await?.id,
-                            m.role,
-                        ));
-                    }
-                    store.put_user(&email, ids).await?.0
+                Backend::Local(tenancy) => {
+                    tenancy
+                        .put_member(&Manager::Admin, &email, &memberships)
+                        .await?
+                        .0
                 }
             };
             let roles: Vec<String> = user
@@ -664,12 +659,7 @@ async fn user_command(
                     let path = format!("/api/admin/users/{}", url_segment(&email));
                     remote_json(base, token, "DELETE", &path, None)?;
                 }
-                Backend::Local(store) => {
-                    let email = crate::users::normalise_email(&email)?;
-                    if let Some(u) = store.users().await?.into_iter().find(|u| u.email == email) {
-                        store.remove_user(u.id).await?;
-                    }
-                }
+                Backend::Local(tenancy) => tenancy.remove_member(&Manager::Admin, &email).await?,
             }
             println!("removed user {email}");
         }
@@ -680,42 +670,22 @@ async fn user_command(
                     let v = remote_json(base, token, "POST", &path, None)?;
                     v["url"].as_str().unwrap_or_default().to_string()
                 }
-                Backend::Local(store) => {
-                    let email = crate::users::normalise_email(&email)?;
-                    let user = store
-                        .users()
-                        .await?
-                        .into_iter()
-                        .find(|u| u.email == email)
-                        .ok_or_else(|| anyhow!("no user {email}"))?;
-                    let token = crate::http::auth::new_token();
-                    let expires =
-                        chrono::Utc::now().timestamp() + crate::http::password::LINK_VALID_SECONDS;
-                    store
-                        .add_password_link(&crate::http::auth::token_hash(&token), user.id, expires)
-                        .await?;
+                Backend::Local(tenancy) => {
                     let base = match &settings.config.public_url {
-                        Some(u) => u.trim_end_matches('/').to_string(),
+                        Some(u) => u.clone(),
                         None => format!("http://{}", connect_addr(settings)),
                     };
-                    format!("{base}/set-password?token={token}")
+                    let now = chrono::Utc::now().timestamp();
+                    tenancy
+                        .password_link(&Manager::Admin, &email, &base, now)
+                        .await?
+                        .url
                 }
             };
             println!("{url}");
         }
     }
     Ok(())
-}
-
-/// A customer by handle, from the data directory.
-async fn local_customer(store: &dyn Store, handle: &str) -> anyhow::Result<Customer> {
-    let h = crate::customers::normalise_handle(handle)?;
-    store
-        .customers()
-        .await?
-        .into_iter()
-        .find(|c| c.handle == h)
-        .ok_or_else(|| anyhow!("no customer {h}"))
 }
 
 /// A PUT to the admin API; the answer and whether it was 201 Created.
@@ -739,18 +709,6 @@ fn remote_put(
         serde_json::from_str(&resp.body_mut().read_to_string()?)?,
         created,
     ))
-}
-
-/// The site a domain (main or alias) belongs to, from the data directory.
-async fn local_site(store: &dyn Store, domain: &str) -> anyhow::Result<Site> {
-    let d = crate::sites::normalise_domain(domain)
-        .ok_or_else(|| anyhow!("{domain:?} is not a domain name"))?;
-    store
-        .sites()
-        .await?
-        .into_iter()
-        .find(|s| s.domains().contains(&d))
-        .ok_or_else(|| anyhow!("no site {d}"))
 }
 
 fn url_segment(s: &str) -> String {

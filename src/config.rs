@@ -79,6 +79,9 @@ pub struct ClickHouseConfig {
     /// Largest size of the on-disk spool for batches ClickHouse did not take, in bytes
     /// (`SPURLOS_SPOOL_MAX_BYTES`); when it is full, hits get 503.
     pub spool_max_bytes: u64,
+    /// Compress requests and answers with LZ4 (`SPURLOS_CLICKHOUSE_COMPRESSION`: `lz4`, the
+    /// default, or `none` for proxies that only pass plain HTTP bodies).
+    pub compression: bool,
 }
 
 impl Default for ClickHouseConfig {
@@ -92,6 +95,7 @@ impl Default for ClickHouseConfig {
             shard_urls: Vec::new(),
             replicated: false,
             spool_max_bytes: 1 << 30,
+            compression: true,
         }
     }
 }
@@ -231,6 +235,18 @@ impl Config {
             }
             "SPURLOS_CLICKHOUSE_REPLICATED" => {
                 self.clickhouse.replicated = matches!(value.trim(), "1" | "true" | "yes")
+            }
+            "SPURLOS_CLICKHOUSE_COMPRESSION" => {
+                self.clickhouse.compression = match value.trim() {
+                    "lz4" => true,
+                    "none" => false,
+                    other => {
+                        return Err(ConfigError::Invalid {
+                            key: "clickhouse.compression",
+                            message: format!("{other:?} is neither \"lz4\" nor \"none\""),
+                        })
+                    }
+                }
             }
             "SPURLOS_SPOOL_MAX_BYTES" => {
                 self.clickhouse.spool_max_bytes = parse_num("spool_max_bytes", value)?

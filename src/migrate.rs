@@ -4,7 +4,8 @@
 use crate::config::Settings;
 use crate::store::clickhouse::ClickHouse;
 use crate::store::embedded::Embedded;
-use crate::store::Store;
+use crate::store::{EventStore, SaltStore, Store};
+use crate::tenancy::Tenancy;
 use anyhow::{bail, Context};
 use std::sync::Arc;
 
@@ -26,31 +27,40 @@ pub async fn migrate(
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<Copied> {
     let config = &settings.config;
-    let source = Embedded::open(&config.data_dir).with_context(|| {
+    let source = Arc::new(Embedded::open(&config.data_dir).with_context(|| {
         format!(
             "opening the embedded store in {} (is a server still running on it?)",
             config.data_dir.display()
         )
-    })?;
-    let target = ClickHouse::open(&config.clickhouse, &config.data_dir)
-        .await
-        .with_context(|| format!("connecting to ClickHouse at {}", config.clickhouse.url))?;
+    })?);
+    let target = Arc::new(
+        ClickHouse::open(&config.clickhouse, &config.data_dir)
+            .await
+            .with_context(|| format!("connecting to ClickHouse at {}", config.clickhouse.url))?,
+    );
     if !target.is_empty().await? {
         bail!(
             "the ClickHouse database {} already holds sites or events; migrate into an empty database",
             config.clickhouse.database
         );
     }
-    let state = source.export_state().await?;
+    let snapshot = Tenancy::new(source.clone() as Arc<dyn Store>)
+        .snapshot()
+        .await?;
+    let salts = source.salts().await?;
     let spans = source.export_spans().await?;
     let total: u64 = spans.iter().map(|(_, n, _, _)| n).sum();
     progress(0, total);
-    target
-        .import_state(&state)
+    Tenancy::new(target.clone() as Arc<dyn Store>)
+        .restore(&snapshot)
         .await
-        .context("writing sites, customers, users, tokens, links and salts")?;
+        .context("writing sites, customers, users, tokens and links")?;
+    target
+        .replace_salts(&salts)
+        .await
+        .context("writing salts")?;
     let mut copied = Copied {
-        sites: state.sites.len(),
+        sites: snapshot.count(crate::tenancy::docs::SITE),
         ..Copied::default()
     };
     let mut done = 0;

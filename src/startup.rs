@@ -9,10 +9,11 @@ use crate::http::{self, AppState};
 use crate::ingest::identify::{SessionTracker, SESSION_TIMEOUT};
 use crate::ingest::{queue, Ingest};
 use crate::salt::Salts;
-use crate::sites::SiteRegistry;
 use crate::stats::archive::Archive;
 use crate::stats::Stats;
 use crate::store::Store;
+use crate::tenancy::sites::SiteRegistry;
+use crate::tenancy::Tenancy;
 use actix_web::{dev::Server, dev::ServerHandle, middleware, web, App, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
@@ -50,7 +51,7 @@ pub fn admin_token(settings: &Settings) -> anyhow::Result<String> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let token = http::auth::new_token();
+    let token = crate::tenancy::new_secret();
     write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
     Ok(token)
 }
@@ -92,7 +93,8 @@ impl Application {
                 })?;
         let geo = Arc::new(Geo::open(config.geoip_db.as_deref())?);
         let sites = SiteRegistry::default();
-        sites.replace(store.sites().await.context("loading sites")?);
+        let tenancy = Tenancy::new(store.clone());
+        sites.replace(tenancy.sites().await.context("loading sites")?);
         let salts = Arc::new(
             Salts::load(store.clone(), clock.clone())
                 .await
@@ -160,6 +162,7 @@ impl Application {
                 clock,
             },
             store,
+            tenancy,
             sites,
             trusted_proxies: settings.trusted_proxies.clone(),
             admin_token: admin_token.clone(),
@@ -232,8 +235,7 @@ impl Application {
 
 async fn not_found() -> Result<actix_web::HttpResponse, http::error::ApiError> {
     Err(http::error::ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "not_found",
+        crate::http::error::ErrorCode::NotFound,
         "no such endpoint",
     ))
 }

@@ -3,12 +3,14 @@
 //! customers and sites, and password change. Failed logins are rate-limited per account and
 //! per network. Pages are plain forms: no script, strict CSP, German or English.
 
-use super::auth::{new_token, token_hash};
 use super::client_ip::{is_secure, ClientIp};
-use super::{escape_html, html_page, same_origin, AppState};
-use crate::users::{hash_password, verify_password, User, MIN_PASSWORD_CHARS};
+use super::html::{alert, plain_page, status, Lang};
+use super::{same_origin, AppState};
+use crate::tenancy::users::{hash_password, verify_password, User, MIN_PASSWORD_CHARS};
+use crate::tenancy::{new_secret, secret_hash};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -71,7 +73,6 @@ impl LoginLimiter {
 }
 
 struct Texts {
-    lang: &'static str,
     login: &'static str,
     email: &'static str,
     password: &'static str,
@@ -95,7 +96,6 @@ struct Texts {
 }
 
 const EN: Texts = Texts {
-    lang: "en",
     login: "Sign in to your statistics",
     email: "E-mail address",
     password: "Password",
@@ -119,7 +119,6 @@ const EN: Texts = Texts {
 };
 
 const DE: Texts = Texts {
-    lang: "de",
     login: "Anmelden zur Statistik",
     email: "E-Mail-Adresse",
     password: "Passwort",
@@ -143,12 +142,8 @@ const DE: Texts = Texts {
     expired: "Dieses Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.",
 };
 
-fn texts(req: &HttpRequest) -> &'static Texts {
-    if super::german(req) {
-        &DE
-    } else {
-        &EN
-    }
+fn texts(lang: Lang) -> &'static Texts {
+    lang.pick(&EN, &DE)
 }
 
 /// A 303 redirect.
@@ -159,31 +154,31 @@ pub fn see_other(to: &str) -> HttpResponse {
         .finish()
 }
 
-fn alert(text: &str) -> String {
-    format!("<p role=\"alert\">{}</p>", escape_html(text))
+fn login_page(status: StatusCode, lang: Lang, email: &str, error: Option<&str>) -> HttpResponse {
+    let t = texts(lang);
+    let body = html! {
+        @if let Some(e) = error { (alert(e)) }
+        form method="post" action="/login" {
+            p { label { (t.email) br; input type="email" name="email" value=(email) required autocomplete="username"; } }
+            p { label { (t.password) br; input type="password" name="password" required autocomplete="current-password"; } }
+            p { button type="submit" { (t.sign_in) } }
+        }
+    };
+    plain_page(status, lang, t.login, body)
 }
 
-fn login_page(status: StatusCode, t: &Texts, email: &str, error: Option<&str>) -> HttpResponse {
-    let body = format!(
-        "{error}<form method=\"post\" action=\"/login\">\
-<p><label>{email_l}<br><input type=\"email\" name=\"email\" value=\"{email}\" required autocomplete=\"username\"></label></p>\
-<p><label>{password_l}<br><input type=\"password\" name=\"password\" required autocomplete=\"current-password\"></label></p>\
-<p><button type=\"submit\">{sign_in}</button></p></form>",
-        error = error.map(alert).unwrap_or_default(),
-        email_l = escape_html(t.email),
-        email = escape_html(email),
-        password_l = escape_html(t.password),
-        sign_in = escape_html(t.sign_in),
-    );
-    html_page(status, t.lang, t.login, &body)
+/// The answer to a form whose CSRF token is not the session's.
+fn expired(lang: Lang) -> HttpResponse {
+    let t = texts(lang);
+    plain_page(StatusCode::FORBIDDEN, lang, t.account, alert(t.expired))
 }
 
 /// The user, CSRF token and cookie hash of the request's session, if it is valid.
 pub async fn session(req: &HttpRequest, state: &AppState) -> Option<(User, String, String)> {
     let cookie = req.cookie(SESSION_COOKIE)?;
-    let hash = token_hash(cookie.value());
+    let hash = secret_hash(cookie.value());
     let now = state.stats.clock.now().timestamp();
-    let (user, csrf) = state.store.session(&hash, now).await.ok()??;
+    let (user, csrf) = state.tenancy.session(&hash, now).await.ok()??;
     Some((user, csrf, hash))
 }
 
@@ -192,7 +187,7 @@ pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     if session(&req, &state).await.is_some() {
         return see_other("/account");
     }
-    login_page(StatusCode::OK, texts(&req), "", None)
+    login_page(StatusCode::OK, Lang::of(&req), "", None)
 }
 
 #[derive(serde::Deserialize)]
@@ -214,16 +209,17 @@ pub async fn login(
     client: ClientIp,
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
-    let t = texts(&req);
+    let lang = Lang::of(&req);
+    let t = texts(lang);
     if !same_origin(&req) {
-        return login_page(StatusCode::FORBIDDEN, t, "", Some(t.expired));
+        return login_page(StatusCode::FORBIDDEN, lang, "", Some(t.expired));
     }
     let network = client.0.truncate(1).addr().to_string();
     let now = state.stats.clock.now().timestamp();
     if let Some(wait) = state.login_limiter.blocked_for(&form.email, &network, now) {
         let mut resp = login_page(
             StatusCode::TOO_MANY_REQUESTS,
-            t,
+            lang,
             &form.email,
             Some(t.too_many),
         );
@@ -233,7 +229,7 @@ pub async fn login(
         }
         return resp;
     }
-    let account = state.store.user_login(&form.email).await.ok().flatten();
+    let account = state.tenancy.user_login(&form.email).await.ok().flatten();
     let (user_id, stored) = match &account {
         Some((id, hash)) if !hash.is_empty() => (Some(*id), hash.clone()),
         _ => (None, dummy_hash().to_string()),
@@ -244,20 +240,20 @@ pub async fn login(
         .unwrap_or(false);
     let Some(user_id) = user_id.filter(|_| ok) else {
         state.login_limiter.failed(&form.email, &network, now);
-        return login_page(StatusCode::UNAUTHORIZED, t, &form.email, Some(t.wrong));
+        return login_page(StatusCode::UNAUTHORIZED, lang, &form.email, Some(t.wrong));
     };
     state.login_limiter.succeeded(&form.email);
-    let token = new_token();
-    let csrf = new_token();
+    let token = new_secret();
+    let csrf = new_secret();
     if state
-        .store
-        .add_session(&token_hash(&token), user_id, &csrf, now + SESSION_SECONDS)
+        .tenancy
+        .add_session(&secret_hash(&token), user_id, &csrf, now + SESSION_SECONDS)
         .await
         .is_err()
     {
         return login_page(
             StatusCode::SERVICE_UNAVAILABLE,
-            t,
+            lang,
             &form.email,
             Some(t.expired),
         );
@@ -295,10 +291,9 @@ pub async fn logout(
         return see_other("/login");
     };
     if !csrf_ok(&req, &csrf, &form.csrf) {
-        let t = texts(&req);
-        return html_page(StatusCode::FORBIDDEN, t.lang, t.account, &alert(t.expired));
+        return expired(Lang::of(&req));
     }
-    let _ = state.store.remove_session(&hash).await;
+    let _ = state.tenancy.remove_session(&hash).await;
     let mut resp = see_other("/login");
     resp.headers_mut().insert(
         actix_web::http::header::SET_COOKIE,
@@ -311,59 +306,58 @@ pub async fn logout(
 
 async fn account_page(
     state: &AppState,
-    t: &Texts,
+    lang: Lang,
     user: &User,
     csrf: &str,
     status: StatusCode,
-    message: Option<String>,
+    message: Option<Markup>,
 ) -> HttpResponse {
-    let customers = state.store.customers().await.unwrap_or_default();
-    let mut rows = String::new();
-    let mut sites_html = String::new();
-    for m in &user.memberships {
-        let Some(c) = customers.iter().find(|c| c.handle == m.customer) else {
-            continue;
-        };
-        rows.push_str(&format!(
-            "<li>{} ({})</li>",
-            escape_html(&c.name),
-            escape_html(m.role.as_str())
-        ));
-        for s in state
-            .sites
-            .all()
-            .iter()
-            .filter(|s| s.customer_id == Some(c.id))
-        {
-            sites_html.push_str(&format!("<li>{}</li>", escape_html(&s.domain)));
+    let t = texts(lang);
+    let customers = state.tenancy.customers().await.unwrap_or_default();
+    let all_sites = state.sites.all();
+    let mine: Vec<(&crate::tenancy::customers::Customer, &str)> = user
+        .memberships
+        .iter()
+        .filter_map(|m| {
+            customers
+                .iter()
+                .find(|c| c.handle == m.customer)
+                .map(|c| (c, m.role.as_str()))
+        })
+        .collect();
+    let domains: Vec<&str> = mine
+        .iter()
+        .flat_map(|(c, _)| {
+            all_sites
+                .iter()
+                .filter(move |s| s.customer_id == Some(c.id))
+                .map(|s| s.domain.as_str())
+        })
+        .collect();
+    let body = html! {
+        @if let Some(m) = message { (m) }
+        p { (t.signed_in_as) " " strong { (user.email) } }
+        h2 { (t.customers) }
+        ul { @for (c, role) in &mine { li { (c.name) " (" (role) ")" } } }
+        h2 { (t.sites) }
+        ul id="sites" {
+            @for d in &domains { li { (d) } }
+            @if domains.is_empty() { li { (t.no_sites) } }
         }
-    }
-    if sites_html.is_empty() {
-        sites_html = format!("<li>{}</li>", escape_html(t.no_sites));
-    }
-    let csrf = escape_html(csrf);
-    let body = format!(
-        "{message}<p>{signed_in_as} <strong>{email}</strong></p>\
-<h2>{customers_l}</h2><ul>{rows}</ul><h2>{sites_l}</h2><ul id=\"sites\">{sites_html}</ul>\
-<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{logout}</button></form>\
-<h2>{change}</h2><form method=\"post\" action=\"/account/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<p><label>{current}<br><input type=\"password\" name=\"current\" required autocomplete=\"current-password\"></label></p>\
-<p><label>{new_password}<br><input type=\"password\" name=\"password\" minlength=\"{min}\" required autocomplete=\"new-password\"></label></p>\
-<p><label>{confirm}<br><input type=\"password\" name=\"confirm\" minlength=\"{min}\" required autocomplete=\"new-password\"></label></p>\
-<p><button type=\"submit\">{change}</button></p></form>",
-        message = message.unwrap_or_default(),
-        signed_in_as = escape_html(t.signed_in_as),
-        email = escape_html(&user.email),
-        customers_l = escape_html(t.customers),
-        sites_l = escape_html(t.sites),
-        logout = escape_html(t.logout),
-        change = escape_html(t.change),
-        current = escape_html(t.current),
-        new_password = escape_html(t.new_password),
-        confirm = escape_html(t.confirm),
-        min = MIN_PASSWORD_CHARS,
-    );
-    html_page(status, t.lang, t.account, &body)
+        form method="post" action="/logout" {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { (t.logout) }
+        }
+        h2 { (t.change) }
+        form method="post" action="/account/password" {
+            input type="hidden" name="csrf" value=(csrf);
+            p { label { (t.current) br; input type="password" name="current" required autocomplete="current-password"; } }
+            p { label { (t.new_password) br; input type="password" name="password" minlength=(MIN_PASSWORD_CHARS) required autocomplete="new-password"; } }
+            p { label { (t.confirm) br; input type="password" name="confirm" minlength=(MIN_PASSWORD_CHARS) required autocomplete="new-password"; } }
+            p { button type="submit" { (t.change) } }
+        }
+    };
+    plain_page(status, lang, t.account, body)
 }
 
 /// `GET /account`: who is signed in, their accounts and sites, logout and password change.
@@ -371,7 +365,7 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     let Some((user, csrf, _)) = session(&req, &state).await else {
         return see_other("/login");
     };
-    account_page(&state, texts(&req), &user, &csrf, StatusCode::OK, None).await
+    account_page(&state, Lang::of(&req), &user, &csrf, StatusCode::OK, None).await
 }
 
 #[derive(serde::Deserialize)]
@@ -389,15 +383,16 @@ pub async fn change_password(
     state: web::Data<AppState>,
     form: web::Form<PasswordForm>,
 ) -> HttpResponse {
-    let t = texts(&req);
+    let lang = Lang::of(&req);
+    let t = texts(lang);
     let Some((user, csrf, _)) = session(&req, &state).await else {
         return see_other("/login");
     };
     if !csrf_ok(&req, &csrf, &form.csrf) {
-        return html_page(StatusCode::FORBIDDEN, t.lang, t.account, &alert(t.expired));
+        return expired(lang);
     }
     let stored = state
-        .store
+        .tenancy
         .user_login(&user.email)
         .await
         .ok()
@@ -409,7 +404,7 @@ pub async fn change_password(
         .await
         .unwrap_or(false);
     let fail =
-        |status, text: &str| account_page(&state, t, &user, &csrf, status, Some(alert(text)));
+        |status, text: &str| account_page(&state, lang, &user, &csrf, status, Some(alert(text)));
     if !current_ok {
         return fail(StatusCode::BAD_REQUEST, t.bad_current).await;
     }
@@ -422,9 +417,16 @@ pub async fn change_password(
     let password = form.password.clone();
     let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
     match hashed {
-        Ok(Ok(h)) if state.store.set_password(user.id, &h).await.is_ok() => {
-            let ok = format!("<p role=\"status\">{}</p>", escape_html(t.changed));
-            account_page(&state, t, &user, &csrf, StatusCode::OK, Some(ok)).await
+        Ok(Ok(h)) if state.tenancy.set_password(user.id, &h).await.is_ok() => {
+            account_page(
+                &state,
+                lang,
+                &user,
+                &csrf,
+                StatusCode::OK,
+                Some(status(t.changed)),
+            )
+            .await
         }
         _ => fail(StatusCode::SERVICE_UNAVAILABLE, t.expired).await,
     }

@@ -4,10 +4,8 @@
 use super::auth::require_admin;
 use super::error::ApiError;
 use super::AppState;
-use crate::customers::{normalise_handle, Customer};
-use crate::sites::{normalise_domain, Site, SiteSettings, SiteSpec};
+use crate::tenancy::sites::{normalise_domain, Site, SiteSettings, SiteSpec};
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 /// Checks the admin token, then reads and parses the JSON body.
@@ -23,7 +21,7 @@ async fn admin_body<T: serde::de::DeserializeOwned>(
 
 /// Reloads the in-memory registry after a change.
 pub async fn reload_sites(state: &AppState) -> Result<(), ApiError> {
-    let sites = state.store.sites().await?;
+    let sites = state.tenancy.sites().await?;
     state.sites.replace(sites);
     Ok(())
 }
@@ -51,7 +49,7 @@ pub async fn add_site(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let spec: SiteSpec = admin_body(&req, &state, payload).await?;
-    let site = state.store.add_site(spec).await?;
+    let site = state.tenancy.add_site(spec).await?;
     reload_sites(&state).await?;
     Ok(HttpResponse::Created().json(site))
 }
@@ -68,12 +66,11 @@ pub async fn remove_site(
         .and_then(|d| state.sites.all().into_iter().find(|s| s.domain == d))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
+                crate::http::error::ErrorCode::NotFound,
                 format!("no site {domain}"),
             )
         })?;
-    state.store.remove_site(site.id).await?;
+    state.tenancy.remove_site(site.id).await?;
     state.stats.archive.forget_site(site.id);
     reload_sites(&state).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -91,19 +88,7 @@ pub async fn archive(
 }
 
 fn not_found(what: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
-}
-
-/// The customer with this handle (404 when there is none).
-pub async fn find_customer(state: &AppState, handle: &str) -> Result<Customer, ApiError> {
-    let h = normalise_handle(handle).map_err(|e| ApiError::invalid("customer", e.to_string()))?;
-    state
-        .store
-        .customers()
-        .await?
-        .into_iter()
-        .find(|c| c.handle == h)
-        .ok_or_else(|| not_found(format!("no customer {h}")))
+    ApiError::new(crate::http::error::ErrorCode::NotFound, what)
 }
 
 /// `GET /api/admin/customers`
@@ -112,7 +97,7 @@ pub async fn list_customers(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
-    Ok(HttpResponse::Ok().json(state.store.customers().await?))
+    Ok(HttpResponse::Ok().json(state.tenancy.customers().await?))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -136,7 +121,7 @@ pub async fn put_customer(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?
     };
-    let (customer, created) = state.store.put_customer(&path, &r.name).await?;
+    let (customer, created) = state.tenancy.put_customer(&path, &r.name).await?;
     Ok(if created {
         HttpResponse::Created().json(customer)
     } else {
@@ -152,12 +137,12 @@ pub async fn remove_customer(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&req, &state)?;
-    let customer = match find_customer(&state, &path).await {
+    let customer = match state.tenancy.customer_by_handle(&path).await {
         Ok(c) => c,
-        Err(e) if e.status == StatusCode::NOT_FOUND => {
+        Err(crate::tenancy::TenancyError::NotFound(_)) => {
             return Ok(HttpResponse::NoContent().finish())
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let sites: Vec<u32> = state
         .sites
@@ -166,7 +151,7 @@ pub async fn remove_customer(
         .filter(|s| s.customer_id == Some(customer.id))
         .map(|s| s.id)
         .collect();
-    state.store.remove_customer(customer.id).await?;
+    state.tenancy.remove_customer(customer.id).await?;
     for id in sites {
         state.stats.archive.forget_site(id);
     }
@@ -194,10 +179,10 @@ pub async fn set_site_customer(
         .by_domain(&path)
         .ok_or_else(|| not_found(format!("no site {}", path.as_str())))?;
     let customer = match r.customer {
-        Some(handle) => Some(find_customer(&state, &handle).await?.id),
+        Some(handle) => Some(state.tenancy.customer_by_handle(&handle).await?.id),
         None => None,
     };
-    state.store.set_site_customer(site.id, customer).await?;
+    state.tenancy.set_site_customer(site.id, customer).await?;
     reload_sites(&state).await?;
     let site = state
         .sites
@@ -215,7 +200,7 @@ pub async fn change_site(
     let changed = settings
         .apply(site)
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
-    let changed = state.store.update_site(changed).await?;
+    let changed = state.tenancy.update_site(changed).await?;
     if changed.timezone != site.timezone {
         state.stats.archive.reset_site(site.id).await?;
     }

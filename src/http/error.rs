@@ -4,16 +4,79 @@
 use crate::ingest::IngestError;
 use crate::stats::StatsError;
 use crate::store::StoreError;
+use crate::tenancy::TenancyError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
+
+/// The stable codes of error answers (`error.code`), listed in the OpenAPI description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    SiteNotFound,
+    DuplicateDomain,
+    BodyTooLarge,
+    QueueFull,
+    ShuttingDown,
+    StorageUnavailable,
+}
+
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::SiteNotFound,
+        ErrorCode::DuplicateDomain,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::QueueFull,
+        ErrorCode::ShuttingDown,
+        ErrorCode::StorageUnavailable,
+    ];
+
+    /// The code as clients see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::SiteNotFound => "site_not_found",
+            ErrorCode::DuplicateDomain => "duplicate_domain",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::QueueFull => "queue_full",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
+        }
+    }
+
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound | ErrorCode::SiteNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::DuplicateDomain => StatusCode::CONFLICT,
+            ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::StorageUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+}
 
 /// An error answered to a client.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
 }
@@ -24,16 +87,16 @@ impl ApiError {
         let field = field.into();
         Self {
             status: StatusCode::BAD_REQUEST,
-            code: "invalid_request",
+            code: ErrorCode::InvalidRequest,
             message: format!("{field}: {}", message.into()),
             field: Some(field),
         }
     }
 
-    /// Any other status.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with its code's status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             message: message.into(),
             field: None,
@@ -42,16 +105,17 @@ impl ApiError {
 
     /// 403: the caller is known but may not do this.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// 404: nothing of that name (within the caller's reach).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
     }
 
     /// 401 for a missing or unknown token.
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required",
-        )
+        Self::new(ErrorCode::Unauthorized, "a valid bearer token is required")
     }
 }
 
@@ -61,7 +125,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = json!({"error": {"code": self.code.as_str(), "message": self.message}});
         if let Some(f) = &self.field {
             body["error"]["field"] = json!(f);
         }
@@ -73,22 +137,32 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<TenancyError> for ApiError {
+    fn from(e: TenancyError) -> Self {
+        match e {
+            TenancyError::NotFound(what) => Self::new(ErrorCode::NotFound, what),
+            TenancyError::Invalid { field, message } => Self::invalid(field, message),
+            TenancyError::Forbidden(why) => Self::forbidden(why),
+            TenancyError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::DuplicateDomain(d) => Self::new(
-                StatusCode::CONFLICT,
-                "duplicate_domain",
+                ErrorCode::DuplicateDomain,
                 format!("a site with domain {d} exists already"),
             ),
             StoreError::Invalid(spec) => Self::invalid(spec.field, spec.message),
             StoreError::InvalidCustomer(e) => Self::invalid("customer", e.to_string()),
             StoreError::InvalidEmail(e) => Self::invalid("email", e.to_string()),
+            StoreError::NotFound(what) => Self::new(ErrorCode::NotFound, what),
             other => {
                 tracing::error!(error = %other, "storage error");
                 Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
+                    ErrorCode::StorageUnavailable,
                     "the store could not answer; try again",
                 )
             }
@@ -101,13 +175,11 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Invalid { field, message } => Self::invalid(field, message),
             IngestError::QueueFull => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "queue_full",
+                ErrorCode::QueueFull,
                 "too many events at once; the event was not accepted, retry shortly",
             ),
             IngestError::ShuttingDown => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
+                ErrorCode::ShuttingDown,
                 "spurlos is restarting; the event was not accepted, retry shortly",
             ),
             IngestError::Store(s) => s.into(),
@@ -120,8 +192,7 @@ impl From<StatsError> for ApiError {
         match e {
             StatsError::Invalid { field, message } => Self::invalid(field, message),
             StatsError::NoAccess(site) => Self::new(
-                StatusCode::NOT_FOUND,
-                "site_not_found",
+                ErrorCode::SiteNotFound,
                 format!("site {site:?} does not exist or is not readable with this token"),
             ),
             StatsError::Store(s) => s.into(),
@@ -151,6 +222,16 @@ mod tests {
         );
         let resp = ApiError::from(IngestError::ShuttingDown).error_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn every_error_code_is_listed_in_the_openapi_description() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../assets/openapi.json")).unwrap();
+        let listed = &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+            ["code"]["enum"];
+        let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(*listed, json!(codes));
     }
 
     #[test]

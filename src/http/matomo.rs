@@ -10,7 +10,7 @@ use super::AppState;
 use crate::ingest::matomo::{self, Params, Tracked, GIF};
 use crate::ingest::privacy::ClientAddr;
 use crate::ingest::{Prepared, RawHit};
-use actix_web::http::StatusCode;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
@@ -99,8 +99,7 @@ pub async fn track(
         return error(
             &req,
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                crate::http::error::ErrorCode::BodyTooLarge,
                 format!("the body is larger than {} bytes", state.max_body_bytes),
             ),
         );
@@ -309,8 +308,7 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         (Some(module), _) => error(
             &req,
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
+                crate::http::error::ErrorCode::NotFound,
                 format!("module {module:?} with this action is not available in spurlos"),
             ),
         ),

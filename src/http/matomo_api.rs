@@ -6,7 +6,7 @@
 use super::admin::reload_sites;
 use super::AppState;
 use crate::ingest::matomo::Params;
-use crate::sites::{normalise_domain, Site, SiteSpec};
+use crate::tenancy::sites::{normalise_domain, Site, SiteSpec};
 use actix_web::HttpResponse;
 use serde_json::{json, Value};
 
@@ -118,7 +118,7 @@ pub async fn call(state: &AppState, params: &Params) -> HttpResponse {
                 timezone: params.get("timezone").map(String::from),
                 ..Default::default()
             };
-            match state.store.add_site(spec).await {
+            match state.tenancy.add_site(spec).await {
                 Ok(site) => {
                     if let Err(e) = reload_sites(state).await {
                         return error(e.to_string());

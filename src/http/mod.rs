@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod dashboard;
 pub mod error;
 pub mod event;
+pub mod html;
 pub mod matomo;
 pub mod matomo_api;
 pub mod optout;
@@ -20,9 +21,9 @@ pub mod tokens;
 
 use crate::ingest::privacy::{PrivacySignals, OPT_OUT_COOKIE};
 use crate::ingest::Ingest;
-use crate::sites::SiteRegistry;
 use crate::stats::Stats;
 use crate::store::Store;
+use crate::tenancy::sites::SiteRegistry;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use ipnet::IpNet;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub ingest: Ingest,
     pub stats: Stats,
     pub store: Arc<dyn Store>,
+    /// The rules about customers, sites, users, tokens and links.
+    pub tenancy: crate::tenancy::Tenancy,
     pub sites: SiteRegistry,
     pub trusted_proxies: Vec<IpNet>,
     pub admin_token: String,
@@ -193,48 +196,6 @@ fn matomo_routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// A private HTML page of spurlos's own (no script, not cached, not framed) with the shared
-/// style sheet.
-pub fn html_page(
-    status: actix_web::http::StatusCode,
-    lang: &str,
-    title: &str,
-    body: &str,
-) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/opt-out.css\"></head><body><main><h1>{title}</h1>{body}<p><a href=\"/lang/{other}\" hreflang=\"{other}\" lang=\"{other}\">{other_name}</a></p></main></body></html>",
-        other = if lang == "de" { "en" } else { "de" },
-        other_name = if lang == "de" { "English" } else { "Deutsch" },
-        lang = escape_html(lang),
-        title = escape_html(title),
-    );
-    private_html(status, html)
-}
-
-/// The headers every private page of spurlos's own gets: not cached, no script, not framed,
-/// and a same-origin referrer so its forms post back with a real `Origin` (the default
-/// no-referrer makes it "null"); other sites still get no referrer.
-pub fn private_html(status: actix_web::http::StatusCode, html: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "same-origin"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .body(html)
-}
-
 /// Whether a state-changing request comes from spurlos's own pages: browsers send `Origin` on
 /// POST requests, and a page of another site must not change anything here.
 pub fn same_origin(req: &HttpRequest) -> bool {
@@ -377,8 +338,7 @@ pub async fn read_body(
             .map_err(|e| error::ApiError::invalid("body", format!("could not be read ({e})")))?;
         if body.len() + chunk.len() > limit {
             return Err(error::ApiError::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                crate::http::error::ErrorCode::BodyTooLarge,
                 format!("the body is larger than {limit} bytes"),
             ));
         }

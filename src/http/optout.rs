@@ -2,8 +2,10 @@
 //! it shows whether this browser is opted out and toggles the one cookie spurlos sets.
 
 use super::client_ip::is_secure;
+use super::html::{document, Frame, Lang};
 use crate::ingest::privacy::OPT_OUT_COOKIE;
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::html;
 
 const SCRIPT: &str = include_str!("../../assets/opt-out.js");
 const MATOMO_SCRIPT: &str = include_str!("../../assets/matomo-opt-out.js");
@@ -12,7 +14,6 @@ const STYLE: &str = include_str!("../../assets/opt-out.css");
 const MAX_AGE: u64 = 10 * 365 * 24 * 3600;
 
 struct Texts {
-    lang: &'static str,
     title: &'static str,
     counted: &'static str,
     opted_out: &'static str,
@@ -23,7 +24,6 @@ struct Texts {
 }
 
 const EN: Texts = Texts {
-    lang: "en",
     title: "Web analytics opt-out",
     counted: "Your visit is counted anonymously by our privacy-friendly web analytics. No personal data is stored and no tracking cookie is set. You may opt out: this browser will then not be counted at all.",
     opted_out: "You have opted out: visits from this browser are not counted. To keep this choice, an opt-out cookie is stored in your browser.",
@@ -34,7 +34,6 @@ const EN: Texts = Texts {
 };
 
 const DE: Texts = Texts {
-    lang: "de",
     title: "Widerspruch gegen die Webanalyse",
     counted: "Ihr Besuch wird von unserer datenschutzfreundlichen Webanalyse anonym gezählt. Es werden keine personenbezogenen Daten gespeichert und kein Tracking-Cookie gesetzt. Sie können widersprechen: Dieser Browser wird dann gar nicht mehr gezählt.",
     opted_out: "Sie haben widersprochen: Besuche mit diesem Browser werden nicht gezählt. Damit diese Wahl erhalten bleibt, wird ein Widerspruchs-Cookie in Ihrem Browser gespeichert.",
@@ -45,26 +44,7 @@ const DE: Texts = Texts {
 };
 
 fn texts(req: &HttpRequest) -> &'static Texts {
-    let query = req.query_string();
-    let lang = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "lang" || k == "language")
-        .map(|(_, v)| v.to_ascii_lowercase());
-    match lang.as_deref() {
-        Some(l) if l.starts_with("de") => &DE,
-        Some(_) => &EN,
-        None => {
-            let accept = req
-                .headers()
-                .get("accept-language")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if accept.trim_start().to_ascii_lowercase().starts_with("de") {
-                &DE
-            } else {
-                &EN
-            }
-        }
-    }
+    Lang::asked(req).pick(&EN, &DE)
 }
 
 /// Matomo's `optOutJS`: a script for the customer's own page that draws an opt-out checkbox
@@ -100,28 +80,23 @@ pub fn opted_out(req: &HttpRequest) -> bool {
 
 /// `GET /opt-out`
 pub async fn page(req: HttpRequest) -> HttpResponse {
-    let t = texts(&req);
+    let lang = Lang::asked(&req);
+    let t = lang.pick(&EN, &DE);
     let out = opted_out(&req);
     let (status, button) = if out {
         (t.opted_out, t.button_opted_out)
     } else {
         (t.counted, t.button_counted)
     };
-    let html = format!(
-        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title><link rel=\"stylesheet\" href=\"/opt-out.css\"></head><body>\
-<div id=\"spurlos-optout\" data-opted-out=\"{flag}\" data-text-in=\"{ti}\" data-text-out=\"{to}\" data-button-in=\"{bi}\" data-button-out=\"{bo}\">\
-<p id=\"spurlos-status\">{status}</p><button id=\"spurlos-toggle\" type=\"button\">{button}</button></div>\
-<script src=\"/opt-out.js\"></script></body></html>",
-        lang = t.lang,
-        title = super::escape_html(t.title),
-        flag = if out { "1" } else { "0" },
-        ti = super::escape_html(t.counted),
-        to = super::escape_html(t.opted_out),
-        bi = super::escape_html(t.button_counted),
-        bo = super::escape_html(t.button_opted_out),
-        status = super::escape_html(status),
-        button = super::escape_html(button),
-    );
+    let body = html! {
+        div id="spurlos-optout" data-opted-out=(if out { "1" } else { "0" })
+            data-text-in=(t.counted) data-text-out=(t.opted_out)
+            data-button-in=(t.button_counted) data-button-out=(t.button_opted_out) {
+            p id="spurlos-status" { (status) }
+            button id="spurlos-toggle" type="button" { (button) }
+        }
+    };
+    let html = document(lang, t.title, Frame::OptOut, html! {}, body).into_string();
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

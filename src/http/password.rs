@@ -2,17 +2,16 @@
 //! (`/set-password?token=...`): a plain form (no script), German or English, the password
 //! stored as an argon2 hash, the link used up on success.
 
-use super::auth::token_hash;
-use super::{escape_html, same_origin, AppState};
+use super::html::{alert, plain_page, status, Lang};
+use super::{same_origin, AppState};
+use crate::tenancy::secret_hash;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
 
-/// How long a set-password link works: 48 hours.
-pub const LINK_VALID_SECONDS: i64 = 48 * 3600;
-use crate::users::MIN_PASSWORD_CHARS;
+use crate::tenancy::users::MIN_PASSWORD_CHARS;
 
 struct Texts {
-    lang: &'static str,
     title: &'static str,
     intro: &'static str,
     password: &'static str,
@@ -25,7 +24,6 @@ struct Texts {
 }
 
 const EN: Texts = Texts {
-    lang: "en",
     title: "Set your password",
     intro: "Choose a password for your statistics account (at least 10 characters).",
     password: "New password",
@@ -39,7 +37,6 @@ const EN: Texts = Texts {
 };
 
 const DE: Texts = Texts {
-    lang: "de",
     title: "Passwort festlegen",
     intro: "Wählen Sie ein Passwort für Ihren Statistik-Zugang (mindestens 10 Zeichen).",
     password: "Neues Passwort",
@@ -51,46 +48,29 @@ const DE: Texts = Texts {
     mismatch: "Die beiden Passwörter unterscheiden sich.",
 };
 
-fn texts(req: &HttpRequest) -> &'static Texts {
-    let lang = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "lang")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| super::header(req, "accept-language").to_string());
-    if lang.trim_start().to_ascii_lowercase().starts_with("de") {
-        &DE
-    } else {
-        &EN
+fn page(status: StatusCode, lang: Lang, body: Markup) -> HttpResponse {
+    plain_page(status, lang, lang.pick(&EN, &DE).title, body)
+}
+
+fn form(lang: Lang, token: &str, error: Option<&str>) -> Markup {
+    let t = lang.pick(&EN, &DE);
+    html! {
+        p { (t.intro) }
+        @if let Some(e) = error { (alert(e)) }
+        form method="post" action={ "/set-password?lang=" (lang.code()) } {
+            input type="hidden" name="token" value=(token);
+            p { label { (t.password) br; input type="password" name="password" minlength=(MIN_PASSWORD_CHARS) required autocomplete="new-password"; } }
+            p { label { (t.confirm) br; input type="password" name="confirm" minlength=(MIN_PASSWORD_CHARS) required autocomplete="new-password"; } }
+            p { button type="submit" { (t.save) } }
+        }
     }
 }
 
-fn page(status: StatusCode, t: &Texts, body: &str) -> HttpResponse {
-    super::html_page(status, t.lang, t.title, body)
-}
-
-fn form(t: &Texts, token: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| format!("<p role=\"alert\">{}</p>", escape_html(e)))
-        .unwrap_or_default();
-    format!(
-        "<p>{intro}</p>{error}<form method=\"post\" action=\"/set-password?lang={lang}\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
-<p><label>{password}<br><input type=\"password\" name=\"password\" minlength=\"{min}\" required autocomplete=\"new-password\"></label></p>\
-<p><label>{confirm}<br><input type=\"password\" name=\"confirm\" minlength=\"{min}\" required autocomplete=\"new-password\"></label></p>\
-<p><button type=\"submit\">{save}</button></p></form>",
-        intro = escape_html(t.intro),
-        lang = t.lang,
-        token = escape_html(token),
-        password = escape_html(t.password),
-        confirm = escape_html(t.confirm),
-        save = escape_html(t.save),
-        min = MIN_PASSWORD_CHARS,
-    )
-}
-
-fn invalid(t: &Texts) -> HttpResponse {
+fn invalid(lang: Lang) -> HttpResponse {
     page(
         StatusCode::BAD_REQUEST,
-        t,
-        &format!("<p role=\"alert\">{}</p>", escape_html(t.invalid_link)),
+        lang,
+        alert(lang.pick(&EN, &DE).invalid_link),
     )
 }
 
@@ -106,15 +86,15 @@ pub async fn form_page(
     state: web::Data<AppState>,
     q: web::Query<TokenQuery>,
 ) -> HttpResponse {
-    let t = texts(&req);
+    let lang = Lang::asked(&req);
     let now = state.stats.clock.now().timestamp();
     match state
-        .store
-        .password_link_valid(&token_hash(&q.token), now)
+        .tenancy
+        .password_link_valid(&secret_hash(&q.token), now)
         .await
     {
-        Ok(true) => page(StatusCode::OK, t, &form(t, &q.token, None)),
-        _ => invalid(t),
+        Ok(true) => page(StatusCode::OK, lang, form(lang, &q.token, None)),
+        _ => invalid(lang),
     }
 }
 
@@ -132,9 +112,10 @@ pub async fn submit(
     state: web::Data<AppState>,
     f: web::Form<SetPassword>,
 ) -> HttpResponse {
-    let t = texts(&req);
+    let lang = Lang::asked(&req);
+    let t = lang.pick(&EN, &DE);
     if !same_origin(&req) {
-        return invalid(t);
+        return invalid(lang);
     }
     let problem = if f.password.chars().count() < MIN_PASSWORD_CHARS || f.password.len() > 1024 {
         Some(t.too_short)
@@ -144,29 +125,27 @@ pub async fn submit(
         None
     };
     let now = state.stats.clock.now().timestamp();
-    let hash = token_hash(&f.token);
+    let hash = secret_hash(&f.token);
     if let Some(problem) = problem {
-        return match state.store.password_link_valid(&hash, now).await {
+        return match state.tenancy.password_link_valid(&hash, now).await {
             Ok(true) => page(
                 StatusCode::BAD_REQUEST,
-                t,
-                &form(t, &f.token, Some(problem)),
+                lang,
+                form(lang, &f.token, Some(problem)),
             ),
-            _ => invalid(t),
+            _ => invalid(lang),
         };
     }
     let password = f.password.clone();
     let hashed =
-        match tokio::task::spawn_blocking(move || crate::users::hash_password(&password)).await {
+        match tokio::task::spawn_blocking(move || crate::tenancy::users::hash_password(&password))
+            .await
+        {
             Ok(Ok(h)) => h,
-            _ => return page(StatusCode::INTERNAL_SERVER_ERROR, t, ""),
+            _ => return page(StatusCode::INTERNAL_SERVER_ERROR, lang, html! {}),
         };
-    match state.store.use_password_link(&hash, now, &hashed).await {
-        Ok(Some(_)) => page(
-            StatusCode::OK,
-            t,
-            &format!("<p role=\"status\">{}</p>", escape_html(t.done)),
-        ),
-        _ => invalid(t),
+    match state.tenancy.use_password_link(&hash, now, &hashed).await {
+        Ok(Some(_)) => page(StatusCode::OK, lang, status(t.done)),
+        _ => invalid(lang),
     }
 }

@@ -3,13 +3,15 @@
 //! given, is remembered by a cookie scoped to that link's path.
 
 use super::account::see_other;
-use super::auth::token_hash;
 use super::client_ip::{is_secure, ClientIp};
-use super::{escape_html, html_page, same_origin, AppState};
+use super::html::{alert, plain_page, Lang};
+use super::{same_origin, AppState};
 use crate::stats::Caller;
-use crate::store::{SharedLink, TokenScope};
+use crate::tenancy::secret_hash;
+use crate::tenancy::{SharedLink, TokenScope};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::html;
 
 fn cookie_name(share: &SharedLink) -> String {
     format!("spurlos_share_{}", share.id)
@@ -26,42 +28,51 @@ fn unlock_value(secret: &str, password_hash: &str) -> String {
     h.finalize().to_hex().to_string()
 }
 
-fn german(req: &HttpRequest) -> bool {
-    super::german(req)
+struct Texts {
+    invalid: &'static str,
+    title: &'static str,
+    password: &'static str,
+    open: &'static str,
+    wrong: &'static str,
 }
 
+const EN: Texts = Texts {
+    invalid: "This link is invalid or has been revoked.",
+    title: "Protected statistics",
+    password: "Password",
+    open: "Open",
+    wrong: "The password is wrong.",
+};
+
+const DE: Texts = Texts {
+    invalid: "Dieser Link ist ungültig oder wurde zurückgezogen.",
+    title: "Geschützte Statistik",
+    password: "Passwort",
+    open: "Öffnen",
+    wrong: "Das Passwort ist falsch.",
+};
+
 fn not_found(req: &HttpRequest) -> HttpResponse {
-    let (lang, text) = if german(req) {
-        ("de", "Dieser Link ist ungültig oder wurde zurückgezogen.")
-    } else {
-        ("en", "This link is invalid or has been revoked.")
-    };
-    html_page(StatusCode::NOT_FOUND, lang, text, "")
+    let lang = Lang::of(req);
+    plain_page(
+        StatusCode::NOT_FOUND,
+        lang,
+        lang.pick(&EN, &DE).invalid,
+        html! {},
+    )
 }
 
 fn password_form(req: &HttpRequest, secret: &str, status: StatusCode, error: bool) -> HttpResponse {
-    let de = german(req);
-    let (title, label, open, wrong) = if de {
-        (
-            "Geschützte Statistik",
-            "Passwort",
-            "Öffnen",
-            "Das Passwort ist falsch.",
-        )
-    } else {
-        (
-            "Protected statistics",
-            "Password",
-            "Open",
-            "The password is wrong.",
-        )
+    let lang = Lang::of(req);
+    let t = lang.pick(&EN, &DE);
+    let body = html! {
+        @if error { (alert(t.wrong)) }
+        form method="post" action={ "/share/" (secret) } {
+            p { label { (t.password) br; input type="password" name="password" required; } }
+            p { button type="submit" { (t.open) } }
+        }
     };
-    let body = format!(
-        "{err}<form method=\"post\" action=\"/share/{secret}\"><p><label>{label}<br><input type=\"password\" name=\"password\" required></label></p><p><button type=\"submit\">{open}</button></p></form>",
-        err = if error { format!("<p role=\"alert\">{wrong}</p>") } else { String::new() },
-        secret = escape_html(secret),
-    );
-    html_page(status, if de { "de" } else { "en" }, title, &body)
+    plain_page(status, lang, t.title, body)
 }
 
 /// The link, when it exists and (if it has a password) the request carries its unlock cookie.
@@ -70,7 +81,7 @@ async fn open(
     state: &AppState,
     secret: &str,
 ) -> Result<SharedLink, HttpResponse> {
-    let Ok(Some((share, password_hash))) = state.store.share_by_token(&token_hash(secret)).await
+    let Ok(Some((share, password_hash))) = state.tenancy.share_by_token(&secret_hash(secret)).await
     else {
         return Err(not_found(req));
     };
@@ -135,7 +146,8 @@ pub async fn unlock(
     form: web::Form<Unlock>,
 ) -> HttpResponse {
     let secret = path.into_inner();
-    let Ok(Some((share, password_hash))) = state.store.share_by_token(&token_hash(&secret)).await
+    let Ok(Some((share, password_hash))) =
+        state.tenancy.share_by_token(&secret_hash(&secret)).await
     else {
         return not_found(&req);
     };
@@ -153,9 +165,11 @@ pub async fn unlock(
         return password_form(&req, &secret, StatusCode::TOO_MANY_REQUESTS, true);
     }
     let (password, stored) = (form.password.clone(), password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || crate::users::verify_password(&password, &stored))
-        .await
-        .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::tenancy::users::verify_password(&password, &stored)
+    })
+    .await
+    .unwrap_or(false);
     if !ok {
         state.login_limiter.failed(&key, &network, now);
         return password_form(&req, &secret, StatusCode::UNAUTHORIZED, true);

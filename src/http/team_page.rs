@@ -3,15 +3,16 @@
 //! site or all of them, revoke). Server-rendered, no script; every form carries the CSRF token.
 
 use super::account::{csrf_ok, see_other, session};
-use super::auth::Manager;
-use super::dashboard::{german, page, segment};
+use super::dashboard::{not_found_page, segment};
 use super::error::ApiError;
-use super::{escape_html, AppState};
-use crate::customers::Customer;
-use crate::store::TokenAccess;
-use crate::users::{Membership, Role};
+use super::html::{alert, dashboard_page, Lang};
+use super::AppState;
+use crate::tenancy::customers::Customer;
+use crate::tenancy::users::{Membership, Role};
+use crate::tenancy::{Manager, TokenAccess};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
 
 /// The customer `handle` when the signed-in user owns it, with the session's CSRF token.
 async fn owned_customer(
@@ -27,7 +28,7 @@ async fn owned_customer(
         .iter()
         .any(|m| m.customer == handle && m.role == Role::Owner);
     let customer = state
-        .store
+        .tenancy
         .customers()
         .await
         .ok()
@@ -35,15 +36,11 @@ async fn owned_customer(
         .filter(|_| owner);
     match customer {
         Some(c) => Ok((c, csrf)),
-        None => {
-            let lang = if german(req) { "de" } else { "en" };
-            Err(page(StatusCode::NOT_FOUND, lang, "404", "<h1>404</h1>", ""))
-        }
+        None => Err(not_found_page(Lang::of(req))),
     }
 }
 
 struct Texts {
-    lang: &'static str,
     title: &'static str,
     users: &'static str,
     email: &'static str,
@@ -68,79 +65,69 @@ struct Texts {
     done: &'static str,
 }
 
-fn texts(req: &HttpRequest) -> Texts {
-    if german(req) {
-        Texts {
-            lang: "de",
-            title: "Team und Tokens",
-            users: "Benutzer",
-            email: "E-Mail-Adresse",
-            role: "Rolle",
-            owner: "Inhaber (verwaltet)",
-            viewer: "Betrachter (nur lesen)",
-            save_user: "Benutzer hinzufügen oder Rolle ändern",
-            remove: "Entfernen",
-            link: "Link zum Passwort-Setzen",
-            password_set: "Passwort gesetzt",
-            no_password: "noch kein Passwort",
-            tokens: "API-Tokens",
-            all_sites: "alle Websites",
-            read: "nur lesen",
-            manage: "lesen und verwalten",
-            create_token: "Token anlegen",
-            revoke: "Zurückziehen",
-            scope: "Für",
-            access: "Rechte",
-            new_token: "Neues Token (wird nur jetzt angezeigt):",
-            new_link: "Einmaliger Link zum Passwort-Setzen (48 Stunden gültig):",
-            done: "Erledigt.",
-        }
-    } else {
-        Texts {
-            lang: "en",
-            title: "Team and tokens",
-            users: "Users",
-            email: "E-mail address",
-            role: "Role",
-            owner: "Owner (manages)",
-            viewer: "Viewer (read only)",
-            save_user: "Add a user or change a role",
-            remove: "Remove",
-            link: "Set-password link",
-            password_set: "password set",
-            no_password: "no password yet",
-            tokens: "API tokens",
-            all_sites: "all sites",
-            read: "read only",
-            manage: "read and manage",
-            create_token: "Create a token",
-            revoke: "Revoke",
-            scope: "For",
-            access: "Access",
-            new_token: "New token (shown only now):",
-            new_link: "One-time set-password link (valid for 48 hours):",
-            done: "Done.",
-        }
-    }
+const DE: Texts = Texts {
+    title: "Team und Tokens",
+    users: "Benutzer",
+    email: "E-Mail-Adresse",
+    role: "Rolle",
+    owner: "Inhaber (verwaltet)",
+    viewer: "Betrachter (nur lesen)",
+    save_user: "Benutzer hinzufügen oder Rolle ändern",
+    remove: "Entfernen",
+    link: "Link zum Passwort-Setzen",
+    password_set: "Passwort gesetzt",
+    no_password: "noch kein Passwort",
+    tokens: "API-Tokens",
+    all_sites: "alle Websites",
+    read: "nur lesen",
+    manage: "lesen und verwalten",
+    create_token: "Token anlegen",
+    revoke: "Zurückziehen",
+    scope: "Für",
+    access: "Rechte",
+    new_token: "Neues Token (wird nur jetzt angezeigt):",
+    new_link: "Einmaliger Link zum Passwort-Setzen (48 Stunden gültig):",
+    done: "Erledigt.",
+};
+
+const EN: Texts = Texts {
+    title: "Team and tokens",
+    users: "Users",
+    email: "E-mail address",
+    role: "Role",
+    owner: "Owner (manages)",
+    viewer: "Viewer (read only)",
+    save_user: "Add a user or change a role",
+    remove: "Remove",
+    link: "Set-password link",
+    password_set: "password set",
+    no_password: "no password yet",
+    tokens: "API tokens",
+    all_sites: "all sites",
+    read: "read only",
+    manage: "read and manage",
+    create_token: "Create a token",
+    revoke: "Revoke",
+    scope: "For",
+    access: "Access",
+    new_token: "New token (shown only now):",
+    new_link: "One-time set-password link (valid for 48 hours):",
+    done: "Done.",
+};
+
+fn texts(req: &HttpRequest) -> &'static Texts {
+    Lang::of(req).pick(&EN, &DE)
 }
 
 /// A small form that posts `fields` (plus the CSRF token) to `action` with one button.
-fn button_form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str) -> String {
-    let hidden: String = fields
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
-                escape_html(v)
-            )
-        })
-        .collect();
-    format!(
-        "<form method=\"post\" action=\"{}\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">{hidden}<button type=\"submit\">{}</button></form>",
-        escape_html(action),
-        escape_html(csrf),
-        escape_html(label)
-    )
+fn button_form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str) -> Markup {
+    html! {
+        form method="post" action=(action) class="inline" {
+            input type="hidden" name="csrf" value=(csrf);
+            @for (k, v) in fields { input type="hidden" name=(k) value=(v); }
+            button type="submit" { (label) }
+        }
+    }
 }
 
 async fn render(
@@ -149,117 +136,79 @@ async fn render(
     customer: &Customer,
     csrf: &str,
     status: StatusCode,
-    message: &str,
+    message: Markup,
 ) -> HttpResponse {
+    let lang = Lang::of(req);
     let t = texts(req);
     let manager = Manager::Customer(customer.id);
     let base = format!("/dashboard/team/{}", segment(&customer.handle));
-    let users = super::team::list(state, &manager).await.unwrap_or_default();
-    let mut user_rows = String::new();
-    for u in &users {
-        let role = match u.memberships.first().map(|m| m.role) {
-            Some(Role::Owner) => t.owner,
-            _ => t.viewer,
-        };
-        let password = if u.has_password {
-            t.password_set
-        } else {
-            t.no_password
-        };
-        user_rows.push_str(&format!(
-            "<tr><td>{}</td><td>{role}</td><td>{password}</td><td>{}</td><td>{}</td></tr>",
-            escape_html(&u.email),
-            button_form(
-                &format!("{base}/users/link"),
-                csrf,
-                &[("email", &u.email)],
-                t.link
-            ),
-            button_form(
-                &format!("{base}/users/remove"),
-                csrf,
-                &[("email", &u.email)],
-                t.remove
-            ),
-        ));
-    }
-    let tokens = super::tokens::list(state, &manager)
+    let users = state.tenancy.team(&manager).await.unwrap_or_default();
+    let tokens = state
+        .tenancy
+        .list_tokens(&manager)
         .await
         .unwrap_or_default();
-    let mut token_rows = String::new();
-    for tk in &tokens {
-        let scope = tk.site.as_deref().unwrap_or(t.all_sites);
-        let access = match tk.access {
-            TokenAccess::Manage => t.manage,
-            TokenAccess::Read => t.read,
-        };
-        token_rows.push_str(&format!(
-            "<tr><td><code>{id}</code></td><td>{}</td><td>{access}</td><td>{}</td><td>{}</td></tr>",
-            escape_html(scope),
-            escape_html(tk.created.get(..10).unwrap_or("")),
-            button_form(
-                &format!("{base}/tokens/{}/revoke", tk.id),
-                csrf,
-                &[],
-                t.revoke
-            ),
-            id = escape_html(&tk.id),
-        ));
-    }
-    let mut scope_options = format!("<option value=\"\">{}</option>", t.all_sites);
-    for site in state.sites.all() {
-        if site.customer_id == Some(customer.id) {
-            scope_options.push_str(&format!("<option>{}</option>", escape_html(&site.domain)));
+    let sites: Vec<String> = state
+        .sites
+        .all()
+        .iter()
+        .filter(|s| s.customer_id == Some(customer.id))
+        .map(|s| s.domain.clone())
+        .collect();
+    let body = html! {
+        (message)
+        h2 { (t.users) }
+        table id="users" {
+            @for u in &users {
+                tr {
+                    td { (u.email) }
+                    td { (match u.memberships.first().map(|m| m.role) { Some(Role::Owner) => t.owner, _ => t.viewer }) }
+                    td { (if u.has_password { t.password_set } else { t.no_password }) }
+                    td { (button_form(&format!("{base}/users/link"), csrf, &[("email", &u.email)], t.link)) }
+                    td { (button_form(&format!("{base}/users/remove"), csrf, &[("email", &u.email)], t.remove)) }
+                }
+            }
+        }
+        form method="post" action={ (base) "/users" } {
+            input type="hidden" name="csrf" value=(csrf);
+            p { label { (t.email) br; input type="email" name="email" required; } }
+            p { label { (t.role) br; select name="role" { option value="viewer" { (t.viewer) } option value="owner" { (t.owner) } } } }
+            p { button type="submit" { (t.save_user) } }
+        }
+        h2 { (t.tokens) }
+        table id="tokens" {
+            @for tk in &tokens {
+                tr {
+                    td { code { (tk.id) } }
+                    td { (tk.site.as_deref().unwrap_or(t.all_sites)) }
+                    td { (match tk.access { TokenAccess::Manage => t.manage, TokenAccess::Read => t.read }) }
+                    td { (tk.created.get(..10).unwrap_or("")) }
+                    td { (button_form(&format!("{base}/tokens/{}/revoke", tk.id), csrf, &[], t.revoke)) }
+                }
+            }
+        }
+        form method="post" action={ (base) "/tokens" } {
+            input type="hidden" name="csrf" value=(csrf);
+            p { label { (t.scope) br; select name="site" {
+                option value="" { (t.all_sites) }
+                @for d in &sites { option { (d) } }
+            } } }
+            p { label { (t.access) br; select name="access" { option value="read" { (t.read) } option value="manage" { (t.manage) } } } }
+            p { button type="submit" { (t.create_token) } }
+        }
+    };
+    let title = format!("{}: {}", customer.name, t.title);
+    let header = html! { h1 { a href="/dashboard" { "←" } " " (title) } };
+    dashboard_page(status, lang, &title, header, body)
+}
+
+fn status_message(text: &str, detail: Option<&str>) -> Markup {
+    html! {
+        p role="status" {
+            (text)
+            @if let Some(d) = detail { " " code id="shown-once" { (d) } }
         }
     }
-    let csrf_field = format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        escape_html(csrf)
-    );
-    let body = format!(
-        "{message}<h2>{users_h}</h2><table id=\"users\">{user_rows}</table>\
-<form method=\"post\" action=\"{base}/users\">{csrf_field}<p><label>{email}<br><input type=\"email\" name=\"email\" required></label></p>\
-<p><label>{role}<br><select name=\"role\"><option value=\"viewer\">{viewer}</option><option value=\"owner\">{owner}</option></select></label></p>\
-<p><button type=\"submit\">{save_user}</button></p></form>\
-<h2>{tokens_h}</h2><table id=\"tokens\">{token_rows}</table>\
-<form method=\"post\" action=\"{base}/tokens\">{csrf_field}<p><label>{scope}<br><select name=\"site\">{scope_options}</select></label></p>\
-<p><label>{access}<br><select name=\"access\"><option value=\"read\">{read}</option><option value=\"manage\">{manage}</option></select></label></p>\
-<p><button type=\"submit\">{create_token}</button></p></form>",
-        users_h = t.users,
-        email = t.email,
-        role = t.role,
-        viewer = t.viewer,
-        owner = t.owner,
-        save_user = t.save_user,
-        tokens_h = t.tokens,
-        scope = t.scope,
-        access = t.access,
-        read = t.read,
-        manage = t.manage,
-        create_token = t.create_token,
-        base = escape_html(&base),
-    );
-    let title = format!("{}: {}", customer.name, t.title);
-    let header = format!(
-        "<h1><a href=\"/dashboard\">←</a> {}</h1>",
-        escape_html(&title)
-    );
-    page(status, t.lang, &title, &header, &body)
-}
-
-fn status_message(text: &str, detail: Option<&str>) -> String {
-    match detail {
-        Some(d) => format!(
-            "<p role=\"status\">{} <code id=\"shown-once\">{}</code></p>",
-            escape_html(text),
-            escape_html(d)
-        ),
-        None => format!("<p role=\"status\">{}</p>", escape_html(text)),
-    }
-}
-
-fn alert(e: &ApiError) -> String {
-    format!("<p role=\"alert\">{}</p>", escape_html(&e.message))
 }
 
 /// Carries out a form post of an owner: checks the session, ownership and CSRF token, runs
@@ -273,7 +222,7 @@ async fn act<F, Fut>(
 ) -> HttpResponse
 where
     F: FnOnce(Manager) -> Fut,
-    Fut: std::future::Future<Output = Result<String, ApiError>>,
+    Fut: std::future::Future<Output = Result<Markup, ApiError>>,
 {
     let (customer, csrf) = match owned_customer(req, state, handle).await {
         Ok(found) => found,
@@ -287,8 +236,8 @@ where
         ))
     };
     match result {
-        Ok(msg) => render(req, state, &customer, &csrf, StatusCode::OK, &msg).await,
-        Err(e) => render(req, state, &customer, &csrf, e.status, &alert(&e)).await,
+        Ok(msg) => render(req, state, &customer, &csrf, StatusCode::OK, msg).await,
+        Err(e) => render(req, state, &customer, &csrf, e.status, alert(&e.message)).await,
     }
 }
 
@@ -299,7 +248,9 @@ pub async fn show(
     path: web::Path<String>,
 ) -> HttpResponse {
     match owned_customer(&req, &state, &path).await {
-        Ok((customer, csrf)) => render(&req, &state, &customer, &csrf, StatusCode::OK, "").await,
+        Ok((customer, csrf)) => {
+            render(&req, &state, &customer, &csrf, StatusCode::OK, html! {}).await
+        }
         Err(resp) => resp,
     }
 }
@@ -329,7 +280,7 @@ pub async fn save_user(
             customer: handle.to_string(),
             role,
         }];
-        super::team::put(st, &m, &f.email, &wanted).await?;
+        st.tenancy.put_member(&m, &f.email, &wanted).await?;
         Ok(status_message(done, None))
     })
     .await
@@ -345,7 +296,7 @@ pub async fn remove_user(
     let done = texts(&req).done;
     let (st, f, handle) = (&state, &form, path.as_str());
     act(&req, &state, handle, &form.csrf, |m| async move {
-        super::team::remove(st, &m, &f.email).await?;
+        st.tenancy.remove_member(&m, &f.email).await?;
         Ok(status_message(done, None))
     })
     .await
@@ -363,8 +314,9 @@ pub async fn password_link(
     let (st, f, handle) = (&state, &form, path.as_str());
     let base = &base;
     act(&req, &state, handle, &form.csrf, |m| async move {
-        let (url, _) = super::team::password_link(st, &m, &f.email, base).await?;
-        Ok(status_message(note, Some(&url)))
+        let now = st.stats.clock.now().timestamp();
+        let link = st.tenancy.password_link(&m, &f.email, base, now).await?;
+        Ok(status_message(note, Some(&link.url)))
     })
     .await
 }
@@ -389,7 +341,7 @@ pub async fn create_token(
     let note = texts(&req).new_token;
     let (st, f, handle) = (&state, &form, path.as_str());
     act(&req, &state, handle, &form.csrf, |m| async move {
-        let request = super::tokens::TokenRequest {
+        let request = crate::tenancy::tokens::TokenRequest {
             site: (!f.site.is_empty()).then(|| f.site.clone()),
             customer: f.site.is_empty().then(|| handle.to_string()),
             access: if f.access == "manage" {
@@ -398,8 +350,8 @@ pub async fn create_token(
                 TokenAccess::Read
             },
         };
-        let made = super::tokens::create(st, &m, request).await?;
-        Ok(status_message(note, made["token"].as_str()))
+        let made = st.tenancy.create_token(&m, request).await?;
+        Ok(status_message(note, Some(&made.token)))
     })
     .await
 }
@@ -421,7 +373,7 @@ pub async fn revoke_token(
     let done = texts(&req).done;
     let (st, id) = (&state, id.as_str());
     act(&req, &state, &handle, &form.csrf, |m| async move {
-        super::tokens::revoke(st, &m, id).await?;
+        st.tenancy.revoke_token(&m, id).await?;
         Ok(status_message(done, None))
     })
     .await

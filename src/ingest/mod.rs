@@ -10,8 +10,8 @@ pub mod queue;
 use crate::clock::SharedClock;
 use crate::geo::Geo;
 use crate::salt::{visitor_id, Salts};
-use crate::sites::SiteRegistry;
 use crate::store::{StoreError, VisitAttrs};
+use crate::tenancy::sites::SiteRegistry;
 use privacy::{ClientAddr, Exclusion, PrivacySignals};
 use std::sync::Arc;
 

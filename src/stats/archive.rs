@@ -11,10 +11,10 @@
 
 use super::model::{AggregateQuery, Dimension, Metric, TimeBucket, VISIT_FIELDS};
 use crate::clock::SharedClock;
-use crate::sites::{Site, SiteRegistry};
 use crate::store::{
     ArchiveRow, ArchivedDay, Batch, EventAgg, SessionAgg, Store, StoreError, StoreFuture,
 };
+use crate::tenancy::sites::{Site, SiteRegistry};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use std::collections::{BTreeSet, HashMap};

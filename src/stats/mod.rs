@@ -7,8 +7,9 @@ pub mod model;
 pub mod request;
 
 use crate::clock::SharedClock;
-use crate::sites::{Site, SiteRegistry};
-use crate::store::{EventAgg, SessionAgg, Store, StoreError, TokenScope};
+use crate::store::{EventAgg, SessionAgg, Store, StoreError};
+use crate::tenancy::sites::{Site, SiteRegistry};
+use crate::tenancy::TokenScope;
 use model::{AggregateQuery, Dimension, Metric, TimeBucket, VisitField};
 use request::{ParsedQuery, SortKey};
 use serde_json::{json, Value};

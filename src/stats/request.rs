@@ -3,7 +3,7 @@
 
 use super::model::{Dimension, Filter, FilterOp, Metric, VisitField};
 use super::{StatsError, DIRECT};
-use crate::sites::Site;
+use crate::tenancy::sites::Site;
 use chrono::{Datelike, Days, Months, NaiveDate, TimeZone};
 use serde_json::Value;
 

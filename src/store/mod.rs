@@ -1,14 +1,12 @@
-//! The storage boundary: one small trait for events, sessions, sites, tokens and salts, and the
-//! rows that cross it. Each implementation keeps its own SQL under its own module.
+//! The storage boundary: small traits by reason to change (events and visits, day archives,
+//! salts, a metadata document store), the rows that cross them, and `open` (the configured
+//! store). Stores only persist: the tenancy rules live in `crate::tenancy`.
 
 pub mod clickhouse;
 pub mod embedded;
 pub mod sql;
 
-use crate::customers::Customer;
-use crate::sites::{Site, SiteSpec};
 use crate::stats::model::AggregateQuery;
-use crate::users::{Role, User};
 use chrono::NaiveDate;
 use std::future::Future;
 use std::pin::Pin;
@@ -125,98 +123,6 @@ pub struct ArchivedDay {
     pub timezone: String,
 }
 
-/// A read-only shared link to a site's dashboard.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SharedLink {
-    pub id: u32,
-    pub site_id: u32,
-    pub has_password: bool,
-    pub created_ts: i64,
-}
-
-/// A user as stored: password hash and memberships by customer id.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StoredUser {
-    pub id: u32,
-    pub email: String,
-    pub password_hash: String,
-    pub created_ts: i64,
-    pub memberships: Vec<(u32, Role)>,
-}
-
-/// A shared link as stored: by its secret's hash, with its password's hash (or `""`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StoredShare {
-    pub id: u32,
-    pub site_id: u32,
-    pub token_hash: String,
-    pub password_hash: String,
-    pub created_ts: i64,
-}
-
-impl StoredShare {
-    /// What the dashboard shows of it.
-    pub fn link(&self) -> SharedLink {
-        SharedLink {
-            id: self.id,
-            site_id: self.site_id,
-            has_password: !self.password_hash.is_empty(),
-            created_ts: self.created_ts,
-        }
-    }
-}
-
-/// Everything a store keeps besides events, sessions and archives (moved whole by
-/// `spurlos migrate-store`).
-#[derive(Debug, Clone, Default)]
-pub struct StoredState {
-    pub customers: Vec<Customer>,
-    pub sites: Vec<Site>,
-    pub users: Vec<StoredUser>,
-    pub tokens: Vec<StoredToken>,
-    pub shares: Vec<StoredShare>,
-    pub salts: Vec<DaySalt>,
-}
-
-/// What a token may do besides reading the statistics of its scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenAccess {
-    /// Read statistics only.
-    #[default]
-    Read,
-    /// Also change site settings, users and tokens within the scope (what an owner may do).
-    Manage,
-}
-
-impl TokenAccess {
-    /// The API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenAccess::Read => "read",
-            TokenAccess::Manage => "manage",
-        }
-    }
-}
-
-/// A stored token (by its hash).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredToken {
-    pub hash: String,
-    pub scope: TokenScope,
-    pub access: TokenAccess,
-    pub created_ts: i64,
-}
-
-/// Who a Stats API token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenScope {
-    /// Read-only access to one site.
-    Site(u32),
-    /// Read-only access to every site of one customer.
-    Customer(u32),
-}
-
 /// A failure below the storage boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -246,11 +152,13 @@ pub enum StoreError {
     #[error("a site with domain {0} exists already")]
     DuplicateDomain(String),
     #[error("{0}")]
-    Invalid(#[from] crate::sites::SiteSpecError),
+    Invalid(#[from] crate::tenancy::sites::SiteSpecError),
     #[error("{0}")]
-    InvalidCustomer(#[from] crate::customers::InvalidHandle),
+    InvalidCustomer(#[from] crate::tenancy::customers::InvalidHandle),
     #[error("{0}")]
-    InvalidEmail(#[from] crate::users::InvalidEmail),
+    InvalidEmail(#[from] crate::tenancy::users::InvalidEmail),
+    #[error("{0}")]
+    NotFound(String),
     #[error("salt file: {0}")]
     Salts(String),
     #[error("storage task failed: {0}")]
@@ -307,61 +215,22 @@ impl EventCounts {
     }
 }
 
-/// Fails when one of `site`'s domains belongs to another of `existing`.
-pub(crate) fn check_domains(existing: &[Site], site: &Site) -> Result<(), StoreError> {
-    for other in existing.iter().filter(|s| s.id != site.id) {
-        if let Some(d) = site
-            .domains()
-            .into_iter()
-            .find(|d| other.domains().contains(d))
-        {
-            return Err(StoreError::DuplicateDomain(d));
-        }
-    }
-    Ok(())
-}
-
-/// Builds a new site with id `id` from a spec, resolving its customer's handle.
-pub(crate) fn new_site(
-    spec: SiteSpec,
-    id: u32,
-    customers: &[Customer],
-    existing: &[Site],
-) -> Result<Site, StoreError> {
-    let customer = spec.customer.clone();
-    let mut site = spec.into_site(id)?;
-    if let Some(handle) = customer {
-        let handle = crate::customers::normalise_handle(&handle)?;
-        let c = customers
-            .iter()
-            .find(|c| c.handle == handle)
-            .ok_or_else(|| crate::sites::SiteSpecError {
-                field: "customer",
-                message: format!("there is no customer {handle:?}"),
-            })?;
-        site.customer_id = Some(c.id);
-    }
-    check_domains(existing, &site)?;
-    Ok(site)
-}
-
-/// The display name stored for a customer: the trimmed name, or the handle when empty.
-pub(crate) fn customer_name(handle: &str, name: &str) -> String {
-    if name.trim().is_empty() {
-        handle.to_string()
-    } else {
-        crate::ingest::enrich::bounded(name.trim(), 200)
-    }
-}
-
 /// Salt for one UTC day.
 pub type DaySalt = (NaiveDate, [u8; 32]);
 
 /// The future a store method returns (boxed, so stores can be chosen at start as `dyn Store`).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
-/// Everything spurlos keeps.
-pub trait Store: Send + Sync + 'static {
+/// One change of the metadata store: a document's new body, or its removal (`body: None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocChange {
+    pub kind: &'static str,
+    pub key: String,
+    pub body: Option<String>,
+}
+
+/// Events and visits: the batch writer's target and the statistics' source.
+pub trait EventStore: Send + Sync {
     /// Stores a batch atomically (shared, so a retry does not copy it).
     fn write_batch(&self, batch: Arc<Batch>) -> StoreFuture<'_, ()>;
     /// Live versions of the sessions that had a hit at or after `since_ts` (for restarts).
@@ -383,6 +252,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Time of the site's first stored event, if any.
     fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>>;
+    /// Deletes every event, session and day archive of these sites and returns once they are
+    /// gone.
+    fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()>;
+}
+
+/// Day archives (see `stats::archive`).
+pub trait ArchiveStore: Send + Sync {
     /// Every archived day of every site.
     fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>>;
     /// Replaces the archive of one day atomically.
@@ -397,102 +273,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>>;
     /// Forgets the archives of these days.
     fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()>;
+}
 
-    /// All sites.
-    fn sites(&self) -> StoreFuture<'_, Vec<Site>>;
-    /// Creates a site; the store picks its id.
-    fn add_site(&self, spec: SiteSpec) -> StoreFuture<'_, Site>;
-    /// Stores changed settings of an existing site (not its main domain or customer); fails
-    /// when an alias belongs to another site.
-    fn update_site(&self, site: Site) -> StoreFuture<'_, Site>;
-    /// Moves a site to a customer (or to none).
-    fn set_site_customer(&self, site_id: u32, customer_id: Option<u32>) -> StoreFuture<'_, ()>;
-    /// Removes a site with all its events, sessions and tokens.
-    fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()>;
-
-    /// All customers, by handle.
-    fn customers(&self) -> StoreFuture<'_, Vec<Customer>>;
-    /// Creates the customer `handle` or renames it; true when it was created.
-    fn put_customer(&self, handle: &str, name: &str) -> StoreFuture<'_, (Customer, bool)>;
-    /// Removes a customer with all its sites (and their data) and tokens.
-    fn remove_customer(&self, customer_id: u32) -> StoreFuture<'_, ()>;
-
-    /// All users with their memberships.
-    fn users(&self) -> StoreFuture<'_, Vec<User>>;
-    /// Creates the user `email` (without a password) or keeps it, and replaces its memberships
-    /// (customer id, role); true when it was created.
-    fn put_user(&self, email: &str, memberships: Vec<(u32, Role)>)
-        -> StoreFuture<'_, (User, bool)>;
-    /// Removes a user with its memberships and password links.
-    fn remove_user(&self, user_id: u32) -> StoreFuture<'_, ()>;
-    /// Saves a one-time set-password link (by its token's hash).
-    fn add_password_link(
-        &self,
-        token_hash: &str,
-        user_id: u32,
-        expires_ts: i64,
-    ) -> StoreFuture<'_, ()>;
-    /// Uses a set-password link: when it exists and has not expired at `now`, sets the user's
-    /// password hash, deletes the link and returns the user's id.
-    fn use_password_link(
-        &self,
-        token_hash: &str,
-        now: i64,
-        password_hash: &str,
-    ) -> StoreFuture<'_, Option<u32>>;
-    /// Whether a set-password link exists and has not expired at `now`.
-    fn password_link_valid(&self, token_hash: &str, now: i64) -> StoreFuture<'_, bool>;
-
-    /// A user's id and password hash by e-mail address (for logging in).
-    fn user_login(&self, email: &str) -> StoreFuture<'_, Option<(u32, String)>>;
-    /// Replaces a user's password hash.
-    fn set_password(&self, user_id: u32, password_hash: &str) -> StoreFuture<'_, ()>;
-    /// Saves a login session (by its cookie's hash) with its CSRF token.
-    fn add_session(
-        &self,
-        token_hash: &str,
-        user_id: u32,
-        csrf: &str,
-        expires_ts: i64,
-    ) -> StoreFuture<'_, ()>;
-    /// The user and CSRF token of a session that has not expired at `now`.
-    fn session(&self, token_hash: &str, now: i64) -> StoreFuture<'_, Option<(User, String)>>;
-    /// Ends a session.
-    fn remove_session(&self, token_hash: &str) -> StoreFuture<'_, ()>;
-
-    /// Creates a shared link (by its secret's hash) with an argon2 password hash or `""`.
-    fn add_share(
-        &self,
-        site_id: u32,
-        token_hash: &str,
-        password_hash: &str,
-    ) -> StoreFuture<'_, SharedLink>;
-    /// The shared links of a site.
-    fn shares(&self, site_id: u32) -> StoreFuture<'_, Vec<SharedLink>>;
-    /// A shared link and its password hash, by its secret's hash.
-    fn share_by_token(&self, token_hash: &str) -> StoreFuture<'_, Option<(SharedLink, String)>>;
-    /// Revokes a shared link of a site.
-    fn remove_share(&self, site_id: u32, share_id: u32) -> StoreFuture<'_, ()>;
-
-    /// Saves a token by its hash.
-    fn add_token(
-        &self,
-        token_hash: &str,
-        scope: TokenScope,
-        access: TokenAccess,
-    ) -> StoreFuture<'_, ()>;
-    /// The scope and access of a token hash, if it exists.
-    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<(TokenScope, TokenAccess)>>;
-    /// Every token.
-    fn tokens(&self) -> StoreFuture<'_, Vec<StoredToken>>;
-    /// Revokes a token (nothing happens when it does not exist).
-    fn remove_token(&self, token_hash: &str) -> StoreFuture<'_, ()>;
-
+/// The daily salts of the visitor hash.
+pub trait SaltStore: Send + Sync {
     /// The salts kept now.
     fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>>;
     /// Replaces the kept salts; salts not in `salts` are gone afterwards.
     fn replace_salts(&self, salts: &[DaySalt]) -> StoreFuture<'_, ()>;
+}
 
+/// A small document store for the tenancy model (`crate::tenancy`): JSON documents by kind and
+/// key, changed in atomic groups, and numeric ids that are never handed out twice. It only
+/// persists: every rule about what the documents mean lives in `crate::tenancy`.
+pub trait MetaStore: Send + Sync {
+    /// Every document of a kind as `(key, body)`, by key.
+    fn docs(&self, kind: &'static str) -> StoreFuture<'_, Vec<(String, String)>>;
+    /// One document's body.
+    fn doc(&self, kind: &'static str, key: &str) -> StoreFuture<'_, Option<String>>;
+    /// Applies changes all at once (all of them or none).
+    fn apply(&self, changes: Vec<DocChange>) -> StoreFuture<'_, ()>;
+    /// A new id of a kind, greater than every id of that kind handed out or stored before
+    /// (also of removed documents).
+    fn next_id(&self, kind: &'static str) -> StoreFuture<'_, u32>;
+}
+
+/// Everything spurlos keeps, chosen at start-up as `Arc<dyn Store>`.
+pub trait Store: EventStore + ArchiveStore + SaltStore + MetaStore + 'static {
     /// Writes everything buffered to durable storage.
     fn checkpoint(&self) -> StoreFuture<'_, ()>;
 }

@@ -1,6 +1,8 @@
 //! Test harness for the ClickHouse store: installs Debian's `clickhouse-server` when missing,
 //! starts servers on free loopback ports with a temporary data directory and a generated config
 //! (optionally as shards of a cluster), and stops them again (also when the test process ends).
+//! With `SPURLOS_TEST_CLICKHOUSE=chdb` the "server" is a current ClickHouse engine instead:
+//! chDB (PyPI's `chdb-core`) behind `scripts/chdb-server.py`, ClickHouse's HTTP interface.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,6 +12,21 @@ use std::time::{Duration, Instant};
 /// Whether this run tests the ClickHouse store (`SPURLOS_TEST_STORE=clickhouse`).
 pub fn enabled() -> bool {
     std::env::var("SPURLOS_TEST_STORE").is_ok_and(|v| v == "clickhouse")
+}
+
+/// Whether the servers are chDB (a current ClickHouse release) rather than Debian's
+/// `clickhouse-server` (`SPURLOS_TEST_CLICKHOUSE=chdb`).
+pub fn chdb() -> bool {
+    std::env::var("SPURLOS_TEST_CLICKHOUSE").is_ok_and(|v| v == "chdb")
+}
+
+/// What the harness's servers run, for skip messages.
+pub fn engine_name() -> &'static str {
+    if chdb() {
+        "chDB"
+    } else {
+        "clickhouse-server"
+    }
 }
 
 /// The path of `clickhouse-server`, installed with apt-get when missing.
@@ -136,6 +153,9 @@ impl ClickHouseServer {
 
     /// Starts the (stopped) server again on the same ports and data.
     pub fn resume(&mut self) {
+        if chdb() {
+            return self.resume_chdb();
+        }
         let binary = server_binary();
         // The watchdog stops the server when the test process ends or when it is told to.
         let script = r#"
@@ -154,6 +174,34 @@ if [ "$4" = 1 ] && ! kill -0 "$3" 2>/dev/null; then rm -rf "$2"; fi
             .arg(&self.dir)
             .arg(std::process::id().to_string())
             .arg(if self.remove_dir { "1" } else { "0" })
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.watchdog = Some(child);
+        wait_until_up(self.http_port, &self.dir);
+    }
+
+    /// Starts `scripts/chdb-server.py` on the same port and data, under the same kind of
+    /// watchdog.
+    fn resume_chdb(&mut self) {
+        let shim = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/chdb-server.py");
+        let script = r#"
+python3 "$1" --port "$5" --path "$2/data" >"$2/stdout.log" 2>&1 &
+c=$!
+trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM INT
+while kill -0 "$3" 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 0.3; done
+kill $c 2>/dev/null; wait $c
+if [ "$4" = 1 ] && ! kill -0 "$3" 2>/dev/null; then rm -rf "$2"; fi
+"#;
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("watchdog")
+            .arg(&shim)
+            .arg(&self.dir)
+            .arg(std::process::id().to_string())
+            .arg(if self.remove_dir { "1" } else { "0" })
+            .arg(self.http_port.to_string())
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
@@ -235,8 +283,10 @@ fn wait_until_up(port: u16, dir: &Path) {
         }
         assert!(
             Instant::now() < deadline,
-            "clickhouse-server did not start: {}",
-            std::fs::read_to_string(dir.join("server.err.log")).unwrap_or_default()
+            "{} did not start: {}{}",
+            engine_name(),
+            std::fs::read_to_string(dir.join("server.err.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.join("stdout.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
     }

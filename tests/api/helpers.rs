@@ -49,6 +49,9 @@ pub fn test_env(data_dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)
             "SPURLOS_CLICKHOUSE_DATABASE".into(),
             super::chserver::database_for(data_dir),
         ));
+        if super::chserver::chdb() {
+            env.push(("SPURLOS_CLICKHOUSE_COMPRESSION".into(), "none".into()));
+        }
     }
     for (k, v) in extra {
         env.retain(|(key, _)| key != k);

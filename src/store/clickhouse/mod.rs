@@ -9,8 +9,8 @@ pub mod spool;
 
 use super::sql::{self, Dialect};
 use super::{
-    ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, SessionAgg, SessionRow, Store, StoreError,
-    StoreFuture,
+    ArchiveRow, ArchiveStore, ArchivedDay, Batch, DaySalt, EventAgg, EventStore, SaltStore,
+    SessionAgg, SessionRow, Store, StoreError, StoreFuture,
 };
 use crate::config::ClickHouseConfig;
 use crate::stats::model::AggregateQuery;
@@ -82,7 +82,13 @@ pub struct ClickHouse {
 }
 
 fn client_for(config: &ClickHouseConfig, url: &str) -> Client {
+    let compression = if config.compression {
+        clickhouse::Compression::Lz4
+    } else {
+        clickhouse::Compression::None
+    };
     Client::default()
+        .with_compression(compression)
         .with_url(url)
         .with_user(&config.user)
         .with_password(&config.password)
@@ -533,7 +539,7 @@ fn salt_bytes(hex: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-impl Store for ClickHouse {
+impl EventStore for ClickHouse {
     fn write_batch(&self, batch: Arc<Batch>) -> StoreFuture<'_, ()> {
         Box::pin(self.write(batch))
     }
@@ -653,6 +659,12 @@ impl Store for ClickHouse {
         })
     }
 
+    fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.delete_site_rows(&site_ids).await })
+    }
+}
+
+impl ArchiveStore for ClickHouse {
     fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>> {
         Box::pin(async move {
             Ok(self
@@ -747,214 +759,9 @@ impl Store for ClickHouse {
                 .map_err(ch("deleting archives"))
         })
     }
+}
 
-    fn sites(&self) -> StoreFuture<'_, Vec<crate::sites::Site>> {
-        Box::pin(self.load_sites())
-    }
-
-    fn add_site(&self, spec: crate::sites::SiteSpec) -> StoreFuture<'_, crate::sites::Site> {
-        Box::pin(self.create_site(spec))
-    }
-
-    fn update_site(&self, site: crate::sites::Site) -> StoreFuture<'_, crate::sites::Site> {
-        Box::pin(self.change_site(site))
-    }
-
-    fn set_site_customer(&self, site_id: u32, customer_id: Option<u32>) -> StoreFuture<'_, ()> {
-        Box::pin(self.move_site(site_id, customer_id))
-    }
-
-    fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            self.delete_site_docs(&[site_id]).await?;
-            self.delete_site_rows(&[site_id]).await
-        })
-    }
-
-    fn customers(&self) -> StoreFuture<'_, Vec<crate::customers::Customer>> {
-        Box::pin(self.load_customers())
-    }
-
-    fn put_customer(
-        &self,
-        handle: &str,
-        name: &str,
-    ) -> StoreFuture<'_, (crate::customers::Customer, bool)> {
-        let (handle, name) = (handle.to_string(), name.to_string());
-        Box::pin(async move { self.upsert_customer(&handle, &name).await })
-    }
-
-    fn remove_customer(&self, customer_id: u32) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            let sites: Vec<u32> = self
-                .load_sites()
-                .await?
-                .into_iter()
-                .filter(|s| s.customer_id == Some(customer_id))
-                .map(|s| s.id)
-                .collect();
-            self.delete_site_docs(&sites).await?;
-            self.delete_customer_docs(customer_id).await?;
-            self.delete_site_rows(&sites).await
-        })
-    }
-
-    fn users(&self) -> StoreFuture<'_, Vec<crate::users::User>> {
-        Box::pin(self.load_users())
-    }
-
-    fn put_user(
-        &self,
-        email: &str,
-        memberships: Vec<(u32, crate::users::Role)>,
-    ) -> StoreFuture<'_, (crate::users::User, bool)> {
-        let email = email.to_string();
-        Box::pin(async move { self.upsert_user(&email, memberships).await })
-    }
-
-    fn remove_user(&self, user_id: u32) -> StoreFuture<'_, ()> {
-        Box::pin(self.delete_user(user_id))
-    }
-
-    fn add_password_link(
-        &self,
-        token_hash: &str,
-        user_id: u32,
-        expires_ts: i64,
-    ) -> StoreFuture<'_, ()> {
-        let hash = token_hash.to_string();
-        Box::pin(async move { self.save_password_link(&hash, user_id, expires_ts).await })
-    }
-
-    fn use_password_link(
-        &self,
-        token_hash: &str,
-        now: i64,
-        password_hash: &str,
-    ) -> StoreFuture<'_, Option<u32>> {
-        let (hash, password) = (token_hash.to_string(), password_hash.to_string());
-        Box::pin(async move { self.redeem_password_link(&hash, now, &password).await })
-    }
-
-    fn password_link_valid(&self, token_hash: &str, now: i64) -> StoreFuture<'_, bool> {
-        let hash = token_hash.to_string();
-        Box::pin(async move { Ok(self.password_link(&hash, now).await?.is_some()) })
-    }
-
-    fn user_login(&self, email: &str) -> StoreFuture<'_, Option<(u32, String)>> {
-        let email = email.to_string();
-        Box::pin(async move { self.login_of(&email).await })
-    }
-
-    fn set_password(&self, user_id: u32, password_hash: &str) -> StoreFuture<'_, ()> {
-        let hash = password_hash.to_string();
-        Box::pin(async move { self.store_password(user_id, &hash).await })
-    }
-
-    fn add_session(
-        &self,
-        token_hash: &str,
-        user_id: u32,
-        csrf: &str,
-        expires_ts: i64,
-    ) -> StoreFuture<'_, ()> {
-        let (hash, csrf) = (token_hash.to_string(), csrf.to_string());
-        Box::pin(async move { self.save_login(&hash, user_id, &csrf, expires_ts).await })
-    }
-
-    fn session(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> StoreFuture<'_, Option<(crate::users::User, String)>> {
-        let hash = token_hash.to_string();
-        Box::pin(async move { self.login_session(&hash, now).await })
-    }
-
-    fn remove_session(&self, token_hash: &str) -> StoreFuture<'_, ()> {
-        let hash = token_hash.to_string();
-        Box::pin(async move { self.delete_docs(meta::LOGIN, vec![hash]).await })
-    }
-
-    fn add_share(
-        &self,
-        site_id: u32,
-        token_hash: &str,
-        password_hash: &str,
-    ) -> StoreFuture<'_, super::SharedLink> {
-        let (hash, password) = (token_hash.to_string(), password_hash.to_string());
-        Box::pin(async move { self.create_share(site_id, &hash, &password).await })
-    }
-
-    fn shares(&self, site_id: u32) -> StoreFuture<'_, Vec<super::SharedLink>> {
-        Box::pin(async move {
-            Ok(self
-                .load_shares()
-                .await?
-                .into_iter()
-                .filter(|s| s.site_id == site_id)
-                .map(|s| s.link())
-                .collect())
-        })
-    }
-
-    fn share_by_token(
-        &self,
-        token_hash: &str,
-    ) -> StoreFuture<'_, Option<(super::SharedLink, String)>> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            Ok(self
-                .load_shares()
-                .await?
-                .into_iter()
-                .find(|s| s.token_hash == hash)
-                .map(|s| (s.link(), s.password_hash)))
-        })
-    }
-
-    fn remove_share(&self, site_id: u32, share_id: u32) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            let found = self
-                .load_shares()
-                .await?
-                .into_iter()
-                .any(|s| s.site_id == site_id && s.id == share_id);
-            if found {
-                self.delete_docs(meta::SHARE, vec![share_id.to_string()])
-                    .await?;
-            }
-            Ok(())
-        })
-    }
-
-    fn add_token(
-        &self,
-        token_hash: &str,
-        scope: super::TokenScope,
-        access: super::TokenAccess,
-    ) -> StoreFuture<'_, ()> {
-        let hash = token_hash.to_string();
-        Box::pin(async move { self.save_token(&hash, scope, access).await })
-    }
-
-    fn token_scope(
-        &self,
-        token_hash: &str,
-    ) -> StoreFuture<'_, Option<(super::TokenScope, super::TokenAccess)>> {
-        let hash = token_hash.to_string();
-        Box::pin(async move { self.token(&hash).await })
-    }
-
-    fn tokens(&self) -> StoreFuture<'_, Vec<super::StoredToken>> {
-        Box::pin(self.load_tokens())
-    }
-
-    fn remove_token(&self, token_hash: &str) -> StoreFuture<'_, ()> {
-        let hash = token_hash.to_string();
-        Box::pin(async move { self.delete_docs(meta::TOKEN, vec![hash]).await })
-    }
-
+impl SaltStore for ClickHouse {
     fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>> {
         Box::pin(async move {
             let rows = self
@@ -1018,7 +825,9 @@ impl Store for ClickHouse {
             Ok(())
         })
     }
+}
 
+impl Store for ClickHouse {
     fn checkpoint(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             // One last attempt to hand spooled batches over; what remains is replayed at the

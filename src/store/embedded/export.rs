@@ -1,86 +1,13 @@
-//! Reading everything out of the embedded store, for `spurlos migrate-store`: the state
-//! (customers, sites, users, tokens, shared links, salts) at once, events and session versions
-//! one site and UTC day at a time.
+//! Reading events and session versions out of the embedded store, one site and window at a
+//! time, for `spurlos migrate-store` (the tenancy documents and salts go through their traits).
 
-use super::{
-    load_customers, load_sites, query_rows, read_attrs, read_salts, read_session, Embedded,
-    ATTR_COLUMNS, SESSION_COLUMNS,
-};
-use crate::store::{Batch, EventRow, StoreError, StoredShare, StoredState, StoredUser};
-use crate::users::Role;
+use super::{query_rows, read_attrs, read_session, Embedded, ATTR_COLUMNS, SESSION_COLUMNS};
+use crate::store::{Batch, EventRow, StoreError};
 use duckdb::params;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 impl Embedded {
-    /// Everything but events and sessions.
-    pub async fn export_state(&self) -> Result<StoredState, StoreError> {
-        let salt_path = self.salt_path.clone();
-        self.with_reader(move |conn| {
-            let mut users: Vec<StoredUser> = query_rows(
-                conn,
-                "SELECT id, email, password_hash, created_ts FROM users ORDER BY id",
-                [],
-                "exporting users",
-                |r| {
-                    Ok(StoredUser {
-                        id: r.get(0)?,
-                        email: r.get(1)?,
-                        password_hash: r.get(2)?,
-                        created_ts: r.get(3)?,
-                        memberships: Vec::new(),
-                    })
-                },
-            )?;
-            let memberships = query_rows(
-                conn,
-                "SELECT user_id, customer_id, role FROM memberships ORDER BY customer_id",
-                [],
-                "exporting memberships",
-                |r| {
-                    Ok((
-                        r.get::<_, u32>(0)?,
-                        r.get::<_, u32>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )?;
-            for (user_id, customer_id, role) in memberships {
-                if let (Some(u), Some(role)) = (
-                    users.iter_mut().find(|u| u.id == user_id),
-                    Role::parse(&role),
-                ) {
-                    u.memberships.push((customer_id, role));
-                }
-            }
-            let tokens = super::load_tokens(conn)?;
-            let shares = query_rows(
-                conn,
-                "SELECT id, site_id, token_hash, password_hash, created_ts FROM shared_links ORDER BY id",
-                [],
-                "exporting shared links",
-                |r| {
-                    Ok(StoredShare {
-                        id: r.get(0)?,
-                        site_id: r.get(1)?,
-                        token_hash: r.get(2)?,
-                        password_hash: r.get(3)?,
-                        created_ts: r.get(4)?,
-                    })
-                },
-            )?;
-            Ok(StoredState {
-                customers: load_customers(conn)?,
-                sites: load_sites(conn)?,
-                users,
-                tokens,
-                shares,
-                salts: read_salts(&salt_path)?,
-            })
-        })
-        .await
-    }
-
     /// Per site: the number of events and session versions, and the first and last UTC second
     /// with any of them.
     pub async fn export_spans(&self) -> Result<Vec<(u32, u64, i64, i64)>, StoreError> {

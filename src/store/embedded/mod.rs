@@ -2,16 +2,15 @@
 //! written in batches through DuckDB's appender and queried with the SQL in [`sql`].
 
 mod export;
+mod legacy;
+mod meta;
 
 use super::sql::{self, Dialect};
 use super::{
-    ArchiveRow, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, SessionAgg, SessionRow,
-    SharedLink, Store, StoreError, StoreFuture, StoredToken, TokenAccess, TokenScope, VisitAttrs,
+    ArchiveRow, ArchiveStore, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, EventStore,
+    SaltStore, SessionAgg, SessionRow, Store, StoreError, StoreFuture, VisitAttrs,
 };
-use crate::customers::{normalise_handle, Customer};
-use crate::sites::{Site, SiteSpec};
 use crate::stats::model::AggregateQuery;
-use crate::users::{normalise_email, Membership, Role, User};
 use chrono::NaiveDate;
 use duckdb::arrow::array::{
     ArrayRef, BooleanArray, Int64Array, Int8Array, StringArray, UInt32Array, UInt64Array,
@@ -22,34 +21,52 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-const MIGRATIONS: &[(&str, &str)] = &[
+/// One schema step: SQL, or a Rust function (run in the same transaction as its record).
+enum Step {
+    Sql(&'static str),
+    Rust(fn(&Connection) -> Result<(), StoreError>),
+}
+
+const MIGRATIONS: &[(&str, Step)] = &[
     (
         "0001_init",
-        include_str!("../../../migrations/duckdb/0001_init.sql"),
+        Step::Sql(include_str!("../../../migrations/duckdb/0001_init.sql")),
     ),
     (
         "0002_archive",
-        include_str!("../../../migrations/duckdb/0002_archive.sql"),
+        Step::Sql(include_str!("../../../migrations/duckdb/0002_archive.sql")),
     ),
     (
         "0003_customers",
-        include_str!("../../../migrations/duckdb/0003_customers.sql"),
+        Step::Sql(include_str!(
+            "../../../migrations/duckdb/0003_customers.sql"
+        )),
     ),
     (
         "0004_users",
-        include_str!("../../../migrations/duckdb/0004_users.sql"),
+        Step::Sql(include_str!("../../../migrations/duckdb/0004_users.sql")),
     ),
     (
         "0005_sessions",
-        include_str!("../../../migrations/duckdb/0005_sessions.sql"),
+        Step::Sql(include_str!("../../../migrations/duckdb/0005_sessions.sql")),
     ),
     (
         "0006_shares",
-        include_str!("../../../migrations/duckdb/0006_shares.sql"),
+        Step::Sql(include_str!("../../../migrations/duckdb/0006_shares.sql")),
     ),
     (
         "0007_token_access",
-        include_str!("../../../migrations/duckdb/0007_token_access.sql"),
+        Step::Sql(include_str!(
+            "../../../migrations/duckdb/0007_token_access.sql"
+        )),
+    ),
+    (
+        "0008_meta",
+        Step::Sql(include_str!("../../../migrations/duckdb/0008_meta.sql")),
+    ),
+    (
+        "0009_tenancy_documents",
+        Step::Rust(legacy::move_to_documents),
     ),
 ];
 
@@ -152,7 +169,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_ts BIGINT NOT NULL)",
     )
     .map_err(db("creating the migrations table"))?;
-    for (name, sql) in MIGRATIONS {
+    for (name, step) in MIGRATIONS {
         let done: i64 = conn
             .query_row(
                 "SELECT count(*) FROM schema_migrations WHERE name = ?",
@@ -163,16 +180,27 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         if done > 0 {
             continue;
         }
-        let now = chrono::Utc::now().timestamp();
-        let body = sql.trim().trim_end_matches(';');
-        let apply = format!(
-            "BEGIN TRANSACTION; {body}; INSERT INTO schema_migrations VALUES ('{name}', {now}); COMMIT;"
-        );
-        conn.execute_batch(&apply)
-            .map_err(|source| StoreError::Migration {
-                name: name.to_string(),
-                source,
-            })?;
+        let failed = |source| StoreError::Migration {
+            name: name.to_string(),
+            source,
+        };
+        conn.execute_batch("BEGIN TRANSACTION").map_err(failed)?;
+        let applied = match step {
+            Step::Sql(sql) => conn.execute_batch(sql).map_err(failed),
+            Step::Rust(f) => f(conn),
+        }
+        .and_then(|()| {
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?)",
+                params![name, chrono::Utc::now().timestamp()],
+            )
+            .map_err(failed)?;
+            conn.execute_batch("COMMIT").map_err(failed)
+        });
+        if let Err(e) = applied {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -418,120 +446,6 @@ fn grouped_rows<T>(
     Ok(rows)
 }
 
-type SiteRow = (u32, String, String, String, u8, bool, String, Option<u32>);
-
-fn site_from_row(r: &Row<'_>) -> duckdb::Result<SiteRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
-}
-
-fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT s.id, s.domain, s.aliases, s.timezone, s.ip_mask_bytes, s.respect_dnt, s.excluded_ranges, c.customer_id \
-             FROM sites s LEFT JOIN site_customers c ON c.site_id = s.id ORDER BY s.domain",
-        )
-        .map_err(db("listing sites"))?;
-    let rows = stmt
-        .query_map([], site_from_row)
-        .map_err(db("listing sites"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db("reading sites"))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, domain, aliases, timezone, mask, dnt, ranges, customer_id)| Site {
-                id,
-                domain,
-                aliases: split_list(&aliases),
-                timezone,
-                ip_mask_bytes: mask,
-                respect_dnt: dnt,
-                excluded_ranges: split_list(&ranges)
-                    .iter()
-                    .filter_map(|r| r.parse().ok())
-                    .collect(),
-                customer_id,
-            },
-        )
-        .collect())
-}
-
-fn load_customers(conn: &Connection) -> Result<Vec<Customer>, StoreError> {
-    let mut stmt = conn
-        .prepare("SELECT id, handle, name FROM customers ORDER BY handle")
-        .map_err(db("listing customers"))?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(Customer {
-                id: r.get(0)?,
-                handle: r.get(1)?,
-                name: r.get(2)?,
-            })
-        })
-        .map_err(db("listing customers"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db("reading customers"))?;
-    Ok(rows)
-}
-
-fn load_users(conn: &Connection) -> Result<Vec<User>, StoreError> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT u.id, u.email, u.password_hash <> '', c.handle, m.role FROM users u \
-             LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN customers c ON c.id = m.customer_id \
-             ORDER BY u.email, c.handle",
-        )
-        .map_err(db("listing users"))?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, bool>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })
-        .map_err(db("listing users"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db("reading users"))?;
-    let mut users: Vec<User> = Vec::new();
-    for (id, email, has_password, handle, role) in rows {
-        if users.last().is_none_or(|u| u.id != id) {
-            users.push(User {
-                id,
-                email,
-                has_password,
-                memberships: Vec::new(),
-            });
-        }
-        if let (Some(customer), Some(role), Some(user)) = (
-            handle,
-            role.as_deref().and_then(Role::parse),
-            users.last_mut(),
-        ) {
-            user.memberships.push(Membership { customer, role });
-        }
-    }
-    Ok(users)
-}
-
 /// Runs a query and reads every row with `read`; errors name `context`.
 fn query_rows<T, P: duckdb::Params>(
     conn: &Connection,
@@ -549,64 +463,7 @@ fn query_rows<T, P: duckdb::Params>(
     rows
 }
 
-/// Every token with its scope and access.
-fn load_tokens(conn: &Connection) -> Result<Vec<StoredToken>, StoreError> {
-    query_rows(
-        conn,
-        "SELECT t.token_hash, t.id, t.kind, t.created_ts, COALESCE(a.access, 'read') FROM ( \
-           SELECT token_hash, site_id AS id, 's' AS kind, created_ts FROM tokens \
-           UNION ALL SELECT token_hash, customer_id, 'c', created_ts FROM customer_tokens \
-         ) t LEFT JOIN token_access a ON a.token_hash = t.token_hash ORDER BY t.created_ts",
-        [],
-        "listing tokens",
-        |r| {
-            let id: u32 = r.get(1)?;
-            let kind: String = r.get(2)?;
-            let access: String = r.get(4)?;
-            Ok(StoredToken {
-                hash: r.get(0)?,
-                scope: if kind == "c" {
-                    TokenScope::Customer(id)
-                } else {
-                    TokenScope::Site(id)
-                },
-                access: if access == "manage" {
-                    TokenAccess::Manage
-                } else {
-                    TokenAccess::Read
-                },
-                created_ts: r.get(3)?,
-            })
-        },
-    )
-}
-
-/// Deletes a site with everything that belongs to it (inside the caller's transaction).
-fn delete_site(conn: &Connection, site_id: u32) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM token_access WHERE token_hash IN (SELECT token_hash FROM tokens WHERE site_id = ?)",
-        [site_id],
-    )
-    .map_err(db("removing a site"))?;
-    for table in [
-        "events",
-        "props",
-        "sessions",
-        "tokens",
-        "archive",
-        "archived_days",
-        "site_customers",
-        "shared_links",
-        "sites",
-    ] {
-        let col = if table == "sites" { "id" } else { "site_id" };
-        conn.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [site_id])
-            .map_err(db("removing a site"))?;
-    }
-    Ok(())
-}
-
-impl Store for Embedded {
+impl EventStore for Embedded {
     fn write_batch(&self, batch: Arc<Batch>) -> StoreFuture<'_, ()> {
         let counts = self.site_events.clone();
         Box::pin(async move {
@@ -714,6 +571,27 @@ impl Store for Embedded {
         })
     }
 
+    fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()> {
+        self.site_events.forget(&site_ids);
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn.transaction().map_err(db("starting a site removal"))?;
+                for table in ["events", "props", "sessions", "archive", "archived_days"] {
+                    for id in &site_ids {
+                        tx.execute(&format!("DELETE FROM {table} WHERE site_id = ?"), [id])
+                            .map_err(db("removing a site's data"))?;
+                    }
+                }
+                tx.commit().map_err(db("committing a site removal"))?;
+                conn.execute_batch("CHECKPOINT")
+                    .map_err(db("checkpointing"))
+            })
+            .await
+        })
+    }
+}
+
+impl ArchiveStore for Embedded {
     fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>> {
         Box::pin(async move {
             self.with_reader(|conn| {
@@ -834,608 +712,9 @@ impl Store for Embedded {
             .await
         })
     }
+}
 
-    fn sites(&self) -> StoreFuture<'_, Vec<Site>> {
-        Box::pin(async move { self.with_reader(load_sites).await })
-    }
-
-    fn add_site(&self, spec: SiteSpec) -> StoreFuture<'_, Site> {
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let next: i64 = conn
-                    .query_row("SELECT COALESCE(max(id), 0) + 1 FROM sites", [], |r| {
-                        r.get(0)
-                    })
-                    .map_err(db("choosing a site id"))?;
-                let site = super::new_site(
-                    spec,
-                    next as u32,
-                    &load_customers(conn)?,
-                    &load_sites(conn)?,
-                )?;
-                let ranges: Vec<String> =
-                    site.excluded_ranges.iter().map(|r| r.to_string()).collect();
-                conn.execute(
-                    "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    params![
-                        site.id,
-                        site.domain,
-                        site.aliases.join(","),
-                        site.timezone,
-                        site.ip_mask_bytes,
-                        site.respect_dnt,
-                        ranges.join(","),
-                        chrono::Utc::now().timestamp()
-                    ],
-                )
-                .map_err(db("inserting a site"))?;
-                if let Some(c) = site.customer_id {
-                    conn.execute(
-                        "INSERT INTO site_customers VALUES (?, ?)",
-                        params![site.id, c],
-                    )
-                    .map_err(db("assigning a site to its customer"))?;
-                }
-                Ok(site)
-            })
-            .await
-        })
-    }
-
-    fn update_site(&self, site: Site) -> StoreFuture<'_, Site> {
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                super::check_domains(&load_sites(conn)?, &site)?;
-                let ranges: Vec<String> =
-                    site.excluded_ranges.iter().map(|r| r.to_string()).collect();
-                conn.execute(
-                    "UPDATE sites SET aliases = ?, timezone = ?, ip_mask_bytes = ?, respect_dnt = ?, excluded_ranges = ? WHERE id = ?",
-                    params![
-                        site.aliases.join(","),
-                        site.timezone,
-                        site.ip_mask_bytes,
-                        site.respect_dnt,
-                        ranges.join(","),
-                        site.id
-                    ],
-                )
-                .map_err(db("changing a site"))?;
-                Ok(site)
-            })
-            .await
-        })
-    }
-
-    fn set_site_customer(&self, site_id: u32, customer_id: Option<u32>) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let tx = conn.transaction().map_err(db("starting a site move"))?;
-                tx.execute("DELETE FROM site_customers WHERE site_id = ?", [site_id])
-                    .map_err(db("moving a site"))?;
-                if let Some(c) = customer_id {
-                    tx.execute(
-                        "INSERT INTO site_customers VALUES (?, ?)",
-                        params![site_id, c],
-                    )
-                    .map_err(db("moving a site"))?;
-                }
-                tx.commit().map_err(db("committing a site move"))
-            })
-            .await
-        })
-    }
-
-    fn remove_site(&self, site_id: u32) -> StoreFuture<'_, ()> {
-        self.site_events.forget(&[site_id]);
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let tx = conn.transaction().map_err(db("starting a site removal"))?;
-                delete_site(&tx, site_id)?;
-                tx.commit().map_err(db("committing a site removal"))?;
-                conn.execute_batch("CHECKPOINT")
-                    .map_err(db("checkpointing"))
-            })
-            .await
-        })
-    }
-
-    fn customers(&self) -> StoreFuture<'_, Vec<Customer>> {
-        Box::pin(async move { self.with_reader(load_customers).await })
-    }
-
-    fn put_customer(&self, handle: &str, name: &str) -> StoreFuture<'_, (Customer, bool)> {
-        let handle = handle.to_string();
-        let name = name.to_string();
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let handle = normalise_handle(&handle)?;
-                let name = super::customer_name(&handle, &name);
-                if let Some(c) = load_customers(conn)?
-                    .into_iter()
-                    .find(|c| c.handle == handle)
-                {
-                    conn.execute(
-                        "UPDATE customers SET name = ? WHERE id = ?",
-                        params![name, c.id],
-                    )
-                    .map_err(db("renaming a customer"))?;
-                    return Ok((Customer { name, ..c }, false));
-                }
-                let id: i64 = conn
-                    .query_row("SELECT COALESCE(max(id), 0) + 1 FROM customers", [], |r| {
-                        r.get(0)
-                    })
-                    .map_err(db("choosing a customer id"))?;
-                conn.execute(
-                    "INSERT INTO customers VALUES (?, ?, ?, ?)",
-                    params![id as u32, handle, name, chrono::Utc::now().timestamp()],
-                )
-                .map_err(db("inserting a customer"))?;
-                Ok((
-                    Customer {
-                        id: id as u32,
-                        handle,
-                        name,
-                    },
-                    true,
-                ))
-            })
-            .await
-        })
-    }
-
-    fn remove_customer(&self, customer_id: u32) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            let sites: Vec<u32> = self
-                .sites()
-                .await?
-                .into_iter()
-                .filter(|s| s.customer_id == Some(customer_id))
-                .map(|s| s.id)
-                .collect();
-            self.site_events.forget(&sites);
-            self.with_writer(move |conn| {
-                let tx = conn
-                    .transaction()
-                    .map_err(db("starting a customer removal"))?;
-                for id in sites {
-                    delete_site(&tx, id)?;
-                }
-                tx.execute(
-                    "DELETE FROM token_access WHERE token_hash IN (SELECT token_hash FROM customer_tokens WHERE customer_id = ?)",
-                    [customer_id],
-                )
-                .map_err(db("removing a customer"))?;
-                for table in ["customer_tokens", "customers"] {
-                    let col = if table == "customers" {
-                        "id"
-                    } else {
-                        "customer_id"
-                    };
-                    tx.execute(
-                        &format!("DELETE FROM {table} WHERE {col} = ?"),
-                        [customer_id],
-                    )
-                    .map_err(db("removing a customer"))?;
-                }
-                tx.commit().map_err(db("committing a customer removal"))?;
-                conn.execute_batch("CHECKPOINT")
-                    .map_err(db("checkpointing"))
-            })
-            .await
-        })
-    }
-
-    fn users(&self) -> StoreFuture<'_, Vec<User>> {
-        Box::pin(async move { self.with_reader(load_users).await })
-    }
-
-    fn put_user(
-        &self,
-        email: &str,
-        memberships: Vec<(u32, Role)>,
-    ) -> StoreFuture<'_, (User, bool)> {
-        let email = email.to_string();
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let email = normalise_email(&email)?;
-                let tx = conn.transaction().map_err(db("starting a user change"))?;
-                let existing = load_users(&tx)?.into_iter().find(|u| u.email == email);
-                let created = existing.is_none();
-                let id = match existing {
-                    Some(u) => u.id,
-                    None => {
-                        let id: i64 = tx
-                            .query_row("SELECT COALESCE(max(id), 0) + 1 FROM users", [], |r| {
-                                r.get(0)
-                            })
-                            .map_err(db("choosing a user id"))?;
-                        tx.execute(
-                            "INSERT INTO users VALUES (?, ?, '', ?)",
-                            params![id as u32, email, chrono::Utc::now().timestamp()],
-                        )
-                        .map_err(db("inserting a user"))?;
-                        id as u32
-                    }
-                };
-                tx.execute("DELETE FROM memberships WHERE user_id = ?", [id])
-                    .map_err(db("replacing memberships"))?;
-                for (customer_id, role) in memberships {
-                    tx.execute(
-                        "INSERT INTO memberships VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                        params![id, customer_id, role.as_str()],
-                    )
-                    .map_err(db("adding a membership"))?;
-                }
-                let user = load_users(&tx)?
-                    .into_iter()
-                    .find(|u| u.id == id)
-                    .ok_or_else(|| StoreError::Task("the user vanished".into()))?;
-                tx.commit().map_err(db("committing a user change"))?;
-                Ok((user, created))
-            })
-            .await
-        })
-    }
-
-    fn remove_user(&self, user_id: u32) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let tx = conn.transaction().map_err(db("starting a user removal"))?;
-                for table in ["memberships", "password_links", "user_sessions", "users"] {
-                    let col = if table == "users" { "id" } else { "user_id" };
-                    tx.execute(&format!("DELETE FROM {table} WHERE {col} = ?"), [user_id])
-                        .map_err(db("removing a user"))?;
-                }
-                tx.commit().map_err(db("committing a user removal"))
-            })
-            .await
-        })
-    }
-
-    fn add_password_link(
-        &self,
-        token_hash: &str,
-        user_id: u32,
-        expires_ts: i64,
-    ) -> StoreFuture<'_, ()> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                conn.execute(
-                    "INSERT INTO password_links VALUES (?, ?, ?)",
-                    params![hash, user_id, expires_ts],
-                )
-                .map_err(db("saving a password link"))?;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    fn use_password_link(
-        &self,
-        token_hash: &str,
-        now: i64,
-        password_hash: &str,
-    ) -> StoreFuture<'_, Option<u32>> {
-        let hash = token_hash.to_string();
-        let password_hash = password_hash.to_string();
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let tx = conn.transaction().map_err(db("starting a password change"))?;
-                let user: Option<u32> = {
-                    let mut stmt = tx
-                        .prepare("SELECT user_id FROM password_links WHERE token_hash = ? AND expires_ts > ?")
-                        .map_err(db("looking up a password link"))?;
-                    let mut rows = stmt
-                        .query(params![hash, now])
-                        .map_err(db("looking up a password link"))?;
-                    match rows.next().map_err(db("looking up a password link"))? {
-                        Some(r) => Some(r.get(0).map_err(db("reading a password link"))?),
-                        None => None,
-                    }
-                };
-                if let Some(id) = user {
-                    tx.execute(
-                        "UPDATE users SET password_hash = ? WHERE id = ?",
-                        params![password_hash, id],
-                    )
-                    .map_err(db("setting a password"))?;
-                    tx.execute("DELETE FROM password_links WHERE token_hash = ?", [&hash])
-                        .map_err(db("using a password link"))?;
-                }
-                tx.commit().map_err(db("committing a password change"))?;
-                Ok(user)
-            })
-            .await
-        })
-    }
-
-    fn password_link_valid(&self, token_hash: &str, now: i64) -> StoreFuture<'_, bool> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            self.with_reader(move |conn| {
-                conn.query_row(
-                    "SELECT count(*) FROM password_links WHERE token_hash = ? AND expires_ts > ?",
-                    params![hash, now],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map(|n| n > 0)
-                .map_err(db("looking up a password link"))
-            })
-            .await
-        })
-    }
-
-    fn user_login(&self, email: &str) -> StoreFuture<'_, Option<(u32, String)>> {
-        let email = email.to_string();
-        Box::pin(async move {
-            self.with_reader(move |conn| {
-                let Ok(email) = normalise_email(&email) else {
-                    return Ok(None);
-                };
-                let mut stmt = conn
-                    .prepare("SELECT id, password_hash FROM users WHERE email = ?")
-                    .map_err(db("looking up a user"))?;
-                let mut rows = stmt.query([email]).map_err(db("looking up a user"))?;
-                match rows.next().map_err(db("looking up a user"))? {
-                    Some(r) => Ok(Some((
-                        r.get(0).map_err(db("reading a user"))?,
-                        r.get(1).map_err(db("reading a user"))?,
-                    ))),
-                    None => Ok(None),
-                }
-            })
-            .await
-        })
-    }
-
-    fn set_password(&self, user_id: u32, password_hash: &str) -> StoreFuture<'_, ()> {
-        let hash = password_hash.to_string();
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                conn.execute(
-                    "UPDATE users SET password_hash = ? WHERE id = ?",
-                    params![hash, user_id],
-                )
-                .map_err(db("setting a password"))?;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    fn add_session(
-        &self,
-        token_hash: &str,
-        user_id: u32,
-        csrf: &str,
-        expires_ts: i64,
-    ) -> StoreFuture<'_, ()> {
-        let (hash, csrf) = (token_hash.to_string(), csrf.to_string());
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                conn.execute(
-                    "INSERT INTO user_sessions VALUES (?, ?, ?, ?)",
-                    params![hash, user_id, csrf, expires_ts],
-                )
-                .map_err(db("saving a session"))?;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    fn session(&self, token_hash: &str, now: i64) -> StoreFuture<'_, Option<(User, String)>> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            self.with_reader(move |conn| {
-                let found: Option<(u32, String)> = {
-                    let mut stmt = conn
-                        .prepare("SELECT user_id, csrf FROM user_sessions WHERE token_hash = ? AND expires_ts > ?")
-                        .map_err(db("looking up a session"))?;
-                    let mut rows = stmt
-                        .query(params![hash, now])
-                        .map_err(db("looking up a session"))?;
-                    match rows.next().map_err(db("looking up a session"))? {
-                        Some(r) => Some((
-                            r.get(0).map_err(db("reading a session"))?,
-                            r.get(1).map_err(db("reading a session"))?,
-                        )),
-                        None => None,
-                    }
-                };
-                let Some((user_id, csrf)) = found else {
-                    return Ok(None);
-                };
-                Ok(load_users(conn)?
-                    .into_iter()
-                    .find(|u| u.id == user_id)
-                    .map(|u| (u, csrf)))
-            })
-            .await
-        })
-    }
-
-    fn remove_session(&self, token_hash: &str) -> StoreFuture<'_, ()> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                conn.execute("DELETE FROM user_sessions WHERE token_hash = ?", [hash])
-                    .map_err(db("ending a session"))?;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    fn add_share(
-        &self,
-        site_id: u32,
-        token_hash: &str,
-        password_hash: &str,
-    ) -> StoreFuture<'_, SharedLink> {
-        let (hash, password) = (token_hash.to_string(), password_hash.to_string());
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let id: i64 = conn
-                    .query_row(
-                        "SELECT COALESCE(max(id), 0) + 1 FROM shared_links",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .map_err(db("choosing a shared link id"))?;
-                let now = chrono::Utc::now().timestamp();
-                conn.execute(
-                    "INSERT INTO shared_links VALUES (?, ?, ?, ?, ?)",
-                    params![id as u32, site_id, hash, password, now],
-                )
-                .map_err(db("saving a shared link"))?;
-                Ok(SharedLink {
-                    id: id as u32,
-                    site_id,
-                    has_password: !password.is_empty(),
-                    created_ts: now,
-                })
-            })
-            .await
-        })
-    }
-
-    fn shares(&self, site_id: u32) -> StoreFuture<'_, Vec<SharedLink>> {
-        Box::pin(async move {
-            self.with_reader(move |conn| {
-                let mut stmt = conn
-                    .prepare("SELECT id, site_id, password_hash <> '', created_ts FROM shared_links WHERE site_id = ? ORDER BY id")
-                    .map_err(db("listing shared links"))?;
-                let rows = stmt
-                    .query_map([site_id], |r| {
-                        Ok(SharedLink {
-                            id: r.get(0)?,
-                            site_id: r.get(1)?,
-                            has_password: r.get(2)?,
-                            created_ts: r.get(3)?,
-                        })
-                    })
-                    .map_err(db("listing shared links"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("reading shared links"))?;
-                Ok(rows)
-            })
-            .await
-        })
-    }
-
-    fn share_by_token(&self, token_hash: &str) -> StoreFuture<'_, Option<(SharedLink, String)>> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            self.with_reader(move |conn| {
-                let mut stmt = conn
-                    .prepare("SELECT id, site_id, password_hash, created_ts FROM shared_links WHERE token_hash = ?")
-                    .map_err(db("looking up a shared link"))?;
-                let mut rows = stmt.query([hash]).map_err(db("looking up a shared link"))?;
-                let Some(r) = rows.next().map_err(db("looking up a shared link"))? else {
-                    return Ok(None);
-                };
-                let password: String = r.get(2).map_err(db("reading a shared link"))?;
-                Ok(Some((
-                    SharedLink {
-                        id: r.get(0).map_err(db("reading a shared link"))?,
-                        site_id: r.get(1).map_err(db("reading a shared link"))?,
-                        has_password: !password.is_empty(),
-                        created_ts: r.get(3).map_err(db("reading a shared link"))?,
-                    },
-                    password,
-                )))
-            })
-            .await
-        })
-    }
-
-    fn remove_share(&self, site_id: u32, share_id: u32) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                conn.execute(
-                    "DELETE FROM shared_links WHERE site_id = ? AND id = ?",
-                    params![site_id, share_id],
-                )
-                .map_err(db("revoking a shared link"))?;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    fn add_token(
-        &self,
-        token_hash: &str,
-        scope: TokenScope,
-        access: TokenAccess,
-    ) -> StoreFuture<'_, ()> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let now = chrono::Utc::now().timestamp();
-                let tx = conn.transaction().map_err(db("starting a token"))?;
-                match scope {
-                    TokenScope::Site(id) => tx.execute(
-                        "INSERT INTO tokens VALUES (?, ?, ?)",
-                        params![hash, id, now],
-                    ),
-                    TokenScope::Customer(id) => tx.execute(
-                        "INSERT INTO customer_tokens VALUES (?, ?, ?)",
-                        params![hash, id, now],
-                    ),
-                }
-                .map_err(db("saving a token"))?;
-                if access == TokenAccess::Manage {
-                    tx.execute(
-                        "INSERT INTO token_access VALUES (?, ?)",
-                        params![hash, access.as_str()],
-                    )
-                    .map_err(db("saving a token"))?;
-                }
-                tx.commit().map_err(db("committing a token"))
-            })
-            .await
-        })
-    }
-
-    fn token_scope(&self, token_hash: &str) -> StoreFuture<'_, Option<(TokenScope, TokenAccess)>> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            Ok(self
-                .tokens()
-                .await?
-                .into_iter()
-                .find(|t| t.hash == hash)
-                .map(|t| (t.scope, t.access)))
-        })
-    }
-
-    fn tokens(&self) -> StoreFuture<'_, Vec<StoredToken>> {
-        Box::pin(async move { self.with_reader(load_tokens).await })
-    }
-
-    fn remove_token(&self, token_hash: &str) -> StoreFuture<'_, ()> {
-        let hash = token_hash.to_string();
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let tx = conn.transaction().map_err(db("starting a token removal"))?;
-                for table in ["tokens", "customer_tokens", "token_access"] {
-                    tx.execute(
-                        &format!("DELETE FROM {table} WHERE token_hash = ?"),
-                        [&hash],
-                    )
-                    .map_err(db("revoking a token"))?;
-                }
-                tx.commit().map_err(db("committing a token removal"))
-            })
-            .await
-        })
-    }
-
+impl SaltStore for Embedded {
     fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>> {
         Box::pin(async move {
             let path = self.salt_path.clone();
@@ -1454,7 +733,9 @@ impl Store for Embedded {
                 .map_err(|e| StoreError::Task(e.to_string()))?
         })
     }
+}
 
+impl Store for Embedded {
     fn checkpoint(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.with_writer(|conn| {

@@ -348,7 +348,7 @@ impl<'q> Builder<'q> {
     fn join_sessions(&self, sub: &str) -> String {
         match self.d {
             Dialect::DuckDb => format!(" JOIN ({sub}) d ON d.session_id = s.session_id"),
-            Dialect::ClickHouse => format!(" ALL INNER JOIN ({sub}) USING session_id"),
+            Dialect::ClickHouse => format!(" ALL INNER JOIN ({sub}) AS d USING session_id"),
         }
     }
 }
@@ -395,7 +395,7 @@ pub fn event_aggregate(q: &AggregateQuery, approximate: bool, d: Dialect) -> Sta
         let live = format!("SELECT session_id, entry_page, exit_page FROM sessions WHERE {cond} GROUP BY session_id, entry_page, exit_page HAVING sum(sign) > 0");
         from.push_str(&match d {
             Dialect::DuckDb => format!(" JOIN ({live}) ls ON ls.session_id = e.session_id"),
-            Dialect::ClickHouse => format!(" ALL INNER JOIN ({live}) USING session_id"),
+            Dialect::ClickHouse => format!(" ALL INNER JOIN ({live}) AS ls USING session_id"),
         });
     }
     from.push_str(&b.prop_joins());
@@ -527,3 +527,6 @@ pub fn session_aggregate(q: &AggregateQuery, d: Dialect) -> Statement {
         params: b.params,
     }
 }
+
+#[cfg(test)]
+mod tests;

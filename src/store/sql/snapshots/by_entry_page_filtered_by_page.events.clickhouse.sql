@@ -1,0 +1,2 @@
+SELECT [toString(entry_page) AS g0] AS dims, uniqExact(visitor_id), countIf(name = 'pageview'), count(*) FROM events ALL INNER JOIN (SELECT session_id, entry_page, exit_page FROM sessions WHERE site_id = ? AND start_ts < ? AND end_ts >= ? GROUP BY session_id, entry_page, exit_page HAVING sum(sign) > 0) AS ls USING session_id WHERE site_id = ? AND ts >= ? AND ts < ? AND (positionCaseInsensitiveUTF8(pathname, ?) > 0) GROUP BY g0
+-- params: 7, 1718064000, 1717977600, 7, 1717977600, 1718064000, "/blog"

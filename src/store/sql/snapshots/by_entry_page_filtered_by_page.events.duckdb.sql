@@ -1,0 +1,2 @@
+SELECT ls.entry_page, count(DISTINCT e.visitor_id), count(*) FILTER (WHERE e.name = 'pageview'), count(*) FROM events e JOIN (SELECT session_id, entry_page, exit_page FROM sessions WHERE site_id = ? AND start_ts < ? AND end_ts >= ? GROUP BY session_id, entry_page, exit_page HAVING sum(sign) > 0) ls ON ls.session_id = e.session_id WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ? AND (contains(lower(e.pathname), lower(?))) GROUP BY 1
+-- params: 7, 1718064000, 1717977600, 7, 1717977600, 1718064000, "/blog"

@@ -1,0 +1,2 @@
+SELECT [toString(d0) AS g0] AS dims, toInt64(sum(sign)), toInt64(sum(sign * pageviews)), toInt64(sum(if(pageviews = 1 AND interactive = 0, toInt64(sign), toInt64(0)))), toInt64(sum(sign * (end_ts - start_ts))) FROM sessions ALL INNER JOIN (SELECT DISTINCT session_id, pathname AS d0 FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) AS d USING session_id WHERE site_id = ? AND start_ts >= ? AND start_ts < ? GROUP BY g0
+-- params: 7, 1717977600, 1718150400, 7, 1717977600, 1718064000

@@ -1,0 +1,2 @@
+SELECT d.d0, CAST(sum(s.sign) AS BIGINT), CAST(sum(s.sign * s.pageviews) AS BIGINT), CAST(sum(CASE WHEN s.pageviews = 1 AND s.interactive = 0 THEN s.sign ELSE 0 END) AS BIGINT), CAST(sum(s.sign * (s.end_ts - s.start_ts)) AS BIGINT) FROM sessions s JOIN (SELECT DISTINCT e.session_id, e.pathname AS d0 FROM events e WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ?) d ON d.session_id = s.session_id WHERE s.site_id = ? AND s.start_ts >= ? AND s.start_ts < ? GROUP BY 1
+-- params: 7, 1717977600, 1718150400, 7, 1717977600, 1718064000

@@ -1,0 +1,2 @@
+SELECT count(DISTINCT e.visitor_id), count(*) FILTER (WHERE e.name = 'pageview'), count(*) FROM events e WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ?
+-- params: 7, 1717977600, 1718064000
