@@ -6,7 +6,8 @@ serves the part of ClickHouse's HTTP interface that spurlos's ClickHouse store u
 integration tests run on a current ClickHouse as well as on Debian's clickhouse-server 18.16:
 
 * `POST /` (or `GET /`) with the query in the `query` parameter and/or the body, `database`,
-  and settings as further parameters; answers in the query's `FORMAT` (TabSeparated when none);
+  and settings as further parameters; answers in the query's `FORMAT`, else `default_format`,
+  else TabSeparated;
 * `INSERT INTO t (cols) FORMAT RowBinary` with the rows in the body (plain or chunked): the rows
   go through a temporary file and `file()`, since chDB takes queries as text;
 * errors as ClickHouse answers them: status 500 and `Code: N. DB::Exception: ...` as the body.
@@ -71,7 +72,7 @@ class Engine:
                 query = query + " " + body.decode("utf-8")
             elif query is None:
                 query = body.decode("utf-8")
-            fmt = "TabSeparated"
+            fmt = params.get("default_format") or "TabSeparated"
             m = TRAILING_FORMAT.search(query)
             if m:
                 fmt = m.group(1)
@@ -153,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, b"Ok.\n")
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         body = read_body(self)
+        if os.environ.get("CHDB_SERVER_LOG"):
+            print(params, body[:300], flush=True)
         try:
             self.answer(200, self.engine.execute(params, body))
         except Exception as e:  # chDB raises RuntimeError with ClickHouse's own message
