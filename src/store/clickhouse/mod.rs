@@ -3,39 +3,24 @@
 //! ClickHouse does not take wait in an on-disk spool. Schema in `migrations/clickhouse/`, stats
 //! SQL shared with the embedded store in [`super::sql`].
 
+mod archive;
 mod meta;
 pub mod rows;
+mod salts;
+mod schema;
 pub mod spool;
 
 use super::sql::{self, Dialect};
-use super::{
-    ArchiveRow, ArchiveStore, ArchivedDay, Batch, DaySalt, EventAgg, EventStore, SaltStore,
-    SessionAgg, SessionRow, Store, StoreError, StoreFuture,
-};
+use super::{Batch, EventAgg, EventStore, SessionAgg, SessionRow, Store, StoreError, StoreFuture};
 use crate::config::ClickHouseConfig;
 use crate::stats::model::AggregateQuery;
 use clickhouse::Client;
-use rows::{ArchiveRecord, EventRecord, EventSums, SaltRecord, SessionRecord, SessionSums};
+use rows::{EventRecord, EventSums, SessionRecord, SessionSums};
 use spool::{Spool, SpooledBatch};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-
-const MIGRATIONS: &[(&str, &str)] = &[
-    (
-        "0001_events",
-        include_str!("../../../migrations/clickhouse/0001_events.sql"),
-    ),
-    (
-        "0002_distributed",
-        include_str!("../../../migrations/clickhouse/0002_distributed.sql"),
-    ),
-    (
-        "0003_meta",
-        include_str!("../../../migrations/clickhouse/0003_meta.sql"),
-    ),
-];
 
 /// A batch insert that does not progress for this long fails (and the batch is spooled; if it
 /// arrived after all, the replay finds it and skips it).
@@ -132,7 +117,7 @@ impl ClickHouse {
         } else {
             client
         };
-        migrate(config, &client, &shards).await?;
+        schema::migrate(config, &client, &shards).await?;
         let spool = Arc::new(Spool::open(
             &data_dir.join(SPOOL_DIR),
             config.spool_max_bytes,
@@ -379,19 +364,6 @@ async fn replay_all(spool: &Weak<Spool>, client: &Client) -> Result<bool, StoreE
     }
 }
 
-/// Archive builds are named by their creation time (high bits) and chance (low 24 bits).
-fn new_build() -> u64 {
-    let now = chrono::Utc::now().timestamp().max(0) as u64;
-    (now << 24) | (rand::random::<u64>() & 0xff_ffff)
-}
-
-/// Builds older than an hour that are not current can go. Younger ones stay: another node may
-/// be about to make its build current (several nodes archive the same days).
-fn build_cutoff() -> u64 {
-    let hour_ago = chrono::Utc::now().timestamp().max(3600) as u64 - 3600;
-    hour_ago << 24
-}
-
 fn bounds(values: impl Iterator<Item = i64>) -> (i64, i64) {
     values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
@@ -432,111 +404,6 @@ async fn wait_for_mutations(client: &Client) -> Result<(), StoreError> {
     Err(StoreError::Task(
         "a ClickHouse deletion did not finish within two minutes".into(),
     ))
-}
-
-/// The scope of a migration (`shards`, `cluster` or `main`, from its first line) and its
-/// statements, with `{local}`, `{engine:...}`, `{cluster}` and `{database}` filled in.
-fn expand(config: &ClickHouseConfig, sql: &str) -> (String, Vec<String>) {
-    let scope = sql
-        .lines()
-        .next()
-        .and_then(|l| l.strip_prefix("-- scope:"))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "main".into());
-    let engine = |table: &str| {
-        if config.replicated {
-            format!(
-                "ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{}/{table}', '{{replica}}')",
-                config.database
-            )
-        } else {
-            "MergeTree()".to_string()
-        }
-    };
-    let local = if config.cluster.is_some() {
-        "_local"
-    } else {
-        ""
-    };
-    let text = sql
-        .replace("{local}", local)
-        .replace("{engine:events}", &engine("events"))
-        .replace("{engine:sessions}", &engine("sessions"))
-        .replace("{cluster}", config.cluster.as_deref().unwrap_or(""))
-        .replace("{database}", &config.database);
-    let code: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let statements = code
-        .split(';')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().to_string())
-        .collect();
-    (scope, statements)
-}
-
-async fn migrate(
-    config: &ClickHouseConfig,
-    client: &Client,
-    shards: &[Client],
-) -> Result<(), StoreError> {
-    client
-        .query("CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_ts Int64) ENGINE = MergeTree() ORDER BY name")
-        .execute()
-        .await
-        .map_err(ch("creating the migrations table"))?;
-    let applied = client
-        .query("SELECT name FROM schema_migrations")
-        .fetch_all::<String>()
-        .await
-        .map_err(ch("reading applied migrations"))?;
-    for (name, sql) in MIGRATIONS {
-        if applied.iter().any(|a| a == name) {
-            continue;
-        }
-        let (scope, statements) = expand(config, sql);
-        let targets: Vec<&Client> = match scope.as_str() {
-            "shards" => shards.iter().collect(),
-            "cluster" if config.cluster.is_some() => vec![client],
-            "cluster" => Vec::new(),
-            _ => vec![client],
-        };
-        for target in targets {
-            for st in &statements {
-                target.query(st).execute().await.map_err(|source| {
-                    StoreError::ClickHouseMigration {
-                        name: name.to_string(),
-                        source,
-                    }
-                })?;
-            }
-        }
-        client
-            .query("INSERT INTO schema_migrations (name, applied_ts) VALUES (?, ?)")
-            .bind(*name)
-            .bind(chrono::Utc::now().timestamp())
-            .execute()
-            .await
-            .map_err(ch("recording a migration"))?;
-    }
-    Ok(())
-}
-
-fn salt_hex(salt: &[u8; 32]) -> String {
-    salt.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn salt_bytes(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 impl EventStore for ClickHouse {
@@ -661,169 +528,6 @@ impl EventStore for ClickHouse {
 
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.delete_site_rows(&site_ids).await })
-    }
-}
-
-impl ArchiveStore for ClickHouse {
-    fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>> {
-        Box::pin(async move {
-            Ok(self
-                .archived_docs()
-                .await?
-                .into_iter()
-                .map(|d| ArchivedDay {
-                    site_id: d.site_id,
-                    day: d.day,
-                    timezone: d.timezone,
-                })
-                .collect())
-        })
-    }
-
-    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            let build = new_build();
-            let mut insert = self
-                .client
-                .insert::<ArchiveRecord>("archive")
-                .await
-                .map_err(ch("storing an archive"))?;
-            for r in rows {
-                insert
-                    .write(&ArchiveRecord::new(day.site_id, day.day, build, r))
-                    .await
-                    .map_err(ch("storing an archive"))?;
-            }
-            insert.end().await.map_err(ch("storing an archive"))?;
-            // Switching to the new build is one document write; older builds go afterwards.
-            self.put_archived(&day, build).await?;
-            self.client
-                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND day = ? AND build != ? AND build < ?")
-                .bind(day.site_id)
-                .bind(day.day)
-                .bind(build)
-                .bind(build_cutoff())
-                .execute()
-                .await
-                .map_err(ch("deleting an old archive"))
-        })
-    }
-
-    fn archive_get(
-        &self,
-        site_id: u32,
-        from: i32,
-        to: i32,
-        dim: &str,
-    ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>> {
-        let dim = dim.to_string();
-        Box::pin(async move {
-            let builds: Vec<u64> = self
-                .archived_docs()
-                .await?
-                .into_iter()
-                .filter(|d| d.site_id == site_id && d.day >= from && d.day <= to)
-                .map(|d| d.build)
-                .collect();
-            if builds.is_empty() {
-                return Ok(Vec::new());
-            }
-            let rows = self
-                .client
-                .query("SELECT site_id, day, build, dim, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ? AND has(?, build)")
-                .bind(site_id)
-                .bind(dim.as_str())
-                .bind(from)
-                .bind(to)
-                .bind(builds)
-                .fetch_all::<ArchiveRecord>()
-                .await
-                .map_err(ch("reading archives"))?;
-            Ok(rows.into_iter().map(ArchiveRecord::into_row).collect())
-        })
-    }
-
-    fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            if days.is_empty() {
-                return Ok(());
-            }
-            self.forget_archived(site_id, &days).await?;
-            self.client
-                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND has(?, day) AND build < ?")
-                .bind(site_id)
-                .bind(days)
-                .bind(build_cutoff())
-                .execute()
-                .await
-                .map_err(ch("deleting archives"))
-        })
-    }
-}
-
-impl SaltStore for ClickHouse {
-    fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>> {
-        Box::pin(async move {
-            let rows = self
-                .client
-                .query("SELECT day, argMin(salt, created) AS s, min(created) AS c FROM salts GROUP BY day ORDER BY day")
-                .fetch_all::<SaltRecord>()
-                .await
-                .map_err(ch("reading salts"))?;
-            let mut out = Vec::new();
-            for r in rows {
-                let day = chrono::NaiveDate::parse_from_str(&r.day, "%Y-%m-%d")
-                    .map_err(|e| StoreError::Salts(format!("day {:?}: {e}", r.day)))?;
-                let salt = salt_bytes(&r.salt)
-                    .ok_or_else(|| StoreError::Salts(format!("malformed salt of {}", r.day)))?;
-                out.push((day, salt));
-            }
-            Ok(out)
-        })
-    }
-
-    fn replace_salts(&self, salts: &[DaySalt]) -> StoreFuture<'_, ()> {
-        let salts = salts.to_vec();
-        Box::pin(async move {
-            let kept = self.salts().await?;
-            let new: Vec<&DaySalt> = salts
-                .iter()
-                .filter(|(d, _)| !kept.iter().any(|(k, _)| k == d))
-                .collect();
-            if !new.is_empty() {
-                let mut insert = self
-                    .client
-                    .insert::<SaltRecord>("salts")
-                    .await
-                    .map_err(ch("storing salts"))?;
-                for (day, salt) in new {
-                    insert
-                        .write(&SaltRecord {
-                            day: day.format("%Y-%m-%d").to_string(),
-                            salt: salt_hex(salt),
-                            created: self.next_version(),
-                        })
-                        .await
-                        .map_err(ch("storing salts"))?;
-                }
-                insert.end().await.map_err(ch("storing salts"))?;
-            }
-            // A salt that is no longer kept goes with its partition.
-            for (day, _) in kept
-                .iter()
-                .filter(|(d, _)| !salts.iter().any(|(s, _)| s == d))
-            {
-                self.client
-                    .query(&format!(
-                        "ALTER TABLE salts DROP PARTITION '{}'",
-                        day.format("%Y-%m-%d")
-                    ))
-                    .execute()
-                    .await
-                    .map_err(ch("dropping a salt"))?;
-            }
-            Ok(())
-        })
     }
 }
 

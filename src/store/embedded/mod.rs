@@ -1,17 +1,18 @@
 //! The embedded default store: one DuckDB file under the data directory (plus the salt file),
 //! written in batches through DuckDB's appender and queried with the SQL in [`sql`].
 
+mod archive;
 mod export;
 mod legacy;
 mod meta;
+mod salts;
 
 use super::sql::{self, Dialect};
 use super::{
-    ArchiveRow, ArchiveStore, ArchivedDay, Batch, DaySalt, EventAgg, EventRow, EventStore,
-    SaltStore, SessionAgg, SessionRow, Store, StoreError, StoreFuture, VisitAttrs,
+    Batch, EventAgg, EventRow, EventStore, SessionAgg, SessionRow, Store, StoreError, StoreFuture,
+    VisitAttrs,
 };
 use crate::stats::model::AggregateQuery;
-use chrono::NaiveDate;
 use duckdb::arrow::array::{
     ArrayRef, BooleanArray, Int64Array, Int8Array, StringArray, UInt32Array, UInt64Array,
 };
@@ -396,18 +397,6 @@ fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
     tx.commit().map_err(db("committing a batch"))
 }
 
-/// Deletes one archived day (its rows and its record) inside a transaction.
-fn delete_archived_day(conn: &Connection, site_id: u32, day: i32) -> Result<(), StoreError> {
-    for table in ["archive", "archived_days"] {
-        conn.execute(
-            &format!("DELETE FROM {table} WHERE site_id = ? AND day = ?"),
-            params![site_id, day],
-        )
-        .map_err(db("deleting an archived day"))?;
-    }
-    Ok(())
-}
-
 fn duck_value(v: &sql::Value) -> duckdb::types::Value {
     match v {
         sql::Value::Text(t) => duckdb::types::Value::Text(t.clone()),
@@ -591,150 +580,6 @@ impl EventStore for Embedded {
     }
 }
 
-impl ArchiveStore for Embedded {
-    fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>> {
-        Box::pin(async move {
-            self.with_reader(|conn| {
-                let mut stmt = conn
-                    .prepare("SELECT site_id, day, timezone FROM archived_days")
-                    .map_err(db("listing archived days"))?;
-                let rows = stmt
-                    .query_map([], |r| {
-                        Ok(ArchivedDay {
-                            site_id: r.get(0)?,
-                            day: r.get(1)?,
-                            timezone: r.get(2)?,
-                        })
-                    })
-                    .map_err(db("listing archived days"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("reading archived days"))?;
-                Ok(rows)
-            })
-            .await
-        })
-    }
-
-    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let tx = conn.transaction().map_err(db("starting an archive"))?;
-                delete_archived_day(&tx, day.site_id, day.day)?;
-                {
-                    let mut app = tx.appender("archive").map_err(db("appending an archive"))?;
-                    for r in &rows {
-                        app.append_row(params![
-                            day.site_id,
-                            day.day,
-                            r.dim,
-                            r.value,
-                            r.visitors as i64,
-                            r.pageviews as i64,
-                            r.events as i64,
-                            r.visits,
-                            r.visit_pageviews,
-                            r.bounces,
-                            r.duration
-                        ])
-                        .map_err(db("appending an archive"))?;
-                    }
-                    app.flush().map_err(db("flushing an archive"))?;
-                }
-                tx.execute(
-                    "INSERT INTO archived_days VALUES (?, ?, ?, ?)",
-                    params![
-                        day.site_id,
-                        day.day,
-                        day.timezone,
-                        chrono::Utc::now().timestamp()
-                    ],
-                )
-                .map_err(db("recording an archived day"))?;
-                tx.commit().map_err(db("committing an archive"))
-            })
-            .await
-        })
-    }
-
-    fn archive_get(
-        &self,
-        site_id: u32,
-        from: i32,
-        to: i32,
-        dim: &str,
-    ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>> {
-        let dim = dim.to_string();
-        Box::pin(async move {
-            self.with_reader(move |conn| {
-                let mut stmt = conn
-                    .prepare(
-                        "SELECT day, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration \
-                         FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ?",
-                    )
-                    .map_err(db("reading archives"))?;
-                let rows = stmt
-                    .query_map(params![site_id, dim, from, to], |r| {
-                        Ok((
-                            r.get::<_, i32>(0)?,
-                            ArchiveRow {
-                                dim: dim.clone(),
-                                value: r.get(1)?,
-                                visitors: r.get::<_, i64>(2)? as u64,
-                                pageviews: r.get::<_, i64>(3)? as u64,
-                                events: r.get::<_, i64>(4)? as u64,
-                                visits: r.get(5)?,
-                                visit_pageviews: r.get(6)?,
-                                bounces: r.get(7)?,
-                                duration: r.get(8)?,
-                            },
-                        ))
-                    })
-                    .map_err(db("reading archives"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("reading archives"))?;
-                Ok(rows)
-            })
-            .await
-        })
-    }
-
-    fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            self.with_writer(move |conn| {
-                let tx = conn
-                    .transaction()
-                    .map_err(db("starting an archive removal"))?;
-                for day in days {
-                    delete_archived_day(&tx, site_id, day)?;
-                }
-                tx.commit().map_err(db("committing an archive removal"))
-            })
-            .await
-        })
-    }
-}
-
-impl SaltStore for Embedded {
-    fn salts(&self) -> StoreFuture<'_, Vec<DaySalt>> {
-        Box::pin(async move {
-            let path = self.salt_path.clone();
-            tokio::task::spawn_blocking(move || read_salts(&path))
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))?
-        })
-    }
-
-    fn replace_salts(&self, salts: &[DaySalt]) -> StoreFuture<'_, ()> {
-        let path = self.salt_path.clone();
-        let salts = salts.to_vec();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || write_salts(&path, &salts))
-                .await
-                .map_err(|e| StoreError::Task(e.to_string()))?
-        })
-    }
-}
-
 impl Store for Embedded {
     fn checkpoint(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
@@ -745,53 +590,4 @@ impl Store for Embedded {
             .await
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn salt_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Salts(format!("{}: {e}", path.display()))
-}
-
-/// Salts live outside the database so that a deleted salt is really gone: the file is
-/// rewritten whole and renamed over the old one.
-fn read_salts(path: &Path) -> Result<Vec<DaySalt>, StoreError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(salt_err(path, e)),
-    };
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let (day, key) = line
-            .split_once(' ')
-            .ok_or_else(|| salt_err(path, "malformed line"))?;
-        let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|e| salt_err(path, e))?;
-        if key.len() != 64 {
-            return Err(salt_err(path, "malformed salt"));
-        }
-        let mut salt = [0u8; 32];
-        for (i, chunk) in salt.iter_mut().enumerate() {
-            *chunk =
-                u8::from_str_radix(&key[i * 2..i * 2 + 2], 16).map_err(|e| salt_err(path, e))?;
-        }
-        out.push((day, salt));
-    }
-    Ok(out)
-}
-
-fn write_salts(path: &Path, salts: &[DaySalt]) -> Result<(), StoreError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut text = String::new();
-    for (day, salt) in salts {
-        text.push_str(&format!("{} {}\n", day.format("%Y-%m-%d"), hex(salt)));
-    }
-    let mut f = std::fs::File::create(&tmp).map_err(|e| salt_err(&tmp, e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| salt_err(&tmp, e))?;
-    f.sync_all().map_err(|e| salt_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| salt_err(path, e))
 }

@@ -1,0 +1,116 @@
+//! Day archives in ClickHouse: rows of a build in `archive`, the current build named by an
+//! `archived_day` document; builds that are neither current nor young are deleted.
+
+use super::rows::ArchiveRecord;
+use super::{ch, ClickHouse};
+use crate::store::{ArchiveRow, ArchiveStore, ArchivedDay, StoreFuture};
+
+/// Archive builds are named by their creation time (high bits) and chance (low 24 bits).
+fn new_build() -> u64 {
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    (now << 24) | (rand::random::<u64>() & 0xff_ffff)
+}
+
+/// Builds older than an hour that are not current can go. Younger ones stay: another node may
+/// be about to make its build current (several nodes archive the same days).
+fn build_cutoff() -> u64 {
+    let hour_ago = chrono::Utc::now().timestamp().max(3600) as u64 - 3600;
+    hour_ago << 24
+}
+
+impl ArchiveStore for ClickHouse {
+    fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>> {
+        Box::pin(async move {
+            Ok(self
+                .archived_docs()
+                .await?
+                .into_iter()
+                .map(|d| ArchivedDay {
+                    site_id: d.site_id,
+                    day: d.day,
+                    timezone: d.timezone,
+                })
+                .collect())
+        })
+    }
+
+    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let build = new_build();
+            let mut insert = self
+                .client
+                .insert::<ArchiveRecord>("archive")
+                .await
+                .map_err(ch("storing an archive"))?;
+            for r in rows {
+                insert
+                    .write(&ArchiveRecord::new(day.site_id, day.day, build, r))
+                    .await
+                    .map_err(ch("storing an archive"))?;
+            }
+            insert.end().await.map_err(ch("storing an archive"))?;
+            // Switching to the new build is one document write; older builds go afterwards.
+            self.put_archived(&day, build).await?;
+            self.client
+                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND day = ? AND build != ? AND build < ?")
+                .bind(day.site_id)
+                .bind(day.day)
+                .bind(build)
+                .bind(build_cutoff())
+                .execute()
+                .await
+                .map_err(ch("deleting an old archive"))
+        })
+    }
+
+    fn archive_get(
+        &self,
+        site_id: u32,
+        from: i32,
+        to: i32,
+        dim: &str,
+    ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>> {
+        let dim = dim.to_string();
+        Box::pin(async move {
+            let builds: Vec<u64> = self
+                .archived_docs()
+                .await?
+                .into_iter()
+                .filter(|d| d.site_id == site_id && d.day >= from && d.day <= to)
+                .map(|d| d.build)
+                .collect();
+            if builds.is_empty() {
+                return Ok(Vec::new());
+            }
+            let rows = self
+                .client
+                .query("SELECT site_id, day, build, dim, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ? AND has(?, build)")
+                .bind(site_id)
+                .bind(dim.as_str())
+                .bind(from)
+                .bind(to)
+                .bind(builds)
+                .fetch_all::<ArchiveRecord>()
+                .await
+                .map_err(ch("reading archives"))?;
+            Ok(rows.into_iter().map(ArchiveRecord::into_row).collect())
+        })
+    }
+
+    fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            if days.is_empty() {
+                return Ok(());
+            }
+            self.forget_archived(site_id, &days).await?;
+            self.client
+                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND has(?, day) AND build < ?")
+                .bind(site_id)
+                .bind(days)
+                .bind(build_cutoff())
+                .execute()
+                .await
+                .map_err(ch("deleting archives"))
+        })
+    }
+}

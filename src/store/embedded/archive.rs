@@ -1,0 +1,141 @@
+//! The embedded store's day archives: one transaction per archived day, rows by dimension
+//! value, read back by day range.
+
+use super::{db, Embedded};
+use crate::store::{ArchiveRow, ArchiveStore, ArchivedDay, StoreError, StoreFuture};
+use duckdb::{params, Connection};
+
+/// Deletes one archived day (its rows and its record) inside a transaction.
+fn delete_archived_day(conn: &Connection, site_id: u32, day: i32) -> Result<(), StoreError> {
+    for table in ["archive", "archived_days"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE site_id = ? AND day = ?"),
+            params![site_id, day],
+        )
+        .map_err(db("deleting an archived day"))?;
+    }
+    Ok(())
+}
+
+impl ArchiveStore for Embedded {
+    fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>> {
+        Box::pin(async move {
+            self.with_reader(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT site_id, day, timezone FROM archived_days")
+                    .map_err(db("listing archived days"))?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok(ArchivedDay {
+                            site_id: r.get(0)?,
+                            day: r.get(1)?,
+                            timezone: r.get(2)?,
+                        })
+                    })
+                    .map_err(db("listing archived days"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading archived days"))?;
+                Ok(rows)
+            })
+            .await
+        })
+    }
+
+    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn.transaction().map_err(db("starting an archive"))?;
+                delete_archived_day(&tx, day.site_id, day.day)?;
+                {
+                    let mut app = tx.appender("archive").map_err(db("appending an archive"))?;
+                    for r in &rows {
+                        app.append_row(params![
+                            day.site_id,
+                            day.day,
+                            r.dim,
+                            r.value,
+                            r.visitors as i64,
+                            r.pageviews as i64,
+                            r.events as i64,
+                            r.visits,
+                            r.visit_pageviews,
+                            r.bounces,
+                            r.duration
+                        ])
+                        .map_err(db("appending an archive"))?;
+                    }
+                    app.flush().map_err(db("flushing an archive"))?;
+                }
+                tx.execute(
+                    "INSERT INTO archived_days VALUES (?, ?, ?, ?)",
+                    params![
+                        day.site_id,
+                        day.day,
+                        day.timezone,
+                        chrono::Utc::now().timestamp()
+                    ],
+                )
+                .map_err(db("recording an archived day"))?;
+                tx.commit().map_err(db("committing an archive"))
+            })
+            .await
+        })
+    }
+
+    fn archive_get(
+        &self,
+        site_id: u32,
+        from: i32,
+        to: i32,
+        dim: &str,
+    ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>> {
+        let dim = dim.to_string();
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT day, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration \
+                         FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ?",
+                    )
+                    .map_err(db("reading archives"))?;
+                let rows = stmt
+                    .query_map(params![site_id, dim, from, to], |r| {
+                        Ok((
+                            r.get::<_, i32>(0)?,
+                            ArchiveRow {
+                                dim: dim.clone(),
+                                value: r.get(1)?,
+                                visitors: r.get::<_, i64>(2)? as u64,
+                                pageviews: r.get::<_, i64>(3)? as u64,
+                                events: r.get::<_, i64>(4)? as u64,
+                                visits: r.get(5)?,
+                                visit_pageviews: r.get(6)?,
+                                bounces: r.get(7)?,
+                                duration: r.get(8)?,
+                            },
+                        ))
+                    })
+                    .map_err(db("reading archives"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading archives"))?;
+                Ok(rows)
+            })
+            .await
+        })
+    }
+
+    fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn
+                    .transaction()
+                    .map_err(db("starting an archive removal"))?;
+                for day in days {
+                    delete_archived_day(&tx, site_id, day)?;
+                }
+                tx.commit().map_err(db("committing an archive removal"))
+            })
+            .await
+        })
+    }
+}
