@@ -74,20 +74,68 @@ impl Stats {
         site.ok_or_else(|| StatsError::NoAccess(site_id.to_string()))
     }
 
-    /// Answers a v2 query body.
+    /// Answers a v2 query body (the JSON edge of [`Stats::run`]).
     pub async fn query(&self, caller: &Caller, body: &Value) -> Result<Value, StatsError> {
         let parsed = request::parse(body)?;
+        let answer = self.run(caller, &parsed).await?;
+        let metric_values = |values: &[f64]| -> Vec<Value> {
+            values
+                .iter()
+                .zip(&parsed.metrics)
+                .map(|(v, m)| metric_json(*m, *v))
+                .collect()
+        };
+        let rows: Vec<Value> = answer
+            .rows
+            .iter()
+            .map(|row| {
+                let mut out = json!({
+                    "dimensions": row.dims,
+                    "metrics": metric_values(&row.metrics),
+                });
+                if let Some(c) = &row.comparison {
+                    out["comparison"] = json!({
+                        "dimensions": c.dims,
+                        "metrics": metric_values(&c.metrics),
+                        "change": c.change,
+                    });
+                }
+                out
+            })
+            .collect();
+        let site = &answer.site;
+        let (from, to) = answer.window;
+        let mut meta = json!({"time_zone": site.timezone, "total_rows": answer.total_rows});
+        if let Some(labels) = &answer.time_labels {
+            meta["time_labels"] = json!(labels);
+        }
+        Ok(json!({
+            "results": rows,
+            "meta": meta,
+            "query": {
+                "site_id": site.domain,
+                "metrics": parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
+                "date_range": [rfc3339(from, site), rfc3339(to - 1, site)],
+                "dimensions": parsed.dimension_names,
+                "filters": body.get("filters").cloned().unwrap_or(json!([])),
+            }
+        }))
+    }
+
+    /// Answers a typed query for `caller`: the rows of the requested page, each with its
+    /// metrics in the order asked and, when asked, the previous period's.
+    pub async fn run(&self, caller: &Caller, parsed: &Query) -> Result<QueryResponse, StatsError> {
         let site = self.readable_site(caller, &parsed.site_id)?;
         let now = self.clock.now().timestamp();
         let window = request::resolve_range(&parsed.date_range, &site, now)?;
         // The previous period, whole (not paginated), by comparison key: time buckets are
         // matched by their position in the period. Both periods are asked at once.
         let len = window.1 - window.0;
-        let current = self.run(&parsed, &site, window, true);
+        let current = self.rows(parsed, &site, window, true);
         let previous = async {
             if parsed.compare_previous {
                 let prev = self
-                    .run(&parsed, &site, (window.0 - len, window.0), false)
+                    .rows(parsed, &site, (window.0 - len, window.0), false)
                     .await?;
                 Ok(Some(prev))
             } else {
@@ -97,61 +145,50 @@ impl Stats {
         let (results, previous) = tokio::try_join!(current, previous)?;
         let previous: Option<HashMap<Vec<String>, Row>> =
             previous.map(|p| p.into_iter().map(|r| (r.key.clone(), r)).collect());
-        let mut rows: Vec<Value> = Vec::with_capacity(results.len());
-        let metric_values = |values: &[f64]| -> Vec<Value> {
-            values
-                .iter()
-                .zip(&parsed.metrics)
-                .map(|(v, m)| metric_json(*m, *v))
-                .collect()
-        };
-        for row in &results {
-            let mut out = json!({
-                "dimensions": row.dims,
-                "metrics": metric_values(&row.metrics),
-            });
-            if let Some(previous) = &previous {
-                let prev = previous.get(&row.key);
-                let prev_metrics: Vec<f64> = prev
-                    .map(|p| p.metrics.clone())
-                    .unwrap_or_else(|| vec![0.0; parsed.metrics.len()]);
-                let change: Vec<Value> = row
-                    .metrics
-                    .iter()
-                    .zip(&prev_metrics)
-                    .zip(&parsed.metrics)
-                    .map(|((now, before), m)| change(*m, *now, *before))
-                    .collect();
-                out["comparison"] = json!({
-                    "dimensions": prev.map(|p| &p.dims).unwrap_or(&row.dims),
-                    "metrics": metric_values(&prev_metrics),
-                    "change": change,
+        let total_rows = results.len();
+        let rows = results
+            .into_iter()
+            .map(|row| {
+                let comparison = previous.as_ref().map(|previous| {
+                    let prev = previous.get(&row.key);
+                    let metrics: Vec<f64> = prev
+                        .map(|p| p.metrics.clone())
+                        .unwrap_or_else(|| vec![0.0; parsed.metrics.len()]);
+                    let change = row
+                        .metrics
+                        .iter()
+                        .zip(&metrics)
+                        .zip(&parsed.metrics)
+                        .map(|((now, before), m)| change(*m, *now, *before))
+                        .collect();
+                    Comparison {
+                        dims: prev.map_or_else(|| row.dims.clone(), |p| p.dims.clone()),
+                        metrics,
+                        change,
+                    }
                 });
-            }
-            rows.push(out);
-        }
-        let (from, to) = window;
-        let mut meta = json!({"time_zone": site.timezone, "total_rows": results.len()});
-        if parsed.time_labels {
-            if let Some(Dimension::Time(bucket)) = parsed
-                .dimensions
-                .iter()
-                .find(|d| matches!(d, Dimension::Time(_)))
-            {
-                meta["time_labels"] = json!(time_labels(*bucket, &site, window));
-            }
-        }
-        Ok(json!({
-            "results": rows,
-            "meta": meta,
-            "query": {
-                "site_id": site.domain,
-                "metrics": parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
-                "date_range": [rfc3339(from, &site), rfc3339(to - 1, &site)],
-                "dimensions": parsed.dimension_names,
-                "filters": body.get("filters").cloned().unwrap_or(json!([])),
-            }
-        }))
+                ResultRow {
+                    dims: row.dims,
+                    metrics: row.metrics,
+                    comparison,
+                }
+            })
+            .collect();
+        let time_labels = parsed
+            .dimensions
+            .iter()
+            .find_map(|d| match d {
+                Dimension::Time(bucket) if parsed.time_labels => Some(*bucket),
+                _ => None,
+            })
+            .map(|bucket| time_labels(bucket, &site, window));
+        Ok(QueryResponse {
+            site,
+            window,
+            rows,
+            total_rows,
+            time_labels,
+        })
     }
 
     /// Visitors in the last five minutes.
@@ -173,15 +210,14 @@ impl Stats {
         Ok(rows.first().map(|r| r.visitors).unwrap_or(0))
     }
 
-    /// The most used event property keys (at most `limit`) of the site and period a v2 query
-    /// body names, most used first.
+    /// The most used event property keys (at most `limit`) of the site and period a query
+    /// names, most used first.
     pub async fn prop_keys(
         &self,
         caller: &Caller,
-        body: &Value,
+        parsed: &Query,
         limit: u32,
     ) -> Result<Vec<String>, StatsError> {
-        let parsed = request::parse(body)?;
         let site = self.readable_site(caller, &parsed.site_id)?;
         let now = self.clock.now().timestamp();
         let window = request::resolve_range(&parsed.date_range, &site, now)?;
@@ -192,7 +228,8 @@ impl Stats {
         Ok(keys.into_iter().map(|(k, _)| k).collect())
     }
 
-    async fn run(
+    /// The rows of one period, sorted, the requested page when `paginate`.
+    async fn rows(
         &self,
         parsed: &ParsedQuery,
         site: &Site,
@@ -267,6 +304,45 @@ impl Stats {
         rows.truncate(end);
         Ok(rows.split_off(offset))
     }
+}
+
+/// A query, typed (what [`request::parse`] makes of a v2 body, or what spurlos's own pages
+/// build with [`ParsedQuery::new`]).
+pub type Query = ParsedQuery;
+
+/// The answer to a query.
+#[derive(Debug, Clone)]
+pub struct QueryResponse {
+    /// The site asked about.
+    pub site: Arc<Site>,
+    /// The UTC window `[from, to)` of the period.
+    pub window: (i64, i64),
+    /// The requested page of rows.
+    pub rows: Vec<ResultRow>,
+    /// Rows before pagination.
+    pub total_rows: usize,
+    /// Every bucket of the period (`include.time_labels`).
+    pub time_labels: Option<Vec<String>>,
+}
+
+/// One row of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    /// The shown dimension values.
+    pub dims: Vec<String>,
+    /// The metric values, in the order asked.
+    pub metrics: Vec<f64>,
+    /// The same row in the previous period, when asked.
+    pub comparison: Option<Comparison>,
+}
+
+/// A row's values in the previous period and the change against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub dims: Vec<String>,
+    pub metrics: Vec<f64>,
+    /// Per metric: the change in per cent (percentage points for rates).
+    pub change: Vec<i64>,
 }
 
 /// One result row: shown dimensions, the key that matches it with the previous period, and
@@ -447,24 +523,25 @@ fn sort(rows: &mut [Row], parsed: &ParsedQuery) {
     });
 }
 
-fn metric_json(m: Metric, v: f64) -> Value {
+/// A metric value as the Stats API writes it (a whole number, or a decimal for ratios).
+pub fn metric_json(m: Metric, v: f64) -> Value {
     match m {
         Metric::ViewsPerVisit | Metric::Percentage => json!(v),
         _ => json!(v as i64),
     }
 }
 
-fn change(m: Metric, now: f64, before: f64) -> Value {
+fn change(m: Metric, now: f64, before: f64) -> i64 {
     match m {
         // Percentage points for a rate.
-        Metric::BounceRate => json!((now - before) as i64),
+        Metric::BounceRate => (now - before) as i64,
         _ if before == 0.0 => {
             if now > 0.0 {
-                json!(100)
+                100
             } else {
-                json!(0)
+                0
             }
         }
-        _ => json!(((now - before) / before * 100.0).round() as i64),
+        _ => ((now - before) / before * 100.0).round() as i64,
     }
 }

@@ -1,13 +1,12 @@
 //! CSV exports of the dashboard: one panel with all its rows, or every figure per day; fields
 //! quoted and formulas defused, so visitor text stays text in a spreadsheet.
 
-use super::{user, View, METRICS};
+use super::{key_metrics, user, View};
 use crate::http::account::see_other;
 use crate::http::AppState;
-use crate::stats::model::Dimension;
-use crate::stats::Caller;
+use crate::stats::model::{Dimension, Metric, TimeBucket};
+use crate::stats::{metric_json, Caller};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
 /// A CSV field: quoted, quotes doubled, and a leading `= + - @` defused so spreadsheets do
 /// not run visitor-controlled text as a formula.
@@ -43,43 +42,43 @@ pub async fn render_export(
     let view = View::from_query(req.query_string());
     let dim = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "dim")
-        .map(|(_, v)| v.into_owned())
-        .filter(|d| Dimension::parse(d).is_some())
-        .unwrap_or_else(|| "time:day".into());
-    let metrics: Vec<&str> = if dim.starts_with("time:") {
-        METRICS.iter().map(|m| m.0).collect()
-    } else if dim == "event:name" {
-        vec!["visitors", "events"]
-    } else {
-        vec![
-            "visitors",
-            "visits",
-            "pageviews",
-            "bounce_rate",
-            "visit_duration",
-        ]
+        .and_then(|(_, v)| Dimension::parse(&v))
+        .unwrap_or(Dimension::Time(TimeBucket::Day));
+    let metrics: Vec<Metric> = match dim {
+        Dimension::Time(_) => key_metrics(),
+        Dimension::EventName => vec![Metric::Visitors, Metric::Events],
+        _ => vec![
+            Metric::Visitors,
+            Metric::Visits,
+            Metric::Pageviews,
+            Metric::BounceRate,
+            Metric::VisitDuration,
+        ],
     };
-    let q = json!({"site_id": domain, "metrics": metrics, "date_range": view.date_range(),
-        "filters": view.api_filters(), "dimensions": [dim], "pagination": {"limit": crate::stats::request::MAX_LIMIT}});
-    let v = match state.stats.query(caller, &q).await {
-        Ok(v) => v,
+    let answer = match view.query(domain, metrics.clone()) {
+        Ok(q) => state.stats.run(caller, &q.by(dim.clone())).await,
+        Err(e) => Err(e),
+    };
+    let answer = match answer {
+        Ok(a) => a,
         Err(e) => {
             return actix_web::ResponseError::error_response(&crate::http::error::ApiError::from(
                 e,
             ));
         }
     };
+    let dim = dim.api_name();
     let mut out = String::new();
     let header: Vec<String> = std::iter::once(dim.as_str())
-        .chain(metrics.iter().copied())
+        .chain(metrics.iter().map(|m| m.name()))
         .map(csv_field)
         .collect();
     out.push_str(&header.join(","));
     out.push_str("\r\n");
-    for r in v["results"].as_array().cloned().unwrap_or_default() {
-        let mut fields = vec![csv_field(r["dimensions"][0].as_str().unwrap_or(""))];
-        for m in r["metrics"].as_array().cloned().unwrap_or_default() {
-            fields.push(m.to_string());
+    for r in &answer.rows {
+        let mut fields = vec![csv_field(r.dims.first().map_or("", String::as_str))];
+        for (m, v) in metrics.iter().zip(&r.metrics) {
+            fields.push(metric_json(*m, *v).to_string());
         }
         out.push_str(&fields.join(","));
         out.push_str("\r\n");

@@ -16,28 +16,38 @@ pub use settings::{create_share, revoke_share, save_settings, settings};
 use super::account::session;
 use super::html::{dashboard_page, Lang};
 use super::AppState;
-use crate::stats::model::Dimension;
-use crate::stats::Caller;
+use crate::stats::model::{Dimension, FilterOp, Metric};
+use crate::stats::request::{self, DateRange};
+use crate::stats::{Caller, Query, StatsError};
 use crate::tenancy::customers::Customer;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Presets offered (Stats API names); `realtime` is the last five minutes.
 const PERIODS: [&str; 8] = [
     "realtime", "day", "7d", "30d", "month", "6mo", "12mo", "all",
 ];
 
-/// The key figures: Stats API name, English and German label.
-const METRICS: [(&str, &str, &str); 6] = [
-    ("visitors", "Visitors", "Besucher"),
-    ("visits", "Visits", "Besuche"),
-    ("pageviews", "Page views", "Seitenaufrufe"),
-    ("views_per_visit", "Views per visit", "Seiten pro Besuch"),
-    ("bounce_rate", "Bounce rate", "Absprungrate"),
-    ("visit_duration", "Visit duration", "Besuchsdauer"),
+/// The key figures: metric, English and German label.
+const METRICS: [(Metric, &str, &str); 6] = [
+    (Metric::Visitors, "Visitors", "Besucher"),
+    (Metric::Visits, "Visits", "Besuche"),
+    (Metric::Pageviews, "Page views", "Seitenaufrufe"),
+    (
+        Metric::ViewsPerVisit,
+        "Views per visit",
+        "Seiten pro Besuch",
+    ),
+    (Metric::BounceRate, "Bounce rate", "Absprungrate"),
+    (Metric::VisitDuration, "Visit duration", "Besuchsdauer"),
 ];
+
+/// The metrics of the key figures.
+fn key_metrics() -> Vec<Metric> {
+    METRICS.iter().map(|m| m.0).collect()
+}
 
 /// The page's state as it lives in the URL: period (and custom dates) and filters.
 #[derive(Debug, Clone, Default)]
@@ -77,21 +87,26 @@ impl View {
         v
     }
 
-    fn date_range(&self) -> Value {
-        if self.period == "custom" {
+    fn date_range(&self) -> Result<DateRange, StatsError> {
+        let range = if self.period == "custom" {
             json!([self.from, self.to])
         } else {
             json!(self.period)
-        }
+        };
+        request::parse_range(Some(&range))
     }
 
-    fn api_filters(&self) -> Value {
-        Value::Array(
-            self.filters
-                .iter()
-                .map(|(d, v)| json!(["is", d, [v]]))
-                .collect(),
-        )
+    /// The query for `metrics` of `site` in this view's period, with its filters.
+    fn query(&self, site: &str, metrics: Vec<Metric>) -> Result<Query, StatsError> {
+        let filters = self
+            .filters
+            .iter()
+            .filter_map(|(d, v)| {
+                let dim = Dimension::parse(d)?;
+                Some(request::filter(FilterOp::Is, dim, vec![v.clone()]))
+            })
+            .collect();
+        Ok(Query::new(site, metrics, self.date_range()?).filtered(filters))
     }
 
     fn query_string(&self) -> String {

@@ -2,15 +2,16 @@
 //! per site the key figures with the previous period, the visitors graph (SVG) and top lists
 //! whose rows filter the whole page; property lists for the most used event properties.
 
-use super::{polyline, segment, user, View, METRICS, PERIODS};
+use super::{key_metrics, polyline, segment, user, View, METRICS, PERIODS};
 use crate::http::account::{see_other, session};
 use crate::http::html::{alert, dashboard_page, Lang};
 use crate::http::AppState;
-use crate::stats::Caller;
+use crate::stats::model::{Dimension, Metric, TimeBucket};
+use crate::stats::request::DateRange;
+use crate::stats::{Caller, Query, QueryResponse};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use serde_json::{json, Value};
 
 /// Panels: title (en, de) and dimension.
 const PANELS: [(&str, &str, &str); 15] = [
@@ -45,17 +46,15 @@ pub async fn sites(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
         if !caller.may_read(&site) {
             continue;
         }
+        let today = Query::new(site.domain.as_str(), vec![Metric::Visitors], DateRange::Day);
         let today = state
             .stats
-            .query(
-                &caller,
-                &json!({"site_id": site.domain, "metrics": ["visitors"], "date_range": "day"}),
-            )
+            .run(&caller, &today)
             .await
             .ok()
-            .and_then(|v| v["results"][0]["metrics"][0].as_u64())
+            .and_then(|a| a.rows.first().map(|r| r.metrics[0] as u64))
             .unwrap_or(0);
-        let series = daily_visitors(&state, &caller, &site.domain, &json!("30d")).await;
+        let series = daily_visitors(&state, &caller, &site.domain).await;
         let max = series.iter().cloned().fold(0.0, f64::max);
         rows.push(html! {
             tr {
@@ -107,38 +106,31 @@ pub async fn sites(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     dashboard_page(StatusCode::OK, lang, title, header, body)
 }
 
-/// Visitors per bucket of a range, every bucket (zeros included).
-async fn daily_visitors(
-    state: &AppState,
-    caller: &Caller,
-    domain: &str,
-    range: &Value,
-) -> Vec<f64> {
-    let q = json!({"site_id": domain, "metrics": ["visitors"], "date_range": range,
-        "dimensions": ["time:day"], "include": {"time_labels": true}});
-    let Ok(v) = state.stats.query(caller, &q).await else {
-        return Vec::new();
-    };
-    series(&v, 0, false)
+/// Daily visitors of the last 30 days, every day (zeros included).
+async fn daily_visitors(state: &AppState, caller: &Caller, domain: &str) -> Vec<f64> {
+    let q = Query::new(domain, vec![Metric::Visitors], DateRange::Days(30))
+        .by(Dimension::Time(TimeBucket::Day))
+        .with_time_labels();
+    match state.stats.run(caller, &q).await {
+        Ok(a) => series(&a, false),
+        Err(_) => Vec::new(),
+    }
 }
 
-/// Values of metric `i` (or of its comparison) for every time label of a result.
-fn series(v: &Value, i: usize, previous: bool) -> Vec<f64> {
-    let labels = v["meta"]["time_labels"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let rows = v["results"].as_array().cloned().unwrap_or_default();
+/// The first metric (or its comparison) for every time label of an answer.
+fn series(a: &QueryResponse, previous: bool) -> Vec<f64> {
+    let labels = a.time_labels.as_deref().unwrap_or_default();
     labels
         .iter()
         .map(|label| {
-            rows.iter()
-                .find(|r| r["dimensions"][0] == *label)
+            a.rows
+                .iter()
+                .find(|r| r.dims.first() == Some(label))
                 .and_then(|r| {
                     if previous {
-                        r["comparison"]["metrics"][i].as_f64()
+                        r.comparison.as_ref().map(|c| c.metrics[0])
                     } else {
-                        r["metrics"][i].as_f64()
+                        r.metrics.first().copied()
                     }
                 })
                 .unwrap_or(0.0)
@@ -146,11 +138,11 @@ fn series(v: &Value, i: usize, previous: bool) -> Vec<f64> {
         .collect()
 }
 
-fn format_metric(name: &str, v: f64) -> String {
-    match name {
-        "bounce_rate" => format!("{v:.0} %"),
-        "visit_duration" => format!("{}:{:02}", (v as i64) / 60, (v as i64) % 60),
-        "views_per_visit" => format!("{v:.2}"),
+fn format_metric(m: Metric, v: f64) -> String {
+    match m {
+        Metric::BounceRate => format!("{v:.0} %"),
+        Metric::VisitDuration => format!("{}:{:02}", (v as i64) / 60, (v as i64) % 60),
+        Metric::ViewsPerVisit => format!("{v:.2}"),
         _ => format!("{}", v as i64),
     }
 }
@@ -168,18 +160,19 @@ pub async fn site(
 }
 
 /// The key figures with their change against the previous period.
-fn key_figures(lang: Lang, totals: &Value, compare: bool) -> Markup {
-    let row = &totals["results"][0];
+fn key_figures(lang: Lang, totals: &QueryResponse) -> Markup {
+    let row = totals.rows.first();
     html! {
         div class="metrics" {
-            @for (i, (name, en, de)) in METRICS.iter().enumerate() {
-                div class="metric" data-metric=(name) {
+            @for (i, (metric, en, de)) in METRICS.iter().enumerate() {
+                div class="metric" data-metric=(metric.name()) {
                     small { (lang.pick(*en, *de)) }
-                    b { (format_metric(name, row["metrics"][i].as_f64().unwrap_or(0.0))) }
-                    @if let (Some(c), true) = (row["comparison"]["change"][i].as_i64(), compare) {
-                        @let good = if *name == "bounce_rate" { c <= 0 } else { c >= 0 };
+                    b { (format_metric(*metric, row.map_or(0.0, |r| r.metrics[i]))) }
+                    @if let Some(c) = row.and_then(|r| r.comparison.as_ref()).map(|c| c.change[i]) {
+                        @let rate = *metric == Metric::BounceRate;
+                        @let good = if rate { c <= 0 } else { c >= 0 };
                         small class=(if good { "up" } else { "down" }) {
-                            (format!("{c:+}")) (if *name == "bounce_rate" { " pp" } else { " %" })
+                            (format!("{c:+}")) (if rate { " pp" } else { " %" })
                         }
                     }
                 }
@@ -189,39 +182,29 @@ fn key_figures(lang: Lang, totals: &Value, compare: bool) -> Markup {
 }
 
 /// The visitors graph of the period (and of the previous one, dimmed).
-async fn graph(
-    state: &AppState,
-    caller: &Caller,
-    site: &str,
-    view: &View,
-    compare: bool,
-) -> Markup {
+async fn graph(state: &AppState, caller: &Caller, site: &str, view: &View) -> Markup {
     let bucket = match view.period.as_str() {
-        "realtime" => "time:minute",
-        "day" => "time:hour",
-        _ => "time:day",
+        "realtime" => TimeBucket::Minute,
+        "day" => TimeBucket::Hour,
+        _ => TimeBucket::Day,
     };
-    let mut gq = json!({"site_id": site, "metrics": ["visitors"], "date_range": view.date_range(),
-        "filters": view.api_filters(), "dimensions": [bucket], "include": {"time_labels": true}});
-    if compare {
-        gq["include"]["comparisons"] = json!({"mode": "previous_period"});
-    }
-    let Ok(v) = state.stats.query(caller, &gq).await else {
+    let Ok(q) = view.query(site, vec![Metric::Visitors]) else {
         return html! {};
     };
-    let now = series(&v, 0, false);
-    let before = if compare {
-        series(&v, 0, true)
+    let q = q.by(Dimension::Time(bucket)).with_time_labels().compared();
+    let Ok(a) = state.stats.run(caller, &q).await else {
+        return html! {};
+    };
+    let now = series(&a, false);
+    let before = if q.compare_previous {
+        series(&a, true)
     } else {
         Vec::new()
     };
     let max = now.iter().chain(&before).cloned().fold(0.0, f64::max);
-    let labels = v["meta"]["time_labels"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let first = labels.first().and_then(Value::as_str).unwrap_or("");
-    let last = labels.last().and_then(Value::as_str).unwrap_or("");
+    let labels = a.time_labels.as_deref().unwrap_or_default();
+    let first = labels.first().map_or("", String::as_str);
+    let last = labels.last().map_or("", String::as_str);
     html! {
         div class="chart" {
             svg viewBox="0 0 800 210" role="img" aria-label="visitors" {
@@ -262,13 +245,12 @@ pub async fn render_site(
         None => format!("/dashboard/{}", segment(&site.domain)),
     };
     let href = |v: &View| format!("{base}?{}", v.query_string());
-    let compare = view.period != "all";
-    let mut q = json!({"site_id": site.domain, "metrics": METRICS.iter().map(|m| m.0).collect::<Vec<_>>(),
-        "date_range": view.date_range(), "filters": view.api_filters()});
-    if compare {
-        q["include"] = json!({"comparisons": {"mode": "previous_period"}});
-    }
-    let totals = match state.stats.query(&caller, &q).await {
+    let q = view.query(&site.domain, key_metrics());
+    let totals = match q {
+        Ok(q) => state.stats.run(&caller, &q.compared()).await,
+        Err(e) => Err(e),
+    };
+    let totals = match totals {
         Ok(v) => v,
         Err(e) => {
             return dashboard_page(
@@ -320,14 +302,14 @@ pub async fn render_site(
         .iter()
         .map(|(en, de, dim)| (lang.pick(*en, *de).to_string(), dim.to_string()))
         .collect();
-    let kq =
-        json!({"site_id": site.domain, "metrics": ["events"], "date_range": view.date_range()});
-    for key in state
-        .stats
-        .prop_keys(&caller, &kq, PROP_PANELS)
-        .await
-        .unwrap_or_default()
-    {
+    let keys = match view.date_range() {
+        Ok(range) => {
+            let kq = Query::new(site.domain.as_str(), vec![Metric::Events], range);
+            state.stats.prop_keys(&caller, &kq, PROP_PANELS).await
+        }
+        Err(e) => Err(e),
+    };
+    for key in keys.unwrap_or_default() {
         let title = lang.pick("Property", "Eigenschaft");
         lists.push((format!("{title}: {key}"), format!("event:props:{key}")));
     }
@@ -338,8 +320,8 @@ pub async fn render_site(
     )
     .await;
     let body = html! {
-        (key_figures(lang, &totals, compare))
-        (graph(state, &caller, &site.domain, &view, compare).await)
+        (key_figures(lang, &totals))
+        (graph(state, &caller, &site.domain, &view).await)
         div class="panels" { @for p in &panels { (p) } }
         p {
             a href={ (base) "/export.csv?dim=time:day&" (view.query_string()) } {
@@ -369,30 +351,26 @@ async fn panel(
     title: &str,
     dim: &str,
 ) -> Markup {
-    let metric = if dim == "event:name" || dim.starts_with("event:props:") {
-        "events"
-    } else {
-        "visitors"
-    };
-    let pq = json!({"site_id": domain, "metrics": [metric], "date_range": view.date_range(),
-        "filters": view.api_filters(), "dimensions": [dim], "order_by": [[metric, "desc"]],
-        "pagination": {"limit": 11}});
-    let Ok(v) = state.stats.query(caller, &pq).await else {
+    let Some(dimension) = Dimension::parse(dim) else {
         return html! {};
     };
-    let rows: Vec<(String, f64)> = v["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let metric = match dimension {
+        Dimension::EventName | Dimension::Prop(_) => Metric::Events,
+        _ => Metric::Visitors,
+    };
+    let is_prop = matches!(dimension, Dimension::Prop(_));
+    let Ok(q) = view.query(domain, vec![metric]) else {
+        return html! {};
+    };
+    let Ok(a) = state.stats.run(caller, &q.by(dimension).limit(11)).await else {
+        return html! {};
+    };
+    let rows: Vec<(String, f64)> = a
+        .rows
         .into_iter()
-        .filter(|r| !(dim.starts_with("event:props:") && r["dimensions"][0] == "(none)"))
+        .filter(|r| !(is_prop && r.dims[0] == "(none)"))
         .take(10)
-        .map(|r| {
-            (
-                r["dimensions"][0].as_str().unwrap_or("").to_string(),
-                r["metrics"][0].as_f64().unwrap_or(0.0),
-            )
-        })
+        .map(|r| (r.dims[0].clone(), r.metrics[0]))
         .collect();
     let max = rows.iter().map(|(_, n)| *n).fold(0.0, f64::max);
     html! {
