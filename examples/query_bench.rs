@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
                 ..Default::default()
             })
             .await?;
-        seed(&store_dyn, site.id, total, end).await?;
+        seed(&store_dyn, site.id.0, total, end).await?;
     } else {
         println!("reusing seeded data in {}", dir.display());
     }

@@ -49,7 +49,7 @@ pub async fn migrate(
         .await?;
     let salts = source.salts().await?;
     let spans = source.export_spans().await?;
-    let total: u64 = spans.iter().map(|(_, n, _, _)| n).sum();
+    let total: u64 = spans.iter().map(|s| s.rows).sum();
     progress(0, total);
     Tenancy::new(target.clone() as Arc<dyn Store>)
         .restore(&snapshot)
@@ -64,10 +64,11 @@ pub async fn migrate(
         ..Copied::default()
     };
     let mut done = 0;
-    for (site_id, _, first, last) in &spans {
-        let mut from = first.div_euclid(WINDOW) * WINDOW;
-        while from <= *last {
-            let batch = source.export_window(*site_id, from, from + WINDOW).await?;
+    for span in &spans {
+        let site_id = span.site_id;
+        let mut from = span.first_ts.div_euclid(WINDOW) * WINDOW;
+        while from <= span.last_ts {
+            let batch = source.export_window(site_id, from, from + WINDOW).await?;
             from += WINDOW;
             if batch.events.is_empty() && batch.sessions.is_empty() {
                 continue;

@@ -178,8 +178,8 @@ pub async fn session(req: &HttpRequest, state: &AppState) -> Option<(User, Strin
     let cookie = req.cookie(SESSION_COOKIE)?;
     let hash = secret_hash(cookie.value());
     let now = state.stats.clock.now().timestamp();
-    let (user, csrf) = state.tenancy.session(&hash, now).await.ok()??;
-    Some((user, csrf, hash))
+    let login = state.tenancy.session(&hash, now).await.ok()??;
+    Some((login.user, login.csrf, hash))
 }
 
 /// `GET /login`
@@ -231,7 +231,7 @@ pub async fn login(
     }
     let account = state.tenancy.user_login(&form.email).await.ok().flatten();
     let (user_id, stored) = match &account {
-        Some((id, hash)) if !hash.is_empty() => (Some(*id), hash.clone()),
+        Some(c) if !c.password_hash.is_empty() => (Some(c.user_id), c.password_hash.clone()),
         _ => (None, dummy_hash().to_string()),
     };
     let password = form.password.clone();
@@ -397,7 +397,7 @@ pub async fn change_password(
         .await
         .ok()
         .flatten()
-        .map(|(_, h)| h)
+        .map(|c| c.password_hash)
         .unwrap_or_default();
     let current = form.current.clone();
     let current_ok = tokio::task::spawn_blocking(move || verify_password(&current, &stored))

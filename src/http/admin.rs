@@ -71,7 +71,7 @@ pub async fn remove_site(
             )
         })?;
     state.tenancy.remove_site(site.id).await?;
-    state.stats.archive.forget_site(site.id);
+    state.stats.archive.forget_site(site.id.0);
     reload_sites(&state).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -149,7 +149,7 @@ pub async fn remove_customer(
         .all()
         .iter()
         .filter(|s| s.customer_id == Some(customer.id))
-        .map(|s| s.id)
+        .map(|s| s.id.0)
         .collect();
     state.tenancy.remove_customer(customer.id).await?;
     for id in sites {
@@ -202,7 +202,7 @@ pub async fn change_site(
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
     let changed = state.tenancy.update_site(changed).await?;
     if changed.timezone != site.timezone {
-        state.stats.archive.reset_site(site.id).await?;
+        state.stats.archive.reset_site(site.id.0).await?;
     }
     reload_sites(state).await?;
     Ok(changed)

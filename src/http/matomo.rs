@@ -10,6 +10,7 @@ use super::AppState;
 use crate::ingest::matomo::{self, Params, Tracked, GIF};
 use crate::ingest::privacy::ClientAddr;
 use crate::ingest::{Prepared, RawHit};
+use crate::tenancy::SiteId;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -163,7 +164,7 @@ fn raw_hit(
     client: ClientAddr,
     t: Tracked,
 ) -> Result<Option<RawHit>, ApiError> {
-    if state.sites.by_id(t.site_id).is_none() {
+    if state.sites.by_id(SiteId(t.site_id)).is_none() {
         return Err(ApiError::invalid(
             "idsite",
             format!("there is no site with id {}", t.site_id),

@@ -65,7 +65,7 @@ pub async fn call(state: &AppState, params: &Params) -> HttpResponse {
             let site = params
                 .get("idSite")
                 .and_then(|id| id.trim().parse::<u32>().ok())
-                .and_then(|id| state.sites.by_id(id));
+                .and_then(|id| state.sites.by_id(crate::tenancy::SiteId(id)));
             match site {
                 Some(s) => HttpResponse::Ok().json(site_json(&s)),
                 None => error("The website id is not valid or does not exist."),

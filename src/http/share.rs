@@ -81,10 +81,10 @@ async fn open(
     state: &AppState,
     secret: &str,
 ) -> Result<SharedLink, HttpResponse> {
-    let Ok(Some((share, password_hash))) = state.tenancy.share_by_token(&secret_hash(secret)).await
-    else {
+    let Ok(Some(access)) = state.tenancy.share_by_token(&secret_hash(secret)).await else {
         return Err(not_found(req));
     };
+    let (share, password_hash) = (access.link, access.password_hash);
     if share.has_password {
         let unlocked = req
             .cookie(&cookie_name(&share))
@@ -146,11 +146,10 @@ pub async fn unlock(
     form: web::Form<Unlock>,
 ) -> HttpResponse {
     let secret = path.into_inner();
-    let Ok(Some((share, password_hash))) =
-        state.tenancy.share_by_token(&secret_hash(&secret)).await
-    else {
+    let Ok(Some(access)) = state.tenancy.share_by_token(&secret_hash(&secret)).await else {
         return not_found(&req);
     };
+    let (share, password_hash) = (access.link, access.password_hash);
     if !same_origin(&req) {
         return password_form(&req, &secret, StatusCode::FORBIDDEN, false);
     }

@@ -135,7 +135,11 @@ impl Ingest {
             return Ok(Prepared::Excluded(Exclusion::OptOutCookie));
         }
         let sites: Vec<_> = match raw.site_id {
-            Some(id) => self.sites.by_id(id).into_iter().collect(),
+            Some(id) => self
+                .sites
+                .by_id(crate::tenancy::SiteId(id))
+                .into_iter()
+                .collect(),
             None => raw
                 .domains
                 .iter()
@@ -202,7 +206,7 @@ impl Ingest {
             };
             let bytes = ip.hash_bytes();
             hits.push(Hit {
-                site_id: site.id,
+                site_id: site.id.0,
                 ts,
                 name: name.clone(),
                 interactive,
@@ -210,10 +214,10 @@ impl Ingest {
                 pathname: page.pathname.clone(),
                 attrs,
                 props: raw.props.clone(),
-                visitor_id: visitor_id(&salts.today, site.id, &bytes, &raw.user_agent),
+                visitor_id: visitor_id(&salts.today, site.id.0, &bytes, &raw.user_agent),
                 prev_visitor_id: salts
                     .yesterday
-                    .map(|y| visitor_id(&y, site.id, &bytes, &raw.user_agent)),
+                    .map(|y| visitor_id(&y, site.id.0, &bytes, &raw.user_agent)),
                 utc_offset: crate::timezone::offset_at(site.tz(), ts),
                 new_visit: raw.new_visit,
                 heartbeat: raw.heartbeat,

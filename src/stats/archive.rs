@@ -15,6 +15,7 @@ use crate::store::{
     ArchiveRow, ArchivedDay, Batch, EventAgg, SessionAgg, Store, StoreError, StoreFuture,
 };
 use crate::tenancy::sites::{Site, SiteRegistry};
+use crate::tenancy::SiteId;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use std::collections::{BTreeSet, HashMap};
@@ -92,7 +93,7 @@ impl Archive {
         let mut state = State::default();
         let mut stale: HashMap<u32, Vec<i32>> = HashMap::new();
         for d in store.archived_days().await? {
-            match sites.by_id(d.site_id) {
+            match sites.by_id(SiteId(d.site_id)) {
                 Some(site) if site.timezone == d.timezone => {
                     state.days.entry(d.site_id).or_default().insert(d.day);
                 }
@@ -123,7 +124,7 @@ impl Archive {
         for d in stored {
             if self
                 .sites
-                .by_id(d.site_id)
+                .by_id(SiteId(d.site_id))
                 .is_some_and(|site| site.timezone == d.timezone)
             {
                 days.entry(d.site_id).or_default().insert(d.day);
@@ -148,7 +149,7 @@ impl Archive {
         let state = self.state();
         let mut boundary = i64::MIN;
         for (site_id, days) in &state.days {
-            if let (Some(site), Some(last)) = (self.sites.by_id(*site_id), days.last()) {
+            if let (Some(site), Some(last)) = (self.sites.by_id(SiteId(*site_id)), days.last()) {
                 boundary = boundary.max(day_start(site.tz(), last + 1));
             }
         }
@@ -197,7 +198,7 @@ impl Archive {
             let state = self.state();
             for (site_id, ts) in touched {
                 let (Some(site), Some(days)) =
-                    (self.sites.by_id(site_id), state.days.get(&site_id))
+                    (self.sites.by_id(SiteId(site_id)), state.days.get(&site_id))
                 else {
                     continue;
                 };
@@ -249,7 +250,7 @@ impl Archive {
         let now = self.clock.now().timestamp();
         let mut todo: Vec<(Arc<Site>, i32)> = Vec::new();
         for site in self.sites.all() {
-            let Some(first_ts) = self.store.first_event_ts(site.id).await? else {
+            let Some(first_ts) = self.store.first_event_ts(site.id.0).await? else {
                 continue;
             };
             let tz = site.tz();
@@ -259,7 +260,7 @@ impl Archive {
             while last >= first && day_start(tz, last + 1) + GRACE_SECONDS > now {
                 last -= 1;
             }
-            let done: BTreeSet<i32> = self.days(site.id).into_iter().collect();
+            let done: BTreeSet<i32> = self.days(site.id.0).into_iter().collect();
             for day in (first..=last).filter(|d| !done.contains(d)) {
                 todo.push((site.clone(), day));
             }
@@ -288,7 +289,7 @@ impl Archive {
         let dims = std::iter::once(None).chain(archived_dimensions().into_iter().map(Some));
         for dim in dims {
             let q = AggregateQuery {
-                site_id: site.id,
+                site_id: site.id.0,
                 from_ts: window.0,
                 to_ts: window.1,
                 offsets: crate::timezone::offsets(tz, window.0, window.1),
@@ -337,14 +338,14 @@ impl Archive {
         self.store
             .archive_put(
                 ArchivedDay {
-                    site_id: site.id,
+                    site_id: site.id.0,
                     day,
                     timezone: site.timezone.clone(),
                 },
                 rows,
             )
             .await?;
-        self.state().days.entry(site.id).or_default().insert(day);
+        self.state().days.entry(site.id.0).or_default().insert(day);
         self.update_boundary();
         Ok(true)
     }
@@ -363,7 +364,7 @@ impl Archive {
             Some(_) => return None,
         };
         let state = self.state();
-        let days = state.days.get(&site.id)?;
+        let days = state.days.get(&site.id.0)?;
         let (first_archived, last_archived) = (*days.first()?, *days.last()?);
         let tz = site.tz();
         let first = local_day(tz, q.from_ts).max(first_archived - 1);
@@ -467,7 +468,7 @@ impl Archive {
             Ok(out)
         };
         let (archived, raw_rows) =
-            tokio::try_join!(self.archived_rows(site.id, &plan, q), raw_rows)?;
+            tokio::try_join!(self.archived_rows(site.id.0, &plan, q), raw_rows)?;
         let mut sums: HashMap<Vec<String>, T> = HashMap::new();
         let rows = archived
             .into_iter()

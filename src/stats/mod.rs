@@ -9,7 +9,7 @@ pub mod request;
 use crate::clock::SharedClock;
 use crate::store::{EventAgg, SessionAgg, Store, StoreError};
 use crate::tenancy::sites::{Site, SiteRegistry};
-use crate::tenancy::TokenScope;
+use crate::tenancy::{CustomerId, SiteId, TokenScope};
 use model::{AggregateQuery, Dimension, Metric, TimeBucket, VisitField};
 use request::{ParsedQuery, SortKey};
 use serde_json::{json, Value};
@@ -24,7 +24,7 @@ pub enum Caller {
     /// A Stats API token.
     Token(TokenScope),
     /// A signed-in user: the sites of these customers.
-    Customers(Vec<u32>),
+    Customers(Vec<CustomerId>),
 }
 
 impl Caller {
@@ -68,7 +68,7 @@ impl Stats {
         let site = site_id
             .parse::<u32>()
             .ok()
-            .and_then(|id| self.sites.by_id(id))
+            .and_then(|id| self.sites.by_id(SiteId(id)))
             .or_else(|| self.sites.by_domain(site_id))
             .filter(|s| caller.may_read(s));
         site.ok_or_else(|| StatsError::NoAccess(site_id.to_string()))
@@ -223,7 +223,7 @@ impl Stats {
         let window = request::resolve_range(&parsed.date_range, &site, now)?;
         let keys = self
             .store
-            .prop_keys(site.id, window.0, window.1, limit)
+            .prop_keys(site.id.0, window.0, window.1, limit)
             .await?;
         Ok(keys.into_iter().map(|(k, _)| k).collect())
     }
@@ -419,7 +419,7 @@ fn aggregate_query(
 ) -> AggregateQuery {
     let tz = site.tz();
     AggregateQuery {
-        site_id: site.id,
+        site_id: site.id.0,
         from_ts: window.0,
         to_ts: window.1,
         offsets: crate::timezone::offsets(tz, window.0, window.1),

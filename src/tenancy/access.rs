@@ -2,7 +2,7 @@
 //! read-only shared links to a site's dashboard. Both are kept by the hash of their secret.
 
 use super::docs::{TokenDoc, SHARE, TOKEN};
-use super::{put, remove, Tenancy};
+use super::{put, remove, CustomerId, ShareId, SiteId, Tenancy};
 use crate::store::StoreError;
 
 /// What a token may do besides reading the statistics of its scope.
@@ -39,16 +39,16 @@ pub struct StoredToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenScope {
     /// One site.
-    Site(u32),
+    Site(SiteId),
     /// Every site of one customer.
-    Customer(u32),
+    Customer(CustomerId),
 }
 
 /// A read-only shared link to a site's dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SharedLink {
-    pub id: u32,
-    pub site_id: u32,
+    pub id: ShareId,
+    pub site_id: SiteId,
     pub has_password: bool,
     pub created_ts: i64,
 }
@@ -56,11 +56,19 @@ pub struct SharedLink {
 /// A shared link as stored: by its secret's hash, with its password's hash (or `""`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredShare {
-    pub id: u32,
-    pub site_id: u32,
+    pub id: ShareId,
+    pub site_id: SiteId,
     pub token_hash: String,
     pub password_hash: String,
     pub created_ts: i64,
+}
+
+/// A shared link found by its secret, with what opening it needs.
+#[derive(Debug, Clone)]
+pub struct ShareAccess {
+    pub link: SharedLink,
+    /// The argon2 hash of its password, or `""` for none.
+    pub password_hash: String,
 }
 
 impl StoredShare {
@@ -136,7 +144,7 @@ impl Tenancy {
     /// password hash or `""`.
     pub async fn add_share(
         &self,
-        site_id: u32,
+        site_id: SiteId,
         token_hash: &str,
         password_hash: &str,
     ) -> Result<SharedLink, StoreError> {
@@ -145,7 +153,7 @@ impl Tenancy {
             return Err(StoreError::NotFound(format!("no site {site_id} to share")));
         }
         let share = StoredShare {
-            id: self.store.next_id(SHARE).await?,
+            id: ShareId(self.store.next_id(SHARE).await?),
             site_id,
             token_hash: token_hash.to_string(),
             password_hash: password_hash.to_string(),
@@ -157,7 +165,7 @@ impl Tenancy {
     }
 
     /// The shared links of a site.
-    pub async fn shares(&self, site_id: u32) -> Result<Vec<SharedLink>, StoreError> {
+    pub async fn shares(&self, site_id: SiteId) -> Result<Vec<SharedLink>, StoreError> {
         Ok(self
             .stored_shares()
             .await?
@@ -171,17 +179,20 @@ impl Tenancy {
     pub async fn share_by_token(
         &self,
         token_hash: &str,
-    ) -> Result<Option<(SharedLink, String)>, StoreError> {
+    ) -> Result<Option<ShareAccess>, StoreError> {
         Ok(self
             .stored_shares()
             .await?
             .into_iter()
             .find(|s| s.token_hash == token_hash)
-            .map(|s| (s.link(), s.password_hash)))
+            .map(|s| ShareAccess {
+                link: s.link(),
+                password_hash: s.password_hash,
+            }))
     }
 
     /// Revokes a shared link of a site.
-    pub async fn remove_share(&self, site_id: u32, share_id: u32) -> Result<(), StoreError> {
+    pub async fn remove_share(&self, site_id: SiteId, share_id: u32) -> Result<(), StoreError> {
         let _guard = self.lock().await;
         let found = self
             .get::<StoredShare>(SHARE, &share_id.to_string())

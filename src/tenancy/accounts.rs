@@ -6,6 +6,7 @@ use super::customers::Customer;
 use super::docs::{LinkDoc, LoginDoc, StoredUser, LOGIN, PASSWORD_LINK, USER};
 use super::users::{normalise_email, Membership, Role, User};
 use super::{put, remove, Tenancy};
+use super::{CustomerId, UserId};
 use crate::store::{DocChange, StoreError};
 
 /// What the API shows of a stored user (memberships by handle, of customers that exist).
@@ -29,12 +30,26 @@ fn user_view(doc: &StoredUser, customers: &[Customer]) -> User {
     }
 }
 
+/// What signing in checks: the user's id and password hash (empty until one is set).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: UserId,
+    pub password_hash: String,
+}
+
+/// A live login session: its user and the CSRF token its forms carry.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: User,
+    pub csrf: String,
+}
+
 impl Tenancy {
     async fn stored_users(&self) -> Result<Vec<StoredUser>, StoreError> {
         self.values(USER).await
     }
 
-    async fn stored_user(&self, id: u32) -> Result<Option<StoredUser>, StoreError> {
+    async fn stored_user(&self, id: UserId) -> Result<Option<StoredUser>, StoreError> {
         self.get(USER, &id.to_string()).await
     }
 
@@ -57,7 +72,7 @@ impl Tenancy {
     pub async fn put_user(
         &self,
         email: &str,
-        memberships: Vec<(u32, Role)>,
+        memberships: Vec<(CustomerId, Role)>,
     ) -> Result<(User, bool), StoreError> {
         let _guard = self.lock().await;
         let email = normalise_email(email)?;
@@ -72,7 +87,7 @@ impl Tenancy {
         let mut user = match existing {
             Some(u) => u,
             None => {
-                let id = self.store.next_id(USER).await?;
+                let id = UserId(self.store.next_id(USER).await?);
                 // A new id starts clean, whatever an older store left pointing at it.
                 changes = self.user_references(id).await?;
                 StoredUser {
@@ -97,7 +112,7 @@ impl Tenancy {
     }
 
     /// The changes that remove a user's password links and logins.
-    async fn user_references(&self, user_id: u32) -> Result<Vec<DocChange>, StoreError> {
+    async fn user_references(&self, user_id: UserId) -> Result<Vec<DocChange>, StoreError> {
         let mut changes = Vec::new();
         for (key, l) in self.list::<LinkDoc>(PASSWORD_LINK).await? {
             if l.user_id == user_id {
@@ -113,7 +128,7 @@ impl Tenancy {
     }
 
     /// Removes a user with its password links and logins.
-    pub async fn remove_user(&self, user_id: u32) -> Result<(), StoreError> {
+    pub async fn remove_user(&self, user_id: UserId) -> Result<(), StoreError> {
         let _guard = self.lock().await;
         let mut changes = vec![remove(USER, user_id.to_string())];
         changes.extend(self.user_references(user_id).await?);
@@ -124,7 +139,7 @@ impl Tenancy {
     pub async fn add_password_link(
         &self,
         token_hash: &str,
-        user_id: u32,
+        user_id: UserId,
         expires_ts: i64,
     ) -> Result<(), StoreError> {
         let _guard = self.lock().await;
@@ -157,7 +172,7 @@ impl Tenancy {
         token_hash: &str,
         now: i64,
         password_hash: &str,
-    ) -> Result<Option<u32>, StoreError> {
+    ) -> Result<Option<UserId>, StoreError> {
         let _guard = self.lock().await;
         let Some(link) = self.live_password_link(token_hash, now).await? else {
             return Ok(None);
@@ -184,7 +199,7 @@ impl Tenancy {
     }
 
     /// A user's id and password hash by e-mail address (for logging in).
-    pub async fn user_login(&self, email: &str) -> Result<Option<(u32, String)>, StoreError> {
+    pub async fn user_login(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
         let Ok(email) = normalise_email(email) else {
             return Ok(None);
         };
@@ -193,11 +208,18 @@ impl Tenancy {
             .await?
             .into_iter()
             .find(|u| u.email == email)
-            .map(|u| (u.id, u.password_hash)))
+            .map(|u| Credentials {
+                user_id: u.id,
+                password_hash: u.password_hash,
+            }))
     }
 
     /// Replaces a user's password hash.
-    pub async fn set_password(&self, user_id: u32, password_hash: &str) -> Result<(), StoreError> {
+    pub async fn set_password(
+        &self,
+        user_id: UserId,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
         let _guard = self.lock().await;
         if let Some(mut user) = self.stored_user(user_id).await? {
             user.password_hash = password_hash.to_string();
@@ -211,7 +233,7 @@ impl Tenancy {
     pub async fn add_session(
         &self,
         token_hash: &str,
-        user_id: u32,
+        user_id: UserId,
         csrf: &str,
         expires_ts: i64,
     ) -> Result<(), StoreError> {
@@ -228,11 +250,7 @@ impl Tenancy {
     }
 
     /// The user and CSRF token of a session that has not expired at `now`.
-    pub async fn session(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<(User, String)>, StoreError> {
+    pub async fn session(&self, token_hash: &str, now: i64) -> Result<Option<Login>, StoreError> {
         let Some(login) = self
             .get::<LoginDoc>(LOGIN, token_hash)
             .await?
@@ -244,7 +262,10 @@ impl Tenancy {
             return Ok(None);
         };
         let customers = self.customers().await?;
-        Ok(Some((user_view(&user, &customers), login.csrf)))
+        Ok(Some(Login {
+            user: user_view(&user, &customers),
+            csrf: login.csrf,
+        }))
     }
 
     /// Ends a session.

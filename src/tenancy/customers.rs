@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// One hosting customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
-    pub id: u32,
+    pub id: super::CustomerId,
     /// The hosting panel's name for the customer: 1–64 of `a-z 0-9 . _ -`.
     pub handle: String,
     /// Display name.

@@ -6,6 +6,7 @@ use super::access::{StoredShare, StoredToken, TokenAccess, TokenScope};
 use super::customers::Customer;
 use super::sites::Site;
 use super::users::Role;
+use super::{CustomerId, SiteId, UserId};
 use crate::store::{DocChange, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -23,24 +24,24 @@ pub const KINDS: [&str; 7] = [CUSTOMER, SITE, USER, TOKEN, SHARE, PASSWORD_LINK,
 /// A user as stored: password hash and memberships by customer id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredUser {
-    pub id: u32,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
     pub created_ts: i64,
-    pub memberships: Vec<(u32, Role)>,
+    pub memberships: Vec<(CustomerId, Role)>,
 }
 
 /// A one-time set-password link, by its token's hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkDoc {
-    pub user_id: u32,
+    pub user_id: UserId,
     pub expires_ts: i64,
 }
 
 /// A login session, by its cookie's hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginDoc {
-    pub user_id: u32,
+    pub user_id: UserId,
     pub csrf: String,
     pub expires_ts: i64,
 }
@@ -48,8 +49,8 @@ pub struct LoginDoc {
 /// A token, by its hash: exactly one of `site_id` and `customer_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenDoc {
-    pub site_id: Option<u32>,
-    pub customer_id: Option<u32>,
+    pub site_id: Option<SiteId>,
+    pub customer_id: Option<CustomerId>,
     #[serde(default)]
     pub access: TokenAccess,
     #[serde(default)]
@@ -123,14 +124,14 @@ impl Entities {
     /// later entity with a reused id gains nothing.
     pub fn documents(mut self) -> Result<Vec<DocChange>, StoreError> {
         use super::put;
-        let customer = |id: u32, cs: &[Customer]| cs.iter().any(|c| c.id == id);
+        let customer = |id: CustomerId, cs: &[Customer]| cs.iter().any(|c| c.id == id);
         for s in &mut self.sites {
             if s.customer_id.is_some_and(|c| !customer(c, &self.customers)) {
                 s.customer_id = None;
             }
         }
-        let site = |id: u32| self.sites.iter().any(|s| s.id == id);
-        let user = |id: u32| self.users.iter().any(|u| u.id == id);
+        let site = |id: SiteId| self.sites.iter().any(|s| s.id == id);
+        let user = |id: UserId| self.users.iter().any(|u| u.id == id);
         let mut out = Vec::new();
         for c in &self.customers {
             out.push(put(CUSTOMER, c.id.to_string(), c)?);

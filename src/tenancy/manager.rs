@@ -2,14 +2,15 @@
 //! site or for one customer's sites, users and tokens; and the errors of scoped changes.
 
 use super::sites::Site;
+use super::{CustomerId, SiteId};
 use crate::store::StoreError;
 
 /// Who changes something: the admin, or a manager of one site or one customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Manager {
     Admin,
-    Site(u32),
-    Customer(u32),
+    Site(SiteId),
+    Customer(CustomerId),
 }
 
 impl Manager {
@@ -23,7 +24,7 @@ impl Manager {
     }
 
     /// Whether this manager may change the users and customer tokens of `customer_id`.
-    pub fn may_manage_customer(&self, customer_id: u32) -> bool {
+    pub fn may_manage_customer(&self, customer_id: CustomerId) -> bool {
         match self {
             Manager::Admin => true,
             Manager::Customer(c) => *c == customer_id,

@@ -8,6 +8,7 @@ pub mod access;
 mod accounts;
 pub mod customers;
 pub mod docs;
+pub mod ids;
 pub mod manager;
 mod provisioning;
 pub mod sites;
@@ -17,6 +18,7 @@ pub mod users;
 
 pub use access::{SharedLink, StoredShare, StoredToken, TokenAccess, TokenScope};
 pub use docs::{Snapshot, StoredUser};
+pub use ids::{CustomerId, ShareId, SiteId, UserId};
 pub use manager::{Manager, TenancyError};
 
 use crate::store::{DocChange, Store, StoreError};

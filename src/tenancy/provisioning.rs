@@ -7,6 +7,7 @@ use super::docs::{StoredUser, TokenDoc, CUSTOMER, SHARE, SITE, TOKEN, USER};
 use super::manager::TenancyError;
 use super::sites::{normalise_domain, Site, SiteSpec, SiteSpecError};
 use super::{put, remove, StoredShare, Tenancy};
+use super::{CustomerId, SiteId};
 use crate::store::{DocChange, StoreError};
 
 /// Fails when one of `site`'s domains belongs to another of `existing`.
@@ -40,7 +41,7 @@ impl Tenancy {
         Ok(sites)
     }
 
-    pub(super) async fn site(&self, id: u32) -> Result<Option<Site>, StoreError> {
+    pub(super) async fn site(&self, id: SiteId) -> Result<Option<Site>, StoreError> {
         self.get(SITE, &id.to_string()).await
     }
 
@@ -71,7 +72,7 @@ impl Tenancy {
         let _guard = self.lock().await;
         let handle = spec.customer.clone();
         // Validated before it gets an id (an invalid spec uses none up).
-        let mut site = spec.into_site(0)?;
+        let mut site = spec.into_site(SiteId(0))?;
         site.customer_id = match handle {
             Some(handle) => {
                 let handle = normalise_handle(&handle)?;
@@ -89,7 +90,7 @@ impl Tenancy {
             None => None,
         };
         check_domains(&self.sites().await?, &site)?;
-        site.id = self.store.next_id(SITE).await?;
+        site.id = SiteId(self.store.next_id(SITE).await?);
         // A new id starts clean, whatever an older store left pointing at it.
         let mut changes = self.site_removals(&[site.id]).await?;
         changes.retain(|c| c.kind != SITE);
@@ -120,8 +121,8 @@ impl Tenancy {
     /// Moves a site to an existing customer (or to none).
     pub async fn set_site_customer(
         &self,
-        site_id: u32,
-        customer_id: Option<u32>,
+        site_id: SiteId,
+        customer_id: Option<CustomerId>,
     ) -> Result<(), StoreError> {
         let _guard = self.lock().await;
         if let Some(c) = customer_id {
@@ -138,7 +139,7 @@ impl Tenancy {
     }
 
     /// The documents that go with sites: the sites, their tokens and shared links.
-    async fn site_removals(&self, site_ids: &[u32]) -> Result<Vec<DocChange>, StoreError> {
+    async fn site_removals(&self, site_ids: &[SiteId]) -> Result<Vec<DocChange>, StoreError> {
         let mut changes: Vec<DocChange> = site_ids
             .iter()
             .map(|id| remove(SITE, id.to_string()))
@@ -158,11 +159,11 @@ impl Tenancy {
 
     /// Removes a site with its tokens and shared links, then its events, sessions and
     /// archives.
-    pub async fn remove_site(&self, site_id: u32) -> Result<(), StoreError> {
+    pub async fn remove_site(&self, site_id: SiteId) -> Result<(), StoreError> {
         let _guard = self.lock().await;
         let changes = self.site_removals(&[site_id]).await?;
         self.apply(changes).await?;
-        self.store.delete_site_data(vec![site_id]).await
+        self.store.delete_site_data(vec![site_id.0]).await
     }
 
     /// All customers, by handle.
@@ -172,7 +173,7 @@ impl Tenancy {
         Ok(customers)
     }
 
-    pub(super) async fn customer(&self, id: u32) -> Result<Option<Customer>, StoreError> {
+    pub(super) async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         self.get(CUSTOMER, &id.to_string()).await
     }
 
@@ -193,7 +194,7 @@ impl Tenancy {
         let (customer, created, mut changes) = match existing {
             Some(c) => (Customer { name, ..c }, false, Vec::new()),
             None => {
-                let id = self.store.next_id(CUSTOMER).await?;
+                let id = CustomerId(self.store.next_id(CUSTOMER).await?);
                 // A new id starts clean, whatever an older store left pointing at it.
                 let stale = self.customer_references(id).await?;
                 (Customer { id, handle, name }, true, stale)
@@ -206,7 +207,7 @@ impl Tenancy {
 
     /// The changes that remove whatever points at customer `id`: its tokens and every
     /// membership in it.
-    async fn customer_references(&self, id: u32) -> Result<Vec<DocChange>, StoreError> {
+    async fn customer_references(&self, id: CustomerId) -> Result<Vec<DocChange>, StoreError> {
         let mut changes = Vec::new();
         for (key, t) in self.list::<TokenDoc>(TOKEN).await? {
             if t.customer_id == Some(id) {
@@ -225,9 +226,9 @@ impl Tenancy {
 
     /// Removes a customer with its sites (and their data), its tokens and every membership in
     /// it.
-    pub async fn remove_customer(&self, customer_id: u32) -> Result<(), StoreError> {
+    pub async fn remove_customer(&self, customer_id: CustomerId) -> Result<(), StoreError> {
         let _guard = self.lock().await;
-        let sites: Vec<u32> = self
+        let sites: Vec<SiteId> = self
             .sites()
             .await?
             .into_iter()
@@ -238,6 +239,8 @@ impl Tenancy {
         changes.push(remove(CUSTOMER, customer_id.to_string()));
         changes.extend(self.customer_references(customer_id).await?);
         self.apply(changes).await?;
-        self.store.delete_site_data(sites).await
+        self.store
+            .delete_site_data(sites.iter().map(|s| s.0).collect())
+            .await
     }
 }

@@ -1,6 +1,7 @@
 //! Sites: the model (domains, time zone, privacy settings), validation of new sites, and the
 //! in-memory registry the ingest path resolves domains with.
 
+use super::{CustomerId, SiteId};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use std::sync::{Arc, RwLock};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Site {
     /// Numeric id (also Matomo's `idsite`).
-    pub id: u32,
+    pub id: SiteId,
     /// The main domain, lower case, without `www.`.
     pub domain: String,
     /// Further domains whose hits count for this site.
@@ -25,7 +26,7 @@ pub struct Site {
     pub excluded_ranges: Vec<IpNet>,
     /// The hosting customer the site belongs to, if any.
     #[serde(default)]
-    pub customer_id: Option<u32>,
+    pub customer_id: Option<CustomerId>,
 }
 
 impl Site {
@@ -127,7 +128,7 @@ pub fn normalise_domain(input: &str) -> Option<String> {
 
 impl SiteSpec {
     /// Checks the spec and builds the site with id `id`.
-    pub fn into_site(self, id: u32) -> Result<Site, SiteSpecError> {
+    pub fn into_site(self, id: SiteId) -> Result<Site, SiteSpecError> {
         let domain = normalise_domain(&self.domain)
             .ok_or_else(|| spec_err("domain", format!("{:?} is not a domain name", self.domain)))?;
         let mut aliases = Vec::new();
@@ -179,7 +180,7 @@ pub struct SiteRegistry {
 #[derive(Default)]
 struct Registry {
     by_domain: HashMap<String, Arc<Site>>,
-    by_id: HashMap<u32, Arc<Site>>,
+    by_id: HashMap<SiteId, Arc<Site>>,
 }
 
 impl SiteRegistry {
@@ -204,7 +205,7 @@ impl SiteRegistry {
     }
 
     /// The site with this id.
-    pub fn by_id(&self, id: u32) -> Option<Arc<Site>> {
+    pub fn by_id(&self, id: SiteId) -> Option<Arc<Site>> {
         let reg = self.inner.read().unwrap_or_else(|e| e.into_inner());
         reg.by_id.get(&id).cloned()
     }
@@ -244,7 +245,7 @@ mod tests {
             timezone: Some("Europe/Berlin".into()),
             ..Default::default()
         }
-        .into_site(1)
+        .into_site(SiteId(1))
         .unwrap();
         assert_eq!(ok.aliases, vec!["example.org".to_string()]);
         let bad = SiteSpec {
@@ -252,7 +253,7 @@ mod tests {
             timezone: Some("Mars/Olympus".into()),
             ..Default::default()
         }
-        .into_site(1)
+        .into_site(SiteId(1))
         .unwrap_err();
         assert_eq!(bad.field, "timezone");
     }

@@ -6,6 +6,7 @@
 use super::customers::Customer;
 use super::manager::{Manager, TenancyError};
 use super::users::{normalise_email, Membership, Role, User};
+use super::CustomerId;
 use super::{new_secret, secret_hash, Tenancy};
 
 /// How long a set-password link works: 48 hours.
@@ -80,7 +81,7 @@ impl Tenancy {
     ) -> Result<(User, bool), TenancyError> {
         let managed = self.managed_customer(m).await?;
         let customers = self.customers().await?;
-        let mut memberships: Vec<(u32, Role)> = Vec::with_capacity(wanted.len());
+        let mut memberships: Vec<(CustomerId, Role)> = Vec::with_capacity(wanted.len());
         for w in wanted {
             let handle = super::customers::normalise_handle(&w.customer)
                 .map_err(|e| TenancyError::invalid("memberships", e))?;
@@ -133,7 +134,7 @@ impl Tenancy {
             return Ok(());
         }
         let customers = self.customers().await?;
-        let keep: Vec<(u32, Role)> = user
+        let keep: Vec<(CustomerId, Role)> = user
             .memberships
             .iter()
             .filter(|x| x.customer != mc.handle)

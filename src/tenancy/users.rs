@@ -43,7 +43,7 @@ pub struct Membership {
 /// One dashboard user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
-    pub id: u32,
+    pub id: super::UserId,
     pub email: String,
     /// Whether a password has been set.
     pub has_password: bool,

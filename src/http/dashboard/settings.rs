@@ -86,7 +86,7 @@ pub(super) async fn owned_site(
         return Err(see_other("/login"));
     };
     let customers = state.tenancy.customers().await.unwrap_or_default();
-    let owned: Vec<u32> = user
+    let owned: Vec<crate::tenancy::CustomerId> = user
         .memberships
         .iter()
         .filter(|m| m.role == Role::Owner)

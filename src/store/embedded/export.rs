@@ -7,10 +7,19 @@ use duckdb::params;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// What one site holds: its events and session versions, and the first and last UTC second
+/// with any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteSpan {
+    pub site_id: u32,
+    pub rows: u64,
+    pub first_ts: i64,
+    pub last_ts: i64,
+}
+
 impl Embedded {
-    /// Per site: the number of events and session versions, and the first and last UTC second
-    /// with any of them.
-    pub async fn export_spans(&self) -> Result<Vec<(u32, u64, i64, i64)>, StoreError> {
+    /// Every site's span, by site.
+    pub async fn export_spans(&self) -> Result<Vec<SiteSpan>, StoreError> {
         self.with_reader(|conn| {
             query_rows(
                 conn,
@@ -21,12 +30,12 @@ impl Embedded {
                 [],
                 "measuring the export",
                 |r| {
-                    Ok((
-                        r.get::<_, u32>(0)?,
-                        r.get::<_, i64>(1)? as u64,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
+                    Ok(SiteSpan {
+                        site_id: r.get(0)?,
+                        rows: r.get::<_, i64>(1)? as u64,
+                        first_ts: r.get(2)?,
+                        last_ts: r.get(3)?,
+                    })
                 },
             )
         })

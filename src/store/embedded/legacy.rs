@@ -8,8 +8,27 @@ use crate::tenancy::customers::Customer;
 use crate::tenancy::docs::{Entities, LinkDoc, LoginDoc, StoredUser};
 use crate::tenancy::sites::Site;
 use crate::tenancy::users::Role;
-use crate::tenancy::{StoredShare, StoredToken, TokenAccess, TokenScope};
+use crate::tenancy::{
+    CustomerId, SiteId, StoredShare, StoredToken, TokenAccess, TokenScope, UserId,
+};
 use duckdb::{params, Connection, Row};
+
+/// The first schema's id columns read as the tenancy's id types.
+macro_rules! id_from_sql {
+    ($($t:ty),*) => {$(
+        impl duckdb::types::FromSql for $t {
+            fn column_result(v: duckdb::types::ValueRef<'_>) -> duckdb::types::FromSqlResult<Self> {
+                u32::column_result(v).map(Self)
+            }
+        }
+    )*};
+}
+id_from_sql!(
+    crate::tenancy::CustomerId,
+    crate::tenancy::SiteId,
+    crate::tenancy::UserId,
+    crate::tenancy::ShareId
+);
 
 /// The tables of the first schema, dropped once their rows are documents.
 const OLD_TABLES: [&str; 11] = [
@@ -30,10 +49,10 @@ const OLD_TABLES: [&str; 11] = [
 pub(super) fn move_to_documents(conn: &Connection) -> Result<(), StoreError> {
     let entities = read(conn)?;
     let highest = [
-        ("site", entities.sites.iter().map(|s| s.id).max()),
-        ("customer", entities.customers.iter().map(|c| c.id).max()),
-        ("user", entities.users.iter().map(|u| u.id).max()),
-        ("share", entities.shares.iter().map(|s| s.id).max()),
+        ("site", entities.sites.iter().map(|s| s.id.0).max()),
+        ("customer", entities.customers.iter().map(|c| c.id.0).max()),
+        ("user", entities.users.iter().map(|u| u.id.0).max()),
+        ("share", entities.shares.iter().map(|s| s.id.0).max()),
     ];
     for change in entities.documents()? {
         if let Some(body) = change.body {
@@ -80,8 +99,8 @@ fn read(conn: &Connection) -> Result<Entities, StoreError> {
         "reading memberships",
         |r| {
             Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, u32>(1)?,
+                r.get::<_, UserId>(0)?,
+                r.get::<_, CustomerId>(1)?,
                 r.get::<_, String>(2)?,
             ))
         },
@@ -205,7 +224,7 @@ fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
         .into_iter()
         .map(
             |(id, domain, aliases, timezone, mask, dnt, ranges, customer_id)| Site {
-                id,
+                id: SiteId(id),
                 domain,
                 aliases: split_list(&aliases),
                 timezone,
@@ -215,7 +234,7 @@ fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
                     .iter()
                     .filter_map(|r| r.parse().ok())
                     .collect(),
-                customer_id,
+                customer_id: customer_id.map(CustomerId),
             },
         )
         .collect())
@@ -238,9 +257,9 @@ fn load_tokens(conn: &Connection) -> Result<Vec<StoredToken>, StoreError> {
             Ok(StoredToken {
                 hash: r.get(0)?,
                 scope: if kind == "c" {
-                    TokenScope::Customer(id)
+                    TokenScope::Customer(CustomerId(id))
                 } else {
-                    TokenScope::Site(id)
+                    TokenScope::Site(SiteId(id))
                 },
                 access: if access == "manage" {
                     TokenAccess::Manage

@@ -2,7 +2,7 @@
 //! written in batches through DuckDB's appender and queried with the SQL in [`sql`].
 
 mod archive;
-mod export;
+pub mod export;
 mod legacy;
 mod meta;
 mod salts;
