@@ -151,53 +151,35 @@ impl ClickHouseServer {
             .collect()
     }
 
-    /// Starts the (stopped) server again on the same ports and data.
+    /// Starts the (stopped) server again on the same ports and data: Debian's
+    /// `clickhouse-server`, or `scripts/chdb-server.py` with `SPURLOS_TEST_CLICKHOUSE=chdb`.
     pub fn resume(&mut self) {
-        if chdb() {
-            return self.resume_chdb();
-        }
-        let binary = server_binary();
+        let start = if chdb() {
+            r#"python3 "$1" --port "$5" --path "$2/data""#
+        } else {
+            r#""$1" --config-file="$2/config.xml""#
+        };
         // The watchdog stops the server when the test process ends or when it is told to.
-        let script = r#"
-"$1" --config-file="$2/config.xml" >"$2/stdout.log" 2>&1 &
+        let script = format!(
+            r#"
+{start} >"$2/stdout.log" 2>&1 &
 c=$!
 trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM INT
 while kill -0 "$3" 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 0.3; done
 kill $c 2>/dev/null; wait $c
 if [ "$4" = 1 ] && ! kill -0 "$3" 2>/dev/null; then rm -rf "$2"; fi
-"#;
+"#
+        );
+        let program = if chdb() {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/chdb-server.py")
+        } else {
+            server_binary()
+        };
         let child = Command::new("sh")
             .arg("-c")
             .arg(script)
             .arg("watchdog")
-            .arg(&binary)
-            .arg(&self.dir)
-            .arg(std::process::id().to_string())
-            .arg(if self.remove_dir { "1" } else { "0" })
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.watchdog = Some(child);
-        wait_until_up(self.http_port, &self.dir);
-    }
-
-    /// Starts `scripts/chdb-server.py` on the same port and data, under the same kind of
-    /// watchdog.
-    fn resume_chdb(&mut self) {
-        let shim = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/chdb-server.py");
-        let script = r#"
-python3 "$1" --port "$5" --path "$2/data" >"$2/stdout.log" 2>&1 &
-c=$!
-trap 'kill $c 2>/dev/null; wait $c; exit 0' TERM INT
-while kill -0 "$3" 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 0.3; done
-kill $c 2>/dev/null; wait $c
-if [ "$4" = 1 ] && ! kill -0 "$3" 2>/dev/null; then rm -rf "$2"; fi
-"#;
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("watchdog")
-            .arg(&shim)
+            .arg(&program)
             .arg(&self.dir)
             .arg(std::process::id().to_string())
             .arg(if self.remove_dir { "1" } else { "0" })

@@ -16,18 +16,6 @@ async fn token(app: &TestApp, body: Value) -> (u16, Value) {
         .await
 }
 
-async fn query_status(app: &TestApp, token: &str, site: &str) -> u16 {
-    app.client
-        .post(format!("{}/api/v2/query", app.address))
-        .bearer_auth(token)
-        .json(&json!({"site_id": site, "metrics": ["visitors"], "date_range": "day"}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn delete_customer(app: &TestApp, handle: &str) -> u16 {
     let path = format!("/api/admin/customers/{handle}");
     app.admin(Method::DELETE, &path, None).await.0
@@ -88,13 +76,13 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
         ("loose.example", 404),
     ] {
         assert_eq!(
-            query_status(&app, &acme_token, site).await,
+            app.stats_status(&acme_token, site).await,
             expected,
             "{site}"
         );
     }
-    assert_eq!(query_status(&app, &beta_token, "b1.example").await, 200);
-    assert_eq!(query_status(&app, &beta_token, "a1.example").await, 404);
+    assert_eq!(app.stats_status(&beta_token, "b1.example").await, 200);
+    assert_eq!(app.stats_status(&beta_token, "a1.example").await, 404);
     let (status, _) = token(&app, json!({"customer": "acme-1", "site": "a1.example"})).await;
     assert_eq!(status, 400);
     let (status, _) = token(&app, json!({"customer": "nobody"})).await;
@@ -103,7 +91,7 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
     // Removing a customer removes its sites and tokens; repeating it is fine.
     assert_eq!(delete_customer(&app, "beta").await, 204);
     assert_eq!(delete_customer(&app, "beta").await, 204);
-    assert_eq!(query_status(&app, &beta_token, "b1.example").await, 401);
+    assert_eq!(app.stats_status(&beta_token, "b1.example").await, 401);
     let (_, sites) = app.admin(Method::GET, "/api/admin/sites", None).await;
     let domains: Vec<&str> = sites
         .as_array()
@@ -118,7 +106,7 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
         json!([{"id": acme["id"], "handle": "acme-1", "name": "Acme GmbH"}])
     );
     // A site can move to a customer: then the customer's token reads it.
-    assert_eq!(query_status(&app, &acme_token, "loose.example").await, 404);
+    assert_eq!(app.stats_status(&acme_token, "loose.example").await, 404);
     let (status, site) = app
         .admin(
             Method::PUT,
@@ -130,7 +118,7 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
         (status, site["customer_id"].clone()),
         (200, acme["id"].clone())
     );
-    assert_eq!(query_status(&app, &acme_token, "loose.example").await, 200);
+    assert_eq!(app.stats_status(&acme_token, "loose.example").await, 200);
     let (status, _) = app
         .admin(
             Method::PUT,
@@ -139,7 +127,7 @@ async fn customers_own_sites_and_customer_tokens_read_only_their_sites() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(query_status(&app, &acme_token, "loose.example").await, 404);
+    assert_eq!(app.stats_status(&acme_token, "loose.example").await, 404);
     // A customer's site can be tracked like any other, and the hit is the customer's.
     app.pageview(
         "a2.example",

@@ -188,6 +188,19 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// The status of a one-metric Stats API query for `site` with `token`.
+    pub async fn stats_status(&self, token: &str, site: &str) -> u16 {
+        self.client
+            .post(format!("{}/api/v2/query", self.address))
+            .bearer_auth(token)
+            .json(&json!({"site_id": site, "metrics": ["visitors"], "date_range": "day"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// Creates a user of `customer` with a role and sets its password through a one-time link.
     pub async fn user_with_password(&self, email: &str, customer: &str, password: &str) {
         let body = json!({"memberships": [{"customer": customer, "role": "owner"}]});

@@ -24,18 +24,6 @@ async fn id_of(app: &TestApp, list: &str, key: &str, value: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {value} in {v}"))
 }
 
-async fn stats_status(app: &TestApp, token: &str, site: &str) -> u16 {
-    app.client
-        .post(format!("{}/api/v2/query", app.address))
-        .bearer_auth(token)
-        .json(&json!({"site_id": site, "metrics": ["visitors"], "date_range": "day"}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn new_token(app: &TestApp, body: Value) -> String {
     let (status, v) = app
         .admin(Method::POST, "/api/admin/tokens", Some(body))
@@ -120,7 +108,7 @@ async fn removed_entities_leave_no_access_behind_and_ids_are_never_reused() {
     assert_eq!(user["memberships"], json!([]), "{users}");
     assert!(!app.page_as(&u, "/dashboard").await.contains("c1.example"));
     assert_eq!(app.get_as(&u, "/dashboard/c1.example").await.status(), 404);
-    assert_eq!(stats_status(&app, &b_token, "c1.example").await, 401);
+    assert_eq!(app.stats_status(&b_token, "c1.example").await, 401);
 
     // Sites: the tokens and shared links of a removed site open nothing that comes after it,
     // not even a new site with the same domain.
@@ -140,7 +128,7 @@ async fn removed_entities_leave_no_access_behind_and_ids_are_never_reused() {
             .await;
         let id = id_of(&app, "/api/admin/sites", "domain", domain).await;
         assert!(id > s1_id, "site id {s1_id} used again for {domain}");
-        assert_eq!(stats_status(&app, &s1_token, domain).await, 401);
+        assert_eq!(app.stats_status(&s1_token, domain).await, 401);
         assert_eq!(status_of(&s1_share).await, 404, "{domain}");
     }
 
@@ -181,7 +169,7 @@ async fn removed_entities_leave_no_access_behind_and_ids_are_never_reused() {
     // Tokens: a revoked token stays revoked.
     let (_, listed) = app.admin(Method::GET, "/api/admin/tokens", None).await;
     let a_token = new_token(&app, json!({"customer": "a"})).await;
-    assert_eq!(stats_status(&app, &a_token, "a1.example").await, 200);
+    assert_eq!(app.stats_status(&a_token, "a1.example").await, 200);
     let (_, after) = app.admin(Method::GET, "/api/admin/tokens", None).await;
     let new_id = after
         .as_array()
@@ -194,9 +182,9 @@ async fn removed_entities_leave_no_access_behind_and_ids_are_never_reused() {
         .admin(Method::DELETE, &format!("/api/admin/tokens/{new_id}"), None)
         .await;
     assert_eq!(status, 204);
-    assert_eq!(stats_status(&app, &a_token, "a1.example").await, 401);
+    assert_eq!(app.stats_status(&a_token, "a1.example").await, 401);
     new_token(&app, json!({"customer": "a"})).await;
-    assert_eq!(stats_status(&app, &a_token, "a1.example").await, 401);
+    assert_eq!(app.stats_status(&a_token, "a1.example").await, 401);
 
     // Nobody gained anything along the way: u sees no site, the owner only customer a's.
     let page = app.page_as(&u, "/dashboard").await;
@@ -334,8 +322,8 @@ async fn an_embedded_data_directory_of_the_first_schema_opens_with_nothing_lost(
         ])
     );
     // Tokens keep their scope and access; those of removed sites and customers are gone.
-    assert_eq!(stats_status(&app, site_token, "shop.example").await, 200);
-    assert_eq!(stats_status(&app, manage_token, "shop.example").await, 200);
+    assert_eq!(app.stats_status(site_token, "shop.example").await, 200);
+    assert_eq!(app.stats_status(manage_token, "shop.example").await, 200);
     let (_, tokens) = app.admin(Method::GET, "/api/admin/tokens", None).await;
     assert_eq!(tokens.as_array().unwrap().len(), 2, "{tokens}");
     assert!(
@@ -424,7 +412,8 @@ async fn a_clickhouse_database_of_the_previous_version_opens_with_nothing_lost()
         "{sites}"
     );
     assert_eq!(
-        stats_status(&app, "previous-version-token", "shop.example").await,
+        app.stats_status("previous-version-token", "shop.example")
+            .await,
         200
     );
     let r = app.login("ann@example.com", PASSWORD, "192.0.2.4").await;
