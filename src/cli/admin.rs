@@ -1,9 +1,9 @@
-//! The admin commands (`site`, `customer`, `user`, `token`, `archive`): the same requests to
-//! the admin API or to `tenancy::Tenancy`, whichever `remote::Backend` says.
+//! The admin commands (`site`, `customer`, `user`, `token`, `archive`) over one interface,
+//! [`Admin`], with two implementations: the running server's admin API (`remote::Remote`) and
+//! the data directory through `tenancy::Tenancy` as the admin ([`Local`]). The same rules apply
+//! either way: they are the tenancy model's.
 
-use super::remote::{
-    connect_addr, remote_call_with, remote_json, remote_put, url_segment, Backend,
-};
+use super::remote::Backend;
 use super::{Command, CustomerCommand, SiteCommand, TokenCommand, UserCommand};
 use crate::config::Settings;
 use crate::store::Store;
@@ -13,11 +13,116 @@ use crate::tenancy::tokens::TokenRequest;
 use crate::tenancy::users::{Membership, User};
 use crate::tenancy::{Manager, Tenancy, TokenAccess};
 use anyhow::{anyhow, bail};
-use std::time::Duration;
 
-/// Runs an admin command.
+/// What the admin commands ask of a spurlos installation.
+pub(super) trait Admin {
+    async fn add_site(&self, spec: SiteSpec) -> anyhow::Result<Site>;
+    async fn sites(&self) -> anyhow::Result<Vec<Site>>;
+    async fn remove_site(&self, domain: &str) -> anyhow::Result<()>;
+    /// A new token (shown once).
+    async fn create_token(&self, request: TokenRequest) -> anyhow::Result<String>;
+    /// The customer and whether it was created.
+    async fn put_customer(&self, handle: &str, name: &str) -> anyhow::Result<(Customer, bool)>;
+    async fn customers(&self) -> anyhow::Result<Vec<Customer>>;
+    async fn remove_customer(&self, handle: &str) -> anyhow::Result<()>;
+    async fn users(&self) -> anyhow::Result<Vec<User>>;
+    async fn put_user(&self, email: &str, memberships: &[Membership]) -> anyhow::Result<User>;
+    async fn remove_user(&self, email: &str) -> anyhow::Result<()>;
+    /// A one-time set-password link's URL.
+    async fn password_link(&self, email: &str) -> anyhow::Result<String>;
+    /// Archives the finished days; how many.
+    async fn archive(&self) -> anyhow::Result<u64>;
+}
+
+/// The data directory, when no server runs on it.
+pub(super) struct Local {
+    tenancy: Tenancy,
+    /// Where users reach spurlos (for set-password links).
+    base: String,
+}
+
+impl Local {
+    pub(super) fn new(tenancy: Tenancy, base: String) -> Self {
+        Self { tenancy, base }
+    }
+}
+
+impl Admin for Local {
+    async fn add_site(&self, spec: SiteSpec) -> anyhow::Result<Site> {
+        Ok(self.tenancy.add_site(spec).await?)
+    }
+
+    async fn sites(&self) -> anyhow::Result<Vec<Site>> {
+        Ok(self.tenancy.sites().await?)
+    }
+
+    async fn remove_site(&self, domain: &str) -> anyhow::Result<()> {
+        let site = self
+            .tenancy
+            .site_by_domain(domain)
+            .await?
+            .ok_or_else(|| anyhow!("no site {domain}"))?;
+        Ok(self.tenancy.remove_site(site.id).await?)
+    }
+
+    async fn create_token(&self, request: TokenRequest) -> anyhow::Result<String> {
+        let made = self.tenancy.create_token(&Manager::Admin, request).await?;
+        Ok(made.token)
+    }
+
+    async fn put_customer(&self, handle: &str, name: &str) -> anyhow::Result<(Customer, bool)> {
+        Ok(self.tenancy.put_customer(handle, name).await?)
+    }
+
+    async fn customers(&self) -> anyhow::Result<Vec<Customer>> {
+        Ok(self.tenancy.customers().await?)
+    }
+
+    async fn remove_customer(&self, handle: &str) -> anyhow::Result<()> {
+        let c = self.tenancy.customer_by_handle(handle).await?;
+        Ok(self.tenancy.remove_customer(c.id).await?)
+    }
+
+    async fn users(&self) -> anyhow::Result<Vec<User>> {
+        Ok(self.tenancy.users().await?)
+    }
+
+    async fn put_user(&self, email: &str, memberships: &[Membership]) -> anyhow::Result<User> {
+        let (user, _) = self
+            .tenancy
+            .put_member(&Manager::Admin, email, memberships)
+            .await?;
+        Ok(user)
+    }
+
+    async fn remove_user(&self, email: &str) -> anyhow::Result<()> {
+        Ok(self.tenancy.remove_member(&Manager::Admin, email).await?)
+    }
+
+    async fn password_link(&self, email: &str) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        let link = self
+            .tenancy
+            .password_link(&Manager::Admin, email, &self.base, now)
+            .await?;
+        Ok(link.url)
+    }
+
+    async fn archive(&self) -> anyhow::Result<u64> {
+        Ok(archive_locally(&self.tenancy).await? as u64)
+    }
+}
+
+/// Runs an admin command where `settings` say: on the running server, else on the data
+/// directory.
 pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
-    let backend = Backend::connect(&settings).await?;
+    match Backend::connect(&settings).await? {
+        Backend::Remote(remote) => run(&remote, command).await,
+        Backend::Local(local) => run(&local, command).await,
+    }
+}
+
+async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve | Command::MigrateStore => {
             bail!("serve and migrate-store are not admin commands")
@@ -32,32 +137,11 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
                 excluded_ranges: a.excluded_ranges,
                 customer: a.customer,
             };
-            let site: Site = match &backend {
-                Backend::Remote { base, token } => {
-                    let v = remote_json(
-                        base,
-                        token,
-                        "POST",
-                        "/api/admin/sites",
-                        Some(serde_json::to_value(&spec)?),
-                    )?;
-                    serde_json::from_value(v)?
-                }
-                Backend::Local(tenancy) => tenancy.add_site(spec).await?,
-            };
+            let site = admin.add_site(spec).await?;
             println!("added site {} (id {})", site.domain, site.id);
         }
         Command::Site(SiteCommand::List { json }) => {
-            let sites: Vec<Site> = match &backend {
-                Backend::Remote { base, token } => serde_json::from_value(remote_json(
-                    base,
-                    token,
-                    "GET",
-                    "/api/admin/sites",
-                    None,
-                )?)?,
-                Backend::Local(tenancy) => tenancy.sites().await?,
-            };
+            let sites = admin.sites().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&sites)?);
             } else {
@@ -74,19 +158,7 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             }
         }
         Command::Site(SiteCommand::Remove { domain }) => {
-            match &backend {
-                Backend::Remote { base, token } => {
-                    let path = format!("/api/admin/sites/{}", url_segment(&domain));
-                    remote_json(base, token, "DELETE", &path, None)?;
-                }
-                Backend::Local(tenancy) => {
-                    let site = tenancy
-                        .site_by_domain(&domain)
-                        .await?
-                        .ok_or_else(|| anyhow!("no site {domain}"))?;
-                    tenancy.remove_site(site.id).await?;
-                }
-            }
+            admin.remove_site(&domain).await?;
             println!("removed site {domain}");
         }
         Command::Token(TokenCommand::Create {
@@ -99,56 +171,21 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             } else {
                 TokenAccess::Read
             };
-            let token = match &backend {
-                Backend::Remote { base, token } => {
-                    let v = remote_json(
-                        base,
-                        token,
-                        "POST",
-                        "/api/admin/tokens",
-                        Some(
-                            serde_json::json!({"site": site, "customer": customer, "access": access}),
-                        ),
-                    )?;
-                    v["token"].as_str().unwrap_or_default().to_string()
-                }
-                Backend::Local(tenancy) => {
-                    let request = TokenRequest {
-                        site,
-                        customer,
-                        access,
-                    };
-                    tenancy.create_token(&Manager::Admin, request).await?.token
-                }
+            let request = TokenRequest {
+                site,
+                customer,
+                access,
             };
-            println!("{token}");
+            println!("{}", admin.create_token(request).await?);
         }
         Command::Customer(CustomerCommand::Add { handle, name }) => {
             let name = name.unwrap_or_default();
-            let (customer, created): (Customer, bool) = match &backend {
-                Backend::Remote { base, token } => {
-                    let path = format!("/api/admin/customers/{}", url_segment(&handle));
-                    let v = tokio::task::block_in_place(|| {
-                        remote_put(base, token, &path, serde_json::json!({"name": name}))
-                    })?;
-                    (serde_json::from_value(v.0)?, v.1)
-                }
-                Backend::Local(tenancy) => tenancy.put_customer(&handle, &name).await?,
-            };
+            let (customer, created) = admin.put_customer(&handle, &name).await?;
             let verb = if created { "added" } else { "updated" };
             println!("{verb} customer {} (id {})", customer.handle, customer.id);
         }
         Command::Customer(CustomerCommand::List { json }) => {
-            let customers: Vec<Customer> = match &backend {
-                Backend::Remote { base, token } => serde_json::from_value(remote_json(
-                    base,
-                    token,
-                    "GET",
-                    "/api/admin/customers",
-                    None,
-                )?)?,
-                Backend::Local(tenancy) => tenancy.customers().await?,
-            };
+            let customers = admin.customers().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&customers)?);
             } else {
@@ -159,35 +196,12 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
             }
         }
         Command::Customer(CustomerCommand::Remove { handle }) => {
-            match &backend {
-                Backend::Remote { base, token } => {
-                    let path = format!("/api/admin/customers/{}", url_segment(&handle));
-                    remote_json(base, token, "DELETE", &path, None)?;
-                }
-                Backend::Local(tenancy) => {
-                    let c = tenancy.customer_by_handle(&handle).await?;
-                    tenancy.remove_customer(c.id).await?;
-                }
-            }
+            admin.remove_customer(&handle).await?;
             println!("removed customer {handle}");
         }
-        Command::User(cmd) => user_command(cmd, &backend, &settings).await?,
+        Command::User(cmd) => user_command(cmd, admin).await?,
         Command::Archive => {
-            let days = match &backend {
-                Backend::Remote { base, token } => {
-                    println!("the server at {base} is archiving (this may take a while)");
-                    let v = tokio::task::block_in_place(|| {
-                        remote_call_with(
-                            base,
-                            token,
-                            "/api/admin/archive",
-                            Duration::from_secs(6 * 3600),
-                        )
-                    })?;
-                    v["archived_days"].as_u64().unwrap_or(0)
-                }
-                Backend::Local(tenancy) => archive_locally(tenancy).await? as u64,
-            };
+            let days = admin.archive().await?;
             println!("archived {days} days");
         }
     }
@@ -216,20 +230,7 @@ async fn archive_locally(tenancy: &Tenancy) -> anyhow::Result<usize> {
     Ok(made)
 }
 
-async fn all_users(backend: &Backend) -> anyhow::Result<Vec<User>> {
-    Ok(match backend {
-        Backend::Remote { base, token } => {
-            serde_json::from_value(remote_json(base, token, "GET", "/api/admin/users", None)?)?
-        }
-        Backend::Local(tenancy) => tenancy.users().await?,
-    })
-}
-
-async fn user_command(
-    cmd: UserCommand,
-    backend: &Backend,
-    settings: &Settings,
-) -> anyhow::Result<()> {
+async fn user_command(cmd: UserCommand, admin: &impl Admin) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add {
             email,
@@ -238,7 +239,8 @@ async fn user_command(
         } => {
             let email = crate::tenancy::users::normalise_email(&email)?;
             let handle = crate::tenancy::customers::normalise_handle(&customer)?;
-            let mut memberships: Vec<Membership> = all_users(backend)
+            let mut memberships: Vec<Membership> = admin
+                .users()
                 .await?
                 .into_iter()
                 .find(|u| u.email == email)
@@ -249,20 +251,7 @@ async fn user_command(
                 customer: handle,
                 role: role.into(),
             });
-            let user: User = match backend {
-                Backend::Remote { base, token } => {
-                    let path = format!("/api/admin/users/{}", url_segment(&email));
-                    let body = serde_json::json!({"memberships": memberships});
-                    let v = tokio::task::block_in_place(|| remote_put(base, token, &path, body))?;
-                    serde_json::from_value(v.0)?
-                }
-                Backend::Local(tenancy) => {
-                    tenancy
-                        .put_member(&Manager::Admin, &email, &memberships)
-                        .await?
-                        .0
-                }
-            };
+            let user = admin.put_user(&email, &memberships).await?;
             let roles: Vec<String> = user
                 .memberships
                 .iter()
@@ -271,7 +260,7 @@ async fn user_command(
             println!("user {}: {}", user.email, roles.join(", "));
         }
         UserCommand::List { json } => {
-            let users = all_users(backend).await?;
+            let users = admin.users().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
@@ -288,34 +277,11 @@ async fn user_command(
             }
         }
         UserCommand::Remove { email } => {
-            match backend {
-                Backend::Remote { base, token } => {
-                    let path = format!("/api/admin/users/{}", url_segment(&email));
-                    remote_json(base, token, "DELETE", &path, None)?;
-                }
-                Backend::Local(tenancy) => tenancy.remove_member(&Manager::Admin, &email).await?,
-            }
+            admin.remove_user(&email).await?;
             println!("removed user {email}");
         }
         UserCommand::PasswordLink { email } => {
-            let url = match backend {
-                Backend::Remote { base, token } => {
-                    let path = format!("/api/admin/users/{}/password-link", url_segment(&email));
-                    let v = remote_json(base, token, "POST", &path, None)?;
-                    v["url"].as_str().unwrap_or_default().to_string()
-                }
-                Backend::Local(tenancy) => {
-                    let base = match &settings.config.public_url {
-                        Some(u) => u.clone(),
-                        None => format!("http://{}", connect_addr(settings)),
-                    };
-                    let now = chrono::Utc::now().timestamp();
-                    tenancy
-                        .password_link(&Manager::Admin, &email, &base, now)
-                        .await?
-                        .url
-                }
-            };
+            let url = admin.password_link(&email).await?;
             println!("{url}");
         }
     }

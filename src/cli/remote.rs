@@ -1,15 +1,26 @@
-//! Where admin commands run: through the running server's admin API (with the admin token),
-//! or, when no server answers, on the data directory through `tenancy::Tenancy` as the admin.
+//! The running server's admin API as the CLI's [`Admin`](super::admin::Admin) interface (with
+//! the admin token), and the choice between it and the data directory.
 
+use super::admin::{Admin, Local};
 use crate::config::Settings;
+use crate::tenancy::customers::Customer;
+use crate::tenancy::sites::{Site, SiteSpec};
+use crate::tenancy::tokens::TokenRequest;
+use crate::tenancy::users::{Membership, User};
 use crate::tenancy::Tenancy;
 use anyhow::{anyhow, Context};
 use std::time::Duration;
 
-/// Where admin commands are carried out.
+/// Where admin commands are carried out: the running server, or the data directory.
 pub(super) enum Backend {
-    Remote { base: String, token: String },
-    Local(Tenancy),
+    Remote(Remote),
+    Local(Local),
+}
+
+/// The admin API of a running server.
+pub(super) struct Remote {
+    base: String,
+    token: String,
 }
 
 impl Backend {
@@ -19,7 +30,7 @@ impl Backend {
         let health = format!("{base}/api/health");
         if tokio::task::block_in_place(|| agent.get(&health).call().is_ok()) {
             let token = crate::startup::admin_token(settings)?;
-            return Ok(Backend::Remote { base, token });
+            return Ok(Backend::Remote(Remote { base, token }));
         }
         let store = crate::store::open(&settings.config)
             .await
@@ -30,11 +41,15 @@ impl Backend {
                     settings.config.data_dir.display()
                 )
             })?;
-        Ok(Backend::Local(Tenancy::new(store)))
+        let base = match &settings.config.public_url {
+            Some(u) => u.clone(),
+            None => base,
+        };
+        Ok(Backend::Local(Local::new(Tenancy::new(store), base)))
     }
 }
 
-pub(super) fn connect_addr(settings: &Settings) -> String {
+fn connect_addr(settings: &Settings) -> String {
     let addr = settings.listen;
     if addr.ip().is_unspecified() {
         format!("127.0.0.1:{}", addr.port())
@@ -62,7 +77,7 @@ fn remote_error(mut resp: ureq::http::Response<ureq::Body>) -> anyhow::Error {
 }
 
 /// Calls the running server's admin API (blocking, off the async workers).
-pub(super) fn remote_json(
+fn remote_json(
     base: &str,
     token: &str,
     method: &str,
@@ -101,7 +116,7 @@ fn remote_call(
 }
 
 /// A POST without a body to the admin API, waiting up to `timeout`.
-pub(super) fn remote_call_with(
+fn remote_call_with(
     base: &str,
     token: &str,
     path: &str,
@@ -125,7 +140,7 @@ pub(super) fn remote_call_with(
 }
 
 /// A PUT to the admin API; the answer and whether it was 201 Created.
-pub(super) fn remote_put(
+fn remote_put(
     base: &str,
     token: &str,
     path: &str,
@@ -147,6 +162,118 @@ pub(super) fn remote_put(
     ))
 }
 
-pub(super) fn url_segment(s: &str) -> String {
+fn url_segment(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+impl Remote {
+    fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        remote_json(&self.base, &self.token, method, path, body)
+    }
+
+    fn put(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(serde_json::Value, bool)> {
+        tokio::task::block_in_place(|| remote_put(&self.base, &self.token, path, body))
+    }
+}
+
+impl Admin for Remote {
+    async fn add_site(&self, spec: SiteSpec) -> anyhow::Result<Site> {
+        let v = self.json(
+            "POST",
+            "/api/admin/sites",
+            Some(serde_json::to_value(&spec)?),
+        )?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    async fn sites(&self) -> anyhow::Result<Vec<Site>> {
+        Ok(serde_json::from_value(self.json(
+            "GET",
+            "/api/admin/sites",
+            None,
+        )?)?)
+    }
+
+    async fn remove_site(&self, domain: &str) -> anyhow::Result<()> {
+        let path = format!("/api/admin/sites/{}", url_segment(domain));
+        self.json("DELETE", &path, None).map(|_| ())
+    }
+
+    async fn create_token(&self, request: TokenRequest) -> anyhow::Result<String> {
+        let v = self.json(
+            "POST",
+            "/api/admin/tokens",
+            Some(serde_json::to_value(&request)?),
+        )?;
+        Ok(v["token"].as_str().unwrap_or_default().to_string())
+    }
+
+    async fn put_customer(&self, handle: &str, name: &str) -> anyhow::Result<(Customer, bool)> {
+        let path = format!("/api/admin/customers/{}", url_segment(handle));
+        let (v, created) = self.put(&path, serde_json::json!({ "name": name }))?;
+        Ok((serde_json::from_value(v)?, created))
+    }
+
+    async fn customers(&self) -> anyhow::Result<Vec<Customer>> {
+        Ok(serde_json::from_value(self.json(
+            "GET",
+            "/api/admin/customers",
+            None,
+        )?)?)
+    }
+
+    async fn remove_customer(&self, handle: &str) -> anyhow::Result<()> {
+        let path = format!("/api/admin/customers/{}", url_segment(handle));
+        self.json("DELETE", &path, None).map(|_| ())
+    }
+
+    async fn users(&self) -> anyhow::Result<Vec<User>> {
+        Ok(serde_json::from_value(self.json(
+            "GET",
+            "/api/admin/users",
+            None,
+        )?)?)
+    }
+
+    async fn put_user(&self, email: &str, memberships: &[Membership]) -> anyhow::Result<User> {
+        let path = format!("/api/admin/users/{}", url_segment(email));
+        let (v, _) = self.put(&path, serde_json::json!({ "memberships": memberships }))?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    async fn remove_user(&self, email: &str) -> anyhow::Result<()> {
+        let path = format!("/api/admin/users/{}", url_segment(email));
+        self.json("DELETE", &path, None).map(|_| ())
+    }
+
+    async fn password_link(&self, email: &str) -> anyhow::Result<String> {
+        let path = format!("/api/admin/users/{}/password-link", url_segment(email));
+        let v = self.json("POST", &path, None)?;
+        Ok(v["url"].as_str().unwrap_or_default().to_string())
+    }
+
+    async fn archive(&self) -> anyhow::Result<u64> {
+        println!(
+            "the server at {} is archiving (this may take a while)",
+            self.base
+        );
+        let v = tokio::task::block_in_place(|| {
+            remote_call_with(
+                &self.base,
+                &self.token,
+                "/api/admin/archive",
+                Duration::from_secs(6 * 3600),
+            )
+        })?;
+        Ok(v["archived_days"].as_u64().unwrap_or(0))
+    }
 }
