@@ -385,7 +385,7 @@ pub async fn change_password(
 ) -> HttpResponse {
     let lang = Lang::of(&req);
     let t = texts(lang);
-    let Some((user, csrf, _)) = session(&req, &state).await else {
+    let Some((user, csrf, login_hash)) = session(&req, &state).await else {
         return see_other("/login");
     };
     if !csrf_ok(&req, &csrf, &form.csrf) {
@@ -417,7 +417,13 @@ pub async fn change_password(
     let password = form.password.clone();
     let hashed = tokio::task::spawn_blocking(move || hash_password(&password)).await;
     match hashed {
-        Ok(Ok(h)) if state.tenancy.set_password(user.id, &h).await.is_ok() => {
+        Ok(Ok(h))
+            if state
+                .tenancy
+                .set_password(user.id, &h, Some(&login_hash))
+                .await
+                .is_ok() =>
+        {
             account_page(
                 &state,
                 lang,

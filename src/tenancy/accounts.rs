@@ -99,12 +99,21 @@ impl Tenancy {
                 }
             }
         };
+        let before: Vec<CustomerId> = user.memberships.iter().map(|(c, _)| *c).collect();
         user.memberships.clear();
         for (customer, role) in memberships {
             let known = customers.iter().any(|c| c.id == customer);
             if known && !user.memberships.iter().any(|(c, _)| *c == customer) {
                 user.memberships.push((customer, role));
             }
+        }
+        // Whoever set the password for the customers the user had (an owner who created the
+        // user knows it) must not get a key to a further one: the password, logins and links
+        // end, and the user sets a new password through a new link.
+        let joins = user.memberships.iter().any(|(c, _)| !before.contains(c));
+        if !before.is_empty() && joins && !user.password_hash.is_empty() {
+            user.password_hash.clear();
+            changes.extend(self.user_references(user.id).await?);
         }
         changes.push(put(USER, user.id.to_string(), &user)?);
         self.apply(changes).await?;
@@ -181,11 +190,11 @@ impl Tenancy {
             return Ok(None);
         };
         user.password_hash = password_hash.to_string();
-        self.apply(vec![
-            put(USER, user.id.to_string(), &user)?,
-            remove(PASSWORD_LINK, token_hash),
-        ])
-        .await?;
+        // A new password ends every login and every other link of the user.
+        let mut changes = self.user_references(user.id).await?;
+        changes.push(remove(PASSWORD_LINK, token_hash));
+        changes.push(put(USER, user.id.to_string(), &user)?);
+        self.apply(changes).await?;
         Ok(Some(user.id))
     }
 
@@ -214,17 +223,22 @@ impl Tenancy {
             }))
     }
 
-    /// Replaces a user's password hash.
+    /// Replaces a user's password hash; every login but `keep_login` (a login's hash) ends.
     pub async fn set_password(
         &self,
         user_id: UserId,
         password_hash: &str,
+        keep_login: Option<&str>,
     ) -> Result<(), StoreError> {
         let _guard = self.lock().await;
         if let Some(mut user) = self.stored_user(user_id).await? {
             user.password_hash = password_hash.to_string();
-            self.apply(vec![put(USER, user_id.to_string(), &user)?])
-                .await?;
+            // A new password ends every other login (not `keep_login`, the session that made
+            // the change) and every outstanding set-password link.
+            let mut changes = self.user_references(user_id).await?;
+            changes.retain(|c| !(c.kind == LOGIN && Some(c.key.as_str()) == keep_login));
+            changes.push(put(USER, user_id.to_string(), &user)?);
+            self.apply(changes).await?;
         }
         Ok(())
     }

@@ -243,3 +243,107 @@ async fn the_language_can_be_switched_and_is_remembered() {
         .unwrap();
     assert_eq!(r.headers()["location"], "/dashboard");
 }
+
+/// Issue 11, item 2: a new password ends every other login and every outstanding
+/// set-password link; a reset through a link ends them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_password_ends_other_logins_and_outstanding_links() {
+    let app = app_with_user().await;
+    let status = |cookie: String| {
+        let app = &app;
+        async move { app.get_as(&cookie, "/account").await.status().as_u16() }
+    };
+    let a = session_cookie(&login(&app, "ann@example.com", PASSWORD, "192.0.2.1").await);
+    let b = session_cookie(&login(&app, "ann@example.com", PASSWORD, "192.0.2.2").await);
+    assert_eq!(
+        (status(a.clone()).await, status(b.clone()).await),
+        (200, 200)
+    );
+    let (_, link) = app
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/users/ann@example.com/password-link",
+            None,
+        )
+        .await;
+    let pending = link["url"].as_str().unwrap().to_string();
+    // Changed on the account page with login A: A goes on, B and the link are done.
+    let csrf = hidden_csrf(&app.page_as(&a, "/account").await);
+    let r = app
+        .post_as(
+            &a,
+            "/account/password",
+            &[
+                ("csrf", csrf.as_str()),
+                ("current", PASSWORD),
+                ("password", "another long password"),
+                ("confirm", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(status(a.clone()).await, 200);
+    assert_eq!(status(b).await, 303, "the other login still works");
+    let r = browser().get(&pending).send().await.unwrap();
+    assert_eq!(r.status(), 400, "the earlier set-password link still works");
+    // A reset through a new link ends every login.
+    let (_, link) = app
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/users/ann@example.com/password-link",
+            None,
+        )
+        .await;
+    let token = link["url"]
+        .as_str()
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let r = browser()
+        .post(format!("{}/set-password", app.address))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", "a third long password"),
+            ("confirm", "a third long password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(status(a).await, 303, "a login survived the reset");
+}
+
+/// Issue 11, item 2: whoever set a user's password for one customer (an owner who created the
+/// user) must not keep a key to another customer's sites: joining a further customer ends the
+/// password, the logins and the links, and the provider hands out a new link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_another_customer_needs_a_new_password() {
+    let app = app_with_user().await;
+    let a = session_cookie(&login(&app, "ann@example.com", PASSWORD, "192.0.2.1").await);
+    // A change of role within the same customer keeps everything.
+    let put = |memberships: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.admin(
+                reqwest::Method::PUT,
+                "/api/admin/users/ann@example.com",
+                Some(serde_json::json!({ "memberships": memberships })),
+            )
+            .await
+        }
+    };
+    let (_, user) = put(serde_json::json!([{"customer": "acme", "role": "viewer"}])).await;
+    assert_eq!(user["has_password"], true, "{user}");
+    assert_eq!(app.get_as(&a, "/account").await.status(), 200);
+    let (_, user) = put(serde_json::json!([
+        {"customer": "acme", "role": "viewer"},
+        {"customer": "beta", "role": "viewer"}
+    ]))
+    .await;
+    assert_eq!(user["has_password"], false, "{user}");
+    assert_eq!(app.get_as(&a, "/account").await.status(), 303);
+    let r = login(&app, "ann@example.com", PASSWORD, "192.0.2.1").await;
+    assert_eq!(r.status(), 401);
+}
