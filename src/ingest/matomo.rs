@@ -256,16 +256,25 @@ fn field_name(field: &str) -> &'static str {
     }
 }
 
-/// `cdt`: seconds (or milliseconds) since the epoch, or `YYYY-MM-DD HH:MM:SS` in UTC.
+/// Hit times `cdt` may name: from 2000-01-01 up to 2100-01-01 (UTC seconds). Anything else is
+/// a mistake, and far-off values would overflow the time arithmetic downstream.
+const CDT_RANGE: std::ops::Range<i64> = 946_684_800..4_102_444_800;
+
+/// `cdt`: seconds (or milliseconds) since the epoch, or `YYYY-MM-DD HH:MM:SS` in UTC, within
+/// [`CDT_RANGE`].
 fn parse_time(t: &str) -> Option<i64> {
     let t = t.trim();
-    if let Ok(n) = t.parse::<f64>() {
+    let secs = if let Ok(n) = t.parse::<f64>() {
         let secs = if n > 1e11 { n / 1000.0 } else { n };
-        return (secs > 0.0).then_some(secs as i64);
-    }
-    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
-        .ok()
-        .map(|d| d.and_utc().timestamp())
+        // Checked before the cast: `as` saturates, and a saturated time overflows later.
+        (secs.is_finite() && secs >= 0.0 && secs < 1e12).then_some(secs as i64)?
+    } else {
+        chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+            .ok()?
+            .and_utc()
+            .timestamp()
+    };
+    CDT_RANGE.contains(&secs).then_some(secs)
 }
 
 /// Matomo's answer to a tracked request: a transparent 1×1 GIF (43 bytes).

@@ -442,3 +442,28 @@ async fn the_log_importers_api_calls_and_bulk_requests_work() {
     let app = app.restart().await;
     assert_no_file_contains(app.data_dir.path(), ua.as_bytes());
 }
+
+/// Issue 11, item 5: an absurd `cdt` (even with the admin token) is a 400 naming `cdt`, not a
+/// panic of the batch writer that turns every later hit away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_hit_times_are_refused_and_tracking_goes_on() {
+    let (app, id) = app_with_site().await;
+    let page = enc(&format!("https://{SITE}/"));
+    for cdt in [
+        "1e30",
+        "-5",
+        "99999999999999999999",
+        "1e11",
+        "5000-01-01%2000:00:00",
+    ] {
+        let query = format!("idsite={id}&rec=1&url={page}&cdt={cdt}&token_auth={ADMIN}");
+        let r = get(&app, "/matomo.php", &query, "192.0.2.51").await;
+        assert_eq!(r.status(), 400, "cdt={cdt}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["field"], "cdt", "{cdt}: {v}");
+    }
+    let query = format!("idsite={id}&rec=1&url={page}");
+    let r = get(&app, "/matomo.php", &query, "192.0.2.52").await;
+    assert!(r.status().is_success(), "{}", r.status());
+    app.wait_for_events(SITE, 1).await;
+}
