@@ -267,7 +267,7 @@ fn parse_time(t: &str) -> Option<i64> {
     let secs = if let Ok(n) = t.parse::<f64>() {
         let secs = if n > 1e11 { n / 1000.0 } else { n };
         // Checked before the cast: `as` saturates, and a saturated time overflows later.
-        (secs.is_finite() && secs >= 0.0 && secs < 1e12).then_some(secs as i64)?
+        (0.0..1e12).contains(&secs).then_some(secs as i64)?
     } else {
         chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
             .ok()?
