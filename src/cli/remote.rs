@@ -167,6 +167,14 @@ fn url_segment(s: &str) -> String {
 }
 
 impl Remote {
+    fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        Ok(serde_json::from_value(self.json("GET", path, None)?)?)
+    }
+
+    fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.json("DELETE", path, None).map(|_| ())
+    }
+
     fn json(
         &self,
         method: &str,
@@ -196,16 +204,12 @@ impl Admin for Remote {
     }
 
     async fn sites(&self) -> anyhow::Result<Vec<Site>> {
-        Ok(serde_json::from_value(self.json(
-            "GET",
-            "/api/admin/sites",
-            None,
-        )?)?)
+        self.get("/api/admin/sites")
     }
 
     async fn remove_site(&self, domain: &str) -> anyhow::Result<()> {
         let path = format!("/api/admin/sites/{}", url_segment(domain));
-        self.json("DELETE", &path, None).map(|_| ())
+        self.delete(&path)
     }
 
     async fn create_token(&self, request: TokenRequest) -> anyhow::Result<String> {
@@ -224,24 +228,16 @@ impl Admin for Remote {
     }
 
     async fn customers(&self) -> anyhow::Result<Vec<Customer>> {
-        Ok(serde_json::from_value(self.json(
-            "GET",
-            "/api/admin/customers",
-            None,
-        )?)?)
+        self.get("/api/admin/customers")
     }
 
     async fn remove_customer(&self, handle: &str) -> anyhow::Result<()> {
         let path = format!("/api/admin/customers/{}", url_segment(handle));
-        self.json("DELETE", &path, None).map(|_| ())
+        self.delete(&path)
     }
 
     async fn users(&self) -> anyhow::Result<Vec<User>> {
-        Ok(serde_json::from_value(self.json(
-            "GET",
-            "/api/admin/users",
-            None,
-        )?)?)
+        self.get("/api/admin/users")
     }
 
     async fn put_user(&self, email: &str, memberships: &[Membership]) -> anyhow::Result<User> {
@@ -252,7 +248,7 @@ impl Admin for Remote {
 
     async fn remove_user(&self, email: &str) -> anyhow::Result<()> {
         let path = format!("/api/admin/users/{}", url_segment(email));
-        self.json("DELETE", &path, None).map(|_| ())
+        self.delete(&path)
     }
 
     async fn password_link(&self, email: &str) -> anyhow::Result<String> {

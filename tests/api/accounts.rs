@@ -287,20 +287,7 @@ async fn a_new_password_ends_other_logins_and_outstanding_links() {
     let r = browser().get(&pending).send().await.unwrap();
     assert_eq!(r.status(), 400, "the earlier set-password link still works");
     // A reset through a new link ends every login.
-    let (_, link) = app
-        .admin(
-            reqwest::Method::POST,
-            "/api/admin/users/ann@example.com/password-link",
-            None,
-        )
-        .await;
-    let token = link["url"]
-        .as_str()
-        .unwrap()
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let token = app.password_link_token("ann@example.com").await;
     let r = browser()
         .post(format!("{}/set-password", app.address))
         .form(&[

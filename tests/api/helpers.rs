@@ -201,6 +201,24 @@ impl TestApp {
             .as_u16()
     }
 
+    /// The token of a new one-time set-password link for `email` (from the admin API).
+    pub async fn password_link_token(&self, email: &str) -> String {
+        let (_, link) = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/api/admin/users/{email}/password-link"),
+                None,
+            )
+            .await;
+        link["url"]
+            .as_str()
+            .unwrap()
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .to_string()
+    }
+
     /// Creates a user of `customer` with a role and sets its password through a one-time link.
     pub async fn user_with_password(&self, email: &str, customer: &str, password: &str) {
         let body = json!({"memberships": [{"customer": customer, "role": "owner"}]});
@@ -212,20 +230,7 @@ impl TestApp {
             )
             .await;
         assert!(status == 200 || status == 201, "{v}");
-        let (_, link) = self
-            .admin(
-                reqwest::Method::POST,
-                &format!("/api/admin/users/{email}/password-link"),
-                None,
-            )
-            .await;
-        let token = link["url"]
-            .as_str()
-            .unwrap()
-            .split("token=")
-            .nth(1)
-            .unwrap()
-            .to_string();
+        let token = self.password_link_token(email).await;
         let r = self
             .client
             .post(format!("{}/set-password", self.address))
