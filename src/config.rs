@@ -32,6 +32,10 @@ pub struct Config {
     pub flush_interval_ms: u64,
     /// Largest accepted request body in bytes (`SPURLOS_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// Largest Matomo bulk body in bytes (`SPURLOS_MAX_BULK_BYTES`).
+    pub max_bulk_bytes: usize,
+    /// Most tracking requests in one Matomo bulk body (`SPURLOS_MAX_BULK_REQUESTS`).
+    pub max_bulk_requests: usize,
     /// HTTP worker threads (`SPURLOS_WORKERS`); 0 means one per core.
     pub workers: usize,
     /// The address users reach spurlos at, e.g. `https://stats.example.net`
@@ -112,6 +116,8 @@ impl Default for Config {
             batch_size: 20_000,
             flush_interval_ms: 250,
             max_body_bytes: 64 * 1024,
+            max_bulk_bytes: 1024 * 1024,
+            max_bulk_requests: 1000,
             workers: 0,
             public_url: None,
             store: StoreKind::Embedded,
@@ -200,6 +206,10 @@ impl Config {
                 self.flush_interval_ms = parse_num(key_name(key), value)?
             }
             "SPURLOS_MAX_BODY_BYTES" => self.max_body_bytes = parse_num(key_name(key), value)?,
+            "SPURLOS_MAX_BULK_BYTES" => self.max_bulk_bytes = parse_num(key_name(key), value)?,
+            "SPURLOS_MAX_BULK_REQUESTS" => {
+                self.max_bulk_requests = parse_num(key_name(key), value)?
+            }
             "SPURLOS_WORKERS" => self.workers = parse_num(key_name(key), value)?,
             "SPURLOS_PUBLIC_URL" => {
                 self.public_url = (!value.is_empty()).then(|| value.to_string());
@@ -270,6 +280,8 @@ impl Config {
             ("queue_capacity", self.queue_capacity),
             ("batch_size", self.batch_size),
             ("max_body_bytes", self.max_body_bytes),
+            ("max_bulk_bytes", self.max_bulk_bytes),
+            ("max_bulk_requests", self.max_bulk_requests),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid {
@@ -351,6 +363,8 @@ fn key_name(env_key: &str) -> &'static str {
         "SPURLOS_BATCH_SIZE" => "batch_size",
         "SPURLOS_FLUSH_INTERVAL_MS" => "flush_interval_ms",
         "SPURLOS_WORKERS" => "workers",
+        "SPURLOS_MAX_BULK_BYTES" => "max_bulk_bytes",
+        "SPURLOS_MAX_BULK_REQUESTS" => "max_bulk_requests",
         _ => "max_body_bytes",
     }
 }

@@ -167,6 +167,8 @@ impl Application {
             trusted_proxies: settings.trusted_proxies.clone(),
             admin_token: admin_token.clone(),
             max_body_bytes: config.max_body_bytes,
+            max_bulk_bytes: config.max_bulk_bytes,
+            max_bulk_requests: config.max_bulk_requests,
             public_url: config.public_url.clone(),
             login_limiter: http::account::LoginLimiter::default(),
         });

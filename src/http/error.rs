@@ -103,6 +103,14 @@ impl ApiError {
         }
     }
 
+    /// 413: a body larger than `limit` bytes.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            ErrorCode::BodyTooLarge,
+            format!("the body is larger than {limit} bytes"),
+        )
+    }
+
     /// 403: the caller is known but may not do this.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Forbidden, message)

@@ -15,11 +15,6 @@ use crate::tenancy::SiteId;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-/// Largest bulk body (Matomo's log importer sends a few hundred requests at a time).
-const MAX_BULK_BYTES: usize = 8 * 1024 * 1024;
-/// Most requests in one bulk body.
-const MAX_BULK_REQUESTS: usize = 10_000;
-
 /// `OPTIONS` on the tracking endpoints.
 pub async fn preflight(req: HttpRequest) -> HttpResponse {
     super::preflight(&req, "GET, POST, OPTIONS")
@@ -67,7 +62,9 @@ pub async fn track(
     {
         return script().await;
     }
-    let body = match super::read_body(payload, MAX_BULK_BYTES).await {
+    // Bulk bodies (JSON, or forms with `requests=`) may be larger than single requests.
+    let limit = state.max_body_bytes.max(state.max_bulk_bytes);
+    let body = match super::read_body(payload, limit).await {
         Ok(b) => b,
         Err(e) => return error(&req, e),
     };
@@ -96,15 +93,6 @@ pub async fn track(
         Ok(text) => params.extend(Params::from_query(text)),
         Err(_) => return error(&req, ApiError::invalid("body", "is not valid UTF-8")),
     }
-    if body.len() > state.max_body_bytes {
-        return error(
-            &req,
-            ApiError::new(
-                crate::http::error::ErrorCode::BodyTooLarge,
-                format!("the body is larger than {} bytes", state.max_body_bytes),
-            ),
-        );
-    }
     if params.is_empty() {
         return error(
             &req,
@@ -112,7 +100,17 @@ pub async fn track(
         );
     }
     // Some clients (the Python `matomo` package) send a bulk as a form: `requests=...` repeated.
-    if params.get("idsite").is_none() && params.0.iter().any(|(k, _)| is_requests_key(k)) {
+    let is_bulk =
+        params.get("idsite").is_none() && params.0.iter().any(|(k, _)| is_requests_key(k));
+    let most = if is_bulk {
+        state.max_bulk_bytes
+    } else {
+        state.max_body_bytes
+    };
+    if body.len() > most {
+        return error(&req, ApiError::too_large(most));
+    }
+    if is_bulk {
         let requests: Vec<Value> = params
             .0
             .iter()
@@ -225,10 +223,10 @@ async fn bulk(
     requests: &[Value],
     bulk_token: Option<&str>,
 ) -> Result<Value, ApiError> {
-    if requests.len() > MAX_BULK_REQUESTS {
+    if requests.len() > state.max_bulk_requests {
         return Err(ApiError::invalid(
             "requests",
-            format!("at most {MAX_BULK_REQUESTS} requests per bulk"),
+            format!("at most {} requests per bulk", state.max_bulk_requests),
         ));
     }
     let mut hits = Vec::new();
@@ -297,7 +295,15 @@ async fn bulk(
 /// `GET|POST /index.php` (and `POST /`): Matomo's legacy URLs. `module=API` is the API subset
 /// of [`super::matomo_api`]; `module=CoreAdminHome&action=optOut` (with `language=de|en`) is
 /// spurlos's opt-out page, so iframes in existing privacy policies keep working.
-pub async fn index(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn index(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match super::read_body(payload, state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return error(&req, e),
+    };
     let mut params = Params::from_query(req.query_string());
     if let Ok(text) = std::str::from_utf8(&body) {
         params.extend(Params::from_query(text));

@@ -39,6 +39,9 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     pub admin_token: String,
     pub max_body_bytes: usize,
+    /// Largest Matomo bulk body, and most requests in one.
+    pub max_bulk_bytes: usize,
+    pub max_bulk_requests: usize,
     /// Base of links spurlos hands out (`SPURLOS_PUBLIC_URL`); `None`: the request's own.
     pub public_url: Option<String>,
     /// Failed logins per account and per network, for rate limiting.
@@ -337,10 +340,7 @@ pub async fn read_body(
         let chunk = chunk
             .map_err(|e| error::ApiError::invalid("body", format!("could not be read ({e})")))?;
         if body.len() + chunk.len() > limit {
-            return Err(error::ApiError::new(
-                crate::http::error::ErrorCode::BodyTooLarge,
-                format!("the body is larger than {limit} bytes"),
-            ));
+            return Err(error::ApiError::too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }

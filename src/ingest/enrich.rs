@@ -87,7 +87,8 @@ pub fn screen_class(width: Option<u32>) -> String {
     }
 }
 
-/// Turns a props object (or a JSON string of one) into bounded key/value pairs; scalars only.
+/// Turns a props object (or a JSON string of one) into key/value pairs; scalars only. The
+/// bounds are applied later, by [`bound_props`], as for every other path.
 pub fn props(value: Option<&serde_json::Value>) -> Result<Vec<(String, String)>, String> {
     let parsed;
     let value = match value {
@@ -103,7 +104,7 @@ pub fn props(value: Option<&serde_json::Value>) -> Result<Vec<(String, String)>,
         .as_object()
         .ok_or_else(|| "must be an object of scalar values".to_string())?;
     let mut out = Vec::new();
-    for (k, v) in obj.iter().take(MAX_PROPS) {
+    for (k, v) in obj {
         let text = match v {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
@@ -115,12 +116,29 @@ pub fn props(value: Option<&serde_json::Value>) -> Result<Vec<(String, String)>,
                 ))
             }
         };
-        if k.trim().is_empty() {
-            continue;
-        }
-        out.push((bounded(k, MAX_NAME * 2), bounded(&text, MAX_TEXT)));
+        out.push((k.clone(), text));
     }
     Ok(out)
+}
+
+/// The one bound on props, whatever path they came by (Plausible's `props`, Matomo's events,
+/// dimensions and custom variables, imports): at most [`MAX_PROPS`] with a non-blank key, keys
+/// cut to `2 * MAX_NAME` and values to [`MAX_TEXT`] bytes, NUL replaced.
+pub fn bound_props(props: Vec<(String, String)>) -> Vec<(String, String)> {
+    props
+        .into_iter()
+        .filter(|(k, _)| !k.trim().is_empty())
+        .take(MAX_PROPS)
+        .map(|(k, v)| (bounded(&k, MAX_NAME * 2), bounded(&v, MAX_TEXT)))
+        .collect()
+}
+
+/// A link's address without query string and fragment (outbound links and downloads), which
+/// may carry e-mail addresses or session tokens; bounded like a path.
+pub fn link_url(raw: &str) -> String {
+    let raw = raw.trim();
+    let cut = raw.find(['?', '#']).unwrap_or(raw.len());
+    bounded(&raw[..cut], MAX_TEXT)
 }
 
 #[cfg(test)]
@@ -153,6 +171,23 @@ mod tests {
     fn bounds_strings_on_char_boundaries() {
         assert_eq!(bounded("äöü", 3), "ä");
         assert_eq!(bounded("abc", 10), "abc");
+    }
+
+    #[test]
+    fn props_are_bounded_in_count_length_and_nul() {
+        let many: Vec<_> = (0..100)
+            .map(|i| (format!("k{i}"), "v\0".repeat(2000)))
+            .chain([(" ".to_string(), "blank key".to_string())])
+            .collect();
+        let out = bound_props(many);
+        assert_eq!(out.len(), MAX_PROPS);
+        assert!(out
+            .iter()
+            .all(|(_, v)| v.len() <= MAX_TEXT && !v.contains('\0')));
+        assert_eq!(
+            link_url(" https://a.example/f.pdf?u=me@x.org#p "),
+            "https://a.example/f.pdf"
+        );
     }
 
     #[test]

@@ -124,10 +124,10 @@ pub fn parse(p: &Params, admin: bool) -> Result<Tracked, Invalid> {
     } else if p.get("e_c").is_some() || p.get("e_a").is_some() {
         return Err(invalid("e_c", "events need both e_c and e_a"));
     } else if let Some(link) = p.get("link") {
-        prop("url", Some(link));
+        prop("url", Some(&crate::ingest::enrich::link_url(link)));
         OUTBOUND.to_string()
     } else if let Some(file) = p.get("download") {
-        prop("url", Some(file));
+        prop("url", Some(&crate::ingest::enrich::link_url(file)));
         DOWNLOAD.to_string()
     } else if let Some(keyword) = p.get("search") {
         prop("keyword", Some(keyword));

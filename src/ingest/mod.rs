@@ -174,6 +174,7 @@ impl Ingest {
         let ts = raw.ts.unwrap_or_else(|| self.clock.now().timestamp());
         let name = enrich::bounded(name, enrich::MAX_NAME);
         let interactive = raw.interactive || name == "pageview";
+        let props = enrich::bound_props(raw.props);
         let mut hits = Vec::with_capacity(sites.len());
         for site in &sites {
             let referrer = raw
@@ -213,7 +214,7 @@ impl Ingest {
                 hostname: page.hostname.clone(),
                 pathname: page.pathname.clone(),
                 attrs,
-                props: raw.props.clone(),
+                props: props.clone(),
                 visitor_id: visitor_id(&salts.today, site.id.0, &bytes, &raw.user_agent),
                 prev_visitor_id: salts
                     .yesterday

@@ -467,3 +467,120 @@ async fn absurd_hit_times_are_refused_and_tracking_goes_on() {
     assert!(r.status().is_success(), "{}", r.status());
     app.wait_for_events(SITE, 1).await;
 }
+
+async fn prop_rows(app: &TestApp, key: &str) -> Vec<(Vec<String>, Vec<f64>)> {
+    rows(&app
+        .query(json!({"site_id": SITE, "metrics": ["events"], "date_range": "day", "dimensions": [format!("event:props:{key}")], "order_by": [["events", "desc"]]}))
+        .await)
+}
+
+/// Issue 11, item 1: the Matomo path applies the bounds of the Plausible path (30 props, key and
+/// value lengths, no NUL), and bulk bodies have a documented limit in requests and bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_values_are_bounded_like_props_and_bulk_bodies_have_a_limit() {
+    let (app, id) = app_with_site().await;
+    let page = enc(&format!("https://{SITE}/bounded"));
+    // One request with 1,000 dimensions, a long value with a NUL, 100 custom variables.
+    let mut q = format!("idsite={id}&rec=1&url={page}");
+    q.push_str(&format!(
+        "&dimension1={}",
+        enc(&format!("a\0{}", "x".repeat(5000)))
+    ));
+    for n in 2..=1000 {
+        q.push_str(&format!("&dimension{n}=v{n}"));
+    }
+    let cvars: serde_json::Map<String, Value> = (1..=100)
+        .map(|n| (n.to_string(), json!([format!("cv{n}"), "y"])))
+        .collect();
+    q.push_str(&format!(
+        "&_cvar={}",
+        enc(&Value::Object(cvars).to_string())
+    ));
+    let bulk = json!({ "requests": [format!("?{q}")] });
+    let r = app
+        .client
+        .post(format!("{}/matomo.php", app.address))
+        .header("User-Agent", CHROME)
+        .json(&bulk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["tracked"], 1);
+    // Outbound links and downloads lose their query strings, like page URLs.
+    let link = enc("https://out.example/go?email=someone%40example.org&x=1");
+    let r = get(
+        &app,
+        "/matomo.php",
+        &format!("idsite={id}&rec=1&url={page}&link={link}"),
+        "192.0.2.60",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    app.wait_for_events(SITE, 2).await;
+    let first = prop_rows(&app, "dimension1").await;
+    let stored = &first.iter().find(|(v, _)| v[0] != "(none)").unwrap().0[0];
+    assert_eq!(stored.len(), 2000, "values are cut to 2,000 bytes");
+    assert!(!stored.contains('\0') && stored.starts_with('a'));
+    assert!(prop_rows(&app, "dimension30")
+        .await
+        .iter()
+        .any(|(v, _)| v[0] == "v30"));
+    for beyond in ["dimension31", "dimension1000", "cv1"] {
+        let found = prop_rows(&app, beyond).await;
+        assert!(
+            found.iter().all(|(v, _)| v[0] == "(none)"),
+            "{beyond}: {found:?}"
+        );
+    }
+    assert_eq!(
+        prop_rows(&app, "url")
+            .await
+            .iter()
+            .find(|(v, _)| v[0] != "(none)")
+            .unwrap()
+            .0[0],
+        "https://out.example/go"
+    );
+    // The unauthenticated 6.8 MB bulk of the report: refused as a whole, 413, nothing stored.
+    let big: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut q = format!(
+                "?idsite={id}&rec=1&url={}",
+                enc(&format!("https://{SITE}/big{i}"))
+            );
+            for n in 1..=1000 {
+                q.push_str(&format!("&dimension{n}={}", "v".repeat(150)));
+            }
+            Value::String(q)
+        })
+        .collect();
+    let r = app
+        .client
+        .post(format!("{}/matomo.php", app.address))
+        .json(&json!({ "requests": big }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "body_too_large", "{v}");
+    // More requests than a bulk may hold: 400 naming `requests`.
+    let many: Vec<Value> = (0..1001)
+        .map(|_| Value::String(format!("?idsite={id}&rec=1&url={page}")))
+        .collect();
+    let r = app
+        .client
+        .post(format!("{}/matomo.php", app.address))
+        .json(&json!({ "requests": many }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["field"], "requests", "{v}");
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["events"], "date_range": "day"}))
+        .await;
+    assert_eq!(rows(&v), vec![(vec![], vec![2.0])]);
+}
