@@ -93,7 +93,7 @@ impl Application {
                 })?;
         let geo = Arc::new(Geo::open(config.geoip_db.as_deref())?);
         let sites = SiteRegistry::default();
-        let tenancy = Tenancy::new(store.clone());
+        let tenancy = Tenancy::with_registry(store.clone(), sites.clone());
         sites.replace(tenancy.sites().await.context("loading sites")?);
         let salts = Arc::new(
             Salts::load(store.clone(), clock.clone())
@@ -120,6 +120,7 @@ impl Application {
             SessionTracker::with_sessions(live),
             clock.clone(),
             archive.clone(),
+            sites.clone(),
         );
         let archive_task = {
             let archive = archive.clone();

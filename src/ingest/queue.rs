@@ -6,7 +6,9 @@ use super::identify::SessionTracker;
 use super::{Hit, IngestError};
 use crate::clock::SharedClock;
 use crate::stats::archive::Archive;
-use crate::store::Store;
+use crate::store::{Batch, Store};
+use crate::tenancy::sites::SiteRegistry;
+use crate::tenancy::SiteId;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -65,24 +67,43 @@ pub fn start(
     tracker: SessionTracker,
     clock: SharedClock,
     archive: Arc<Archive>,
+    sites: SiteRegistry,
 ) -> (QueueSender, Writer) {
     let (tx, rx) = mpsc::channel(settings.capacity);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let handle = tokio::spawn(run_writer(
-        rx, stop_rx, settings, store, tracker, clock, archive,
-    ));
+    let parts = WriterParts {
+        store,
+        tracker,
+        clock,
+        archive,
+        sites,
+    };
+    let handle = tokio::spawn(run_writer(rx, stop_rx, settings, parts));
     (QueueSender { tx }, Writer { stop, handle })
+}
+
+/// What the writer works with.
+struct WriterParts {
+    store: Arc<dyn Store>,
+    tracker: SessionTracker,
+    clock: SharedClock,
+    archive: Arc<Archive>,
+    sites: SiteRegistry,
 }
 
 async fn run_writer(
     mut rx: mpsc::Receiver<Hit>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     settings: WriterSettings,
-    store: Arc<dyn Store>,
-    mut tracker: SessionTracker,
-    clock: SharedClock,
-    archive: Arc<Archive>,
+    parts: WriterParts,
 ) {
+    let WriterParts {
+        store,
+        mut tracker,
+        clock,
+        archive,
+        sites,
+    } = parts;
     let mut buf: Vec<Hit> = Vec::with_capacity(settings.batch_size);
     let mut last_expiry = clock.now().timestamp();
     let mut stopping = false;
@@ -115,21 +136,27 @@ async fn run_writer(
             }
         }
         let hits = std::mem::take(&mut buf);
-        let count = hits.len();
-        let batch = std::sync::Arc::new(tracker.assign(hits));
+        let batch = tracker.assign(hits);
         // Archives of days this batch reaches back into are out of date: drop them before the
         // write (queries read raw events meanwhile) and again after it (in case a day was
         // archived in between).
         drop_stale_archives(&archive, &batch).await;
-        let mut delay = Duration::from_millis(50);
-        // A failed batch is retried until it is stored; meanwhile the queue fills up and
-        // clients are told to come back (503), so nothing accepted is lost.
-        while let Err(e) = store.write_batch(batch.clone()).await {
-            tracing::error!(error = %e, events = count, "storing a batch failed; retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
-        tracing::debug!(events = count, "stored a batch");
+        let batch = {
+            // Sites deleted since their hits were accepted get nothing written.
+            let _writing = sites.writing().await;
+            let batch = Arc::new(registered_only(batch, &sites));
+            let count = batch.events.len();
+            let mut delay = Duration::from_millis(50);
+            // A failed batch is retried until it is stored; meanwhile the queue fills up and
+            // clients are told to come back (503), so nothing accepted is lost.
+            while let Err(e) = store.write_batch(batch.clone()).await {
+                tracing::error!(error = %e, events = count, "storing a batch failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            tracing::debug!(events = count, "stored a batch");
+            batch
+        };
         drop_stale_archives(&archive, &batch).await;
         let now = clock.now().timestamp();
         if now - last_expiry >= 60 {
@@ -143,7 +170,15 @@ async fn run_writer(
     tracing::info!("ingest queue drained");
 }
 
-async fn drop_stale_archives(archive: &Archive, batch: &crate::store::Batch) {
+/// The batch without rows of sites that are no longer registered (deleted meanwhile).
+fn registered_only(mut batch: Batch, sites: &SiteRegistry) -> Batch {
+    let known = |id: u32| sites.by_id(SiteId(id)).is_some();
+    batch.events.retain(|e| known(e.site_id));
+    batch.sessions.retain(|s| known(s.site_id));
+    batch
+}
+
+async fn drop_stale_archives(archive: &Archive, batch: &Batch) {
     if let Err(e) = archive.touch(batch).await {
         tracing::error!(error = %e, "dropping out-of-date day archives failed");
     }

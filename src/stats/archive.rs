@@ -335,6 +335,11 @@ impl Archive {
         if self.state().epoch != epoch {
             return Ok(false);
         }
+        // A site deleted meanwhile gets no archive back.
+        let _writing = self.sites.writing().await;
+        if self.sites.by_id(site.id).is_none() {
+            return Ok(false);
+        }
         self.store
             .archive_put(
                 ArchivedDay {

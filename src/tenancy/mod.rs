@@ -47,6 +47,9 @@ pub fn secret_hash(secret: &str) -> String {
 pub struct Tenancy {
     store: Arc<dyn Store>,
     changes: Arc<tokio::sync::Mutex<()>>,
+    /// The running server's registry (a private one otherwise): removals take sites out of it
+    /// before their data is deleted.
+    registry: sites::SiteRegistry,
 }
 
 fn json_err(kind: &str, e: serde_json::Error) -> StoreError {
@@ -79,9 +82,15 @@ pub(crate) fn remove(kind: &'static str, key: impl Into<String>) -> DocChange {
 impl Tenancy {
     /// The rules over `store`; make one per process and clone it.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with_registry(store, sites::SiteRegistry::default())
+    }
+
+    /// The rules over `store` for a server whose request path resolves sites in `registry`.
+    pub fn with_registry(store: Arc<dyn Store>, registry: sites::SiteRegistry) -> Self {
         Self {
             store,
             changes: Arc::new(tokio::sync::Mutex::new(())),
+            registry,
         }
     }
 

@@ -163,7 +163,20 @@ impl Tenancy {
         let _guard = self.lock().await;
         let changes = self.site_removals(&[site_id]).await?;
         self.apply(changes).await?;
-        self.store.delete_site_data(vec![site_id.0]).await
+        self.delete_data(&[site_id]).await
+    }
+
+    /// Deletes the data of removed sites so that none comes back: out of the registry first
+    /// (no new hits), then, once no write is in flight, the events, visits and archives.
+    async fn delete_data(&self, site_ids: &[SiteId]) -> Result<(), StoreError> {
+        if site_ids.is_empty() {
+            return Ok(());
+        }
+        self.registry.forget(site_ids);
+        let _no_writes = self.registry.deleting().await;
+        self.store
+            .delete_site_data(site_ids.iter().map(|s| s.0).collect())
+            .await
     }
 
     /// All customers, by handle.
@@ -239,8 +252,6 @@ impl Tenancy {
         changes.push(remove(CUSTOMER, customer_id.to_string()));
         changes.extend(self.customer_references(customer_id).await?);
         self.apply(changes).await?;
-        self.store
-            .delete_site_data(sites.iter().map(|s| s.0).collect())
-            .await
+        self.delete_data(&sites).await
     }
 }

@@ -172,9 +172,16 @@ impl SiteSpec {
 }
 
 /// Domain → site, shared by the request path; replaced whole when sites change.
+///
+/// It also holds the gate between writing a site's data and deleting it: whoever writes
+/// events, visits or archives holds [`SiteRegistry::writing`] and writes only for sites still
+/// registered; a deletion first takes the site out of the registry, then waits for
+/// [`SiteRegistry::deleting`]. So once a deletion returns, no write of the site is in flight
+/// and none can start.
 #[derive(Default, Clone)]
 pub struct SiteRegistry {
     inner: Arc<RwLock<Registry>>,
+    gate: Arc<tokio::sync::RwLock<()>>,
 }
 
 #[derive(Default)]
@@ -195,6 +202,23 @@ impl SiteRegistry {
             reg.by_id.insert(site.id, site);
         }
         *self.inner.write().unwrap_or_else(|e| e.into_inner()) = reg;
+    }
+
+    /// Takes sites out at once (before their data is deleted).
+    pub fn forget(&self, ids: &[SiteId]) {
+        let mut reg = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        reg.by_domain.retain(|_, s| !ids.contains(&s.id));
+        reg.by_id.retain(|id, _| !ids.contains(id));
+    }
+
+    /// Held while data of registered sites is written (check registration under it).
+    pub async fn writing(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().await
+    }
+
+    /// Held while a forgotten site's data is deleted: waits for writes in flight.
+    pub async fn deleting(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().await
     }
 
     /// The site a (possibly `www.`-prefixed, any-case) domain belongs to.

@@ -8,6 +8,7 @@ mod cli;
 mod clickhouse;
 mod customers;
 mod dashboard;
+mod deletion;
 mod fixtures;
 mod helpers;
 mod ingest;

@@ -98,6 +98,17 @@ impl ClickHouse {
             return Ok(());
         }
         self.site_events.forget(site_ids);
+        // Spooled batches replayed later must not bring any of the sites back.
+        {
+            let _replaying = self.spool.replaying.lock().await;
+            let spool = self.spool.clone();
+            let ids = site_ids.to_vec();
+            tokio::task::spawn_blocking(move || {
+                spool.rewrite(|data| super::spool::without_sites(data, &ids))
+            })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        }
         let days: Vec<String> = self
             .archived_docs()
             .await?

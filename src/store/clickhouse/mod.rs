@@ -340,6 +340,7 @@ async fn replay_all(spool: &Weak<Spool>, client: &Client) -> Result<bool, StoreE
         let Some(spool) = spool.upgrade() else {
             return Ok(true);
         };
+        let _replaying = spool.replaying.lock().await;
         let next = {
             let s = spool.clone();
             tokio::task::spawn_blocking(move || s.oldest())

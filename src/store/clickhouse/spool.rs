@@ -21,6 +21,9 @@ pub struct Spool {
     dir: PathBuf,
     max_bytes: u64,
     state: Mutex<State>,
+    /// Held while a batch is replayed (read, inserted, forgotten), and while batches are
+    /// rewritten, so that a rewrite never races a replay of the old contents.
+    pub replaying: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -29,6 +32,30 @@ struct State {
     files: VecDeque<(PathBuf, u64)>,
     bytes: u64,
     next_seq: u64,
+}
+
+/// What waits in `dir`, oldest first.
+fn scan(dir: &Path) -> Result<State, StoreError> {
+    let mut found: Vec<(u64, PathBuf, u64)> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| spool_err(dir, e))? {
+        let entry = entry.map_err(|e| spool_err(dir, e))?;
+        let path = entry.path();
+        let seq = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".batch"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(seq) = seq {
+            let len = entry.metadata().map_err(|e| spool_err(&path, e))?.len();
+            found.push((seq, path, len));
+        }
+    }
+    found.sort();
+    Ok(State {
+        next_seq: found.last().map_or(0, |(s, _, _)| s + 1),
+        bytes: found.iter().map(|(_, _, l)| l).sum(),
+        files: found.into_iter().map(|(_, p, l)| (p, l)).collect(),
+    })
 }
 
 fn spool_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
@@ -42,30 +69,11 @@ impl Spool {
     /// Opens (creating when missing) the spool directory and lists what waits in it.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| spool_err(dir, e))?;
-        let mut found: Vec<(u64, PathBuf, u64)> = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| spool_err(dir, e))? {
-            let entry = entry.map_err(|e| spool_err(dir, e))?;
-            let path = entry.path();
-            let seq = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".batch"))
-                .and_then(|n| n.parse::<u64>().ok());
-            if let Some(seq) = seq {
-                let len = entry.metadata().map_err(|e| spool_err(&path, e))?.len();
-                found.push((seq, path, len));
-            }
-        }
-        found.sort();
-        let state = State {
-            next_seq: found.last().map_or(0, |(s, _, _)| s + 1),
-            bytes: found.iter().map(|(_, _, l)| l).sum(),
-            files: found.into_iter().map(|(_, p, l)| (p, l)).collect(),
-        };
         Ok(Self {
             dir: dir.to_path_buf(),
             max_bytes,
-            state: Mutex::new(state),
+            state: Mutex::new(scan(dir)?),
+            replaying: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -86,7 +94,6 @@ impl Spool {
 
     /// Appends a serialized batch durably (written, synced, then renamed into place).
     pub fn push(&self, data: &[u8]) -> Result<(), StoreError> {
-        use std::io::Write;
         let mut state = self.state();
         let len = data.len() as u64;
         if state.bytes + len > self.max_bytes {
@@ -96,11 +103,7 @@ impl Spool {
             });
         }
         let path = self.dir.join(format!("{:020}.batch", state.next_seq));
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(|e| spool_err(&tmp, e))?;
-        f.write_all(data).map_err(|e| spool_err(&tmp, e))?;
-        f.sync_all().map_err(|e| spool_err(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| spool_err(&path, e))?;
+        write_durably(&path, data)?;
         state.next_seq += 1;
         state.bytes += len;
         state.files.push_back((path, len));
@@ -116,6 +119,29 @@ impl Spool {
         Ok(Some((path, data)))
     }
 
+    /// Rewrites every waiting batch with `change` (`None`: the batch goes); each file is
+    /// replaced atomically. Hold [`Spool::replaying`] around it.
+    pub fn rewrite(
+        &self,
+        change: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let files: Vec<PathBuf> = state.files.iter().map(|(p, _)| p.clone()).collect();
+        let result = files.iter().try_for_each(|path| {
+            let data = std::fs::read(path).map_err(|e| spool_err(path, e))?;
+            match change(&data)? {
+                None => std::fs::remove_file(path).map_err(|e| spool_err(path, e)),
+                Some(new) if new == data => Ok(()),
+                Some(new) => write_durably(path, &new),
+            }
+        });
+        // Whatever happened, the state follows the files.
+        let next_seq = state.next_seq;
+        *state = scan(&self.dir)?;
+        state.next_seq = state.next_seq.max(next_seq);
+        result
+    }
+
     /// Forgets the oldest batch once it is stored.
     pub fn pop(&self, path: &Path) -> Result<(), StoreError> {
         let mut state = self.state();
@@ -128,6 +154,32 @@ impl Spool {
         }
         Ok(())
     }
+}
+
+/// A spooled batch without the rows of `site_ids` (`None` when nothing is left).
+pub fn without_sites(data: &[u8], site_ids: &[u32]) -> Result<Option<Vec<u8>>, StoreError> {
+    let unreadable = |e: serde_json::Error| StoreError::Task(format!("a spooled batch: {e}"));
+    let mut batch: SpooledBatch<'_> = serde_json::from_slice(data).map_err(unreadable)?;
+    let before = batch.events.len() + batch.sessions.len();
+    batch.events.retain(|e| !site_ids.contains(&e.site_id));
+    batch.sessions.retain(|s| !site_ids.contains(&s.site_id));
+    if batch.events.is_empty() && batch.sessions.is_empty() {
+        return Ok(None);
+    }
+    if batch.events.len() + batch.sessions.len() == before {
+        return Ok(Some(data.to_vec()));
+    }
+    serde_json::to_vec(&batch).map(Some).map_err(unreadable)
+}
+
+/// Writes `data` to a temporary file, syncs it, then renames it to `path` (owner-only).
+fn write_durably(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| spool_err(&tmp, e))?;
+    f.write_all(data).map_err(|e| spool_err(&tmp, e))?;
+    f.sync_all().map_err(|e| spool_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| spool_err(path, e))
 }
 
 #[cfg(test)]
@@ -157,5 +209,31 @@ mod tests {
         }
         assert_eq!(seen, vec![b"bbbb".to_vec(), b"cccc".to_vec()]);
         assert!(spool.is_empty());
+    }
+
+    #[test]
+    fn rewrites_change_shrink_or_remove_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), 100).unwrap();
+        for b in [&b"keep"[..], b"drop", b"shrinkme"] {
+            spool.push(b).unwrap();
+        }
+        spool
+            .rewrite(|d| {
+                Ok(match d {
+                    b"drop" => None,
+                    b"shrinkme" => Some(b"s".to_vec()),
+                    other => Some(other.to_vec()),
+                })
+            })
+            .unwrap();
+        assert_eq!(spool.usage(), (2, 5));
+        spool.push(b"new").unwrap();
+        let mut seen = Vec::new();
+        while let Some((path, data)) = spool.oldest().unwrap() {
+            seen.push(data);
+            spool.pop(&path).unwrap();
+        }
+        assert_eq!(seen, vec![b"keep".to_vec(), b"s".to_vec(), b"new".to_vec()]);
     }
 }
