@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         },
         sites,
         clock,
+        limits: Default::default(),
     };
     let queries = [
         (

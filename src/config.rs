@@ -36,6 +36,14 @@ pub struct Config {
     pub max_bulk_bytes: usize,
     /// Most tracking requests in one Matomo bulk body (`SPURLOS_MAX_BULK_REQUESTS`).
     pub max_bulk_requests: usize,
+    /// Longest a statistics query may run, in milliseconds (`SPURLOS_QUERY_TIMEOUT_MS`).
+    pub query_timeout_ms: u64,
+    /// Statistics queries that run at once (`SPURLOS_MAX_CONCURRENT_QUERIES`); 0 means one
+    /// per core.
+    pub max_concurrent_queries: usize,
+    /// Most rows (groups before pagination) one statistics query may have
+    /// (`SPURLOS_QUERY_MAX_ROWS`).
+    pub query_max_rows: usize,
     /// HTTP worker threads (`SPURLOS_WORKERS`); 0 means one per core.
     pub workers: usize,
     /// The address users reach spurlos at, e.g. `https://stats.example.net`
@@ -104,6 +112,16 @@ impl Default for ClickHouseConfig {
     }
 }
 
+impl Config {
+    /// Statistics queries that may run at once.
+    pub fn query_slots(&self) -> usize {
+        match self.max_concurrent_queries {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -118,6 +136,9 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             max_bulk_bytes: 1024 * 1024,
             max_bulk_requests: 1000,
+            query_timeout_ms: 15_000,
+            max_concurrent_queries: 0,
+            query_max_rows: 100_000,
             workers: 0,
             public_url: None,
             store: StoreKind::Embedded,
@@ -211,6 +232,11 @@ impl Config {
                 self.max_bulk_requests = parse_num(key_name(key), value)?
             }
             "SPURLOS_WORKERS" => self.workers = parse_num(key_name(key), value)?,
+            "SPURLOS_QUERY_TIMEOUT_MS" => self.query_timeout_ms = parse_num(key_name(key), value)?,
+            "SPURLOS_MAX_CONCURRENT_QUERIES" => {
+                self.max_concurrent_queries = parse_num(key_name(key), value)?
+            }
+            "SPURLOS_QUERY_MAX_ROWS" => self.query_max_rows = parse_num(key_name(key), value)?,
             "SPURLOS_PUBLIC_URL" => {
                 self.public_url = (!value.is_empty()).then(|| value.to_string());
             }
@@ -282,6 +308,8 @@ impl Config {
             ("max_body_bytes", self.max_body_bytes),
             ("max_bulk_bytes", self.max_bulk_bytes),
             ("max_bulk_requests", self.max_bulk_requests),
+            ("query_max_rows", self.query_max_rows),
+            ("query_timeout_ms", self.query_timeout_ms as usize),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid {
@@ -365,6 +393,9 @@ fn key_name(env_key: &str) -> &'static str {
         "SPURLOS_WORKERS" => "workers",
         "SPURLOS_MAX_BULK_BYTES" => "max_bulk_bytes",
         "SPURLOS_MAX_BULK_REQUESTS" => "max_bulk_requests",
+        "SPURLOS_QUERY_TIMEOUT_MS" => "query_timeout_ms",
+        "SPURLOS_MAX_CONCURRENT_QUERIES" => "max_concurrent_queries",
+        "SPURLOS_QUERY_MAX_ROWS" => "query_max_rows",
         _ => "max_body_bytes",
     }
 }

@@ -34,9 +34,13 @@ pub async fn migrate(
         )
     })?);
     let target = Arc::new(
-        ClickHouse::open(&config.clickhouse, &config.data_dir)
-            .await
-            .with_context(|| format!("connecting to ClickHouse at {}", config.clickhouse.url))?,
+        ClickHouse::open(
+            &config.clickhouse,
+            &config.data_dir,
+            std::time::Duration::from_millis(config.query_timeout_ms),
+        )
+        .await
+        .with_context(|| format!("connecting to ClickHouse at {}", config.clickhouse.url))?,
     );
     if !target.is_empty().await? {
         bail!(

@@ -161,6 +161,11 @@ impl Application {
                 archive,
                 sites: sites.clone(),
                 clock,
+                limits: crate::stats::QueryLimits::new(
+                    Duration::from_millis(config.query_timeout_ms),
+                    config.query_slots(),
+                    config.query_max_rows,
+                ),
             },
             store,
             tenancy,

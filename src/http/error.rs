@@ -22,11 +22,13 @@ pub enum ErrorCode {
     QueueFull,
     ShuttingDown,
     StorageUnavailable,
+    Busy,
+    QueryTimeout,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -37,6 +39,8 @@ impl ErrorCode {
         ErrorCode::QueueFull,
         ErrorCode::ShuttingDown,
         ErrorCode::StorageUnavailable,
+        ErrorCode::Busy,
+        ErrorCode::QueryTimeout,
     ];
 
     /// The code as clients see it.
@@ -52,6 +56,8 @@ impl ErrorCode {
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::StorageUnavailable => "storage_unavailable",
+            ErrorCode::Busy => "busy",
+            ErrorCode::QueryTimeout => "query_timeout",
         }
     }
 
@@ -64,9 +70,11 @@ impl ErrorCode {
             ErrorCode::NotFound | ErrorCode::SiteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::DuplicateDomain => StatusCode::CONFLICT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::StorageUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::QueueFull
+            | ErrorCode::ShuttingDown
+            | ErrorCode::StorageUnavailable
+            | ErrorCode::Busy
+            | ErrorCode::QueryTimeout => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -202,6 +210,17 @@ impl From<StatsError> for ApiError {
             StatsError::NoAccess(site) => Self::new(
                 ErrorCode::SiteNotFound,
                 format!("site {site:?} does not exist or is not readable with this token"),
+            ),
+            StatsError::Busy => Self::new(
+                ErrorCode::Busy,
+                "too many statistics queries at once; try again shortly",
+            ),
+            StatsError::Timeout(limit) => Self::new(
+                ErrorCode::QueryTimeout,
+                format!(
+                    "the query took longer than {} ms and was stopped; choose a shorter period or fewer dimensions",
+                    limit.as_millis()
+                ),
             ),
             StatsError::Store(s) => s.into(),
         }

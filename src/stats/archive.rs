@@ -298,6 +298,7 @@ impl Archive {
                 filters: Vec::new(),
                 metrics: vec![Metric::Visitors, Metric::Pageviews, Metric::Visits],
                 exact: true,
+                max_groups: None,
             };
             let (events, sessions) = tokio::try_join!(
                 self.store.event_aggregate(&q),

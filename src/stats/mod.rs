@@ -46,9 +46,43 @@ pub enum StatsError {
     Invalid { field: String, message: String },
     #[error("site {0:?} does not exist or is not readable with this token")]
     NoAccess(String),
+    #[error("too many queries at once")]
+    Busy,
+    #[error("the query took longer than {0:?}")]
+    Timeout(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// The bounds on the work one query may cause.
+pub struct QueryLimits {
+    /// Longest a query may run (waiting for a slot included); the store stops it then.
+    pub timeout: std::time::Duration,
+    /// Queries that run at once; others wait (up to `timeout`) or get `Busy`.
+    pub slots: tokio::sync::Semaphore,
+    /// Most groups (result rows before pagination) a query may have.
+    pub max_rows: usize,
+}
+
+impl QueryLimits {
+    /// Limits with `slots` queries at once.
+    pub fn new(timeout: std::time::Duration, slots: usize, max_rows: usize) -> Self {
+        Self {
+            timeout,
+            slots: tokio::sync::Semaphore::new(slots.max(1)),
+            max_rows: max_rows.max(1),
+        }
+    }
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self::new(std::time::Duration::from_secs(15), 4, 100_000)
+    }
+}
+
+/// Most time buckets a query may ask for (a year by hour is 8,784).
+pub const MAX_TIME_BUCKETS: i64 = 10_000;
 
 /// Label for visits without a source.
 pub const DIRECT: &str = "Direct / None";
@@ -60,6 +94,7 @@ pub struct Stats {
     pub archive: Arc<archive::Archive>,
     pub sites: SiteRegistry,
     pub clock: SharedClock,
+    pub limits: QueryLimits,
 }
 
 impl Stats {
@@ -78,6 +113,16 @@ impl Stats {
     pub async fn query(&self, caller: &Caller, body: &Value) -> Result<Value, StatsError> {
         let parsed = request::parse(body)?;
         let answer = self.run(caller, &parsed).await?;
+        let filters = body.get("filters").cloned().unwrap_or(json!([]));
+        tokio::task::spawn_blocking(move || answer_json(&parsed, &answer, filters))
+            .await
+            .map_err(|e| StatsError::Store(StoreError::Task(e.to_string())))
+    }
+}
+
+/// The v2 answer's JSON (for many rows CPU work: built off the HTTP workers).
+fn answer_json(parsed: &ParsedQuery, answer: &QueryResponse, filters: Value) -> Value {
+    {
         let metric_values = |values: &[f64]| -> Vec<Value> {
             values
                 .iter()
@@ -109,7 +154,7 @@ impl Stats {
         if let Some(labels) = &answer.time_labels {
             meta["time_labels"] = json!(labels);
         }
-        Ok(json!({
+        json!({
             "results": rows,
             "meta": meta,
             "query": {
@@ -117,17 +162,46 @@ impl Stats {
                 "metrics": parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
                 "date_range": [rfc3339(from, site), rfc3339(to - 1, site)],
                 "dimensions": parsed.dimension_names,
-                "filters": body.get("filters").cloned().unwrap_or(json!([])),
+                "filters": filters,
             }
-        }))
+        })
     }
+}
 
+impl Stats {
     /// Answers a typed query for `caller`: the rows of the requested page, each with its
     /// metrics in the order asked and, when asked, the previous period's.
     pub async fn run(&self, caller: &Caller, parsed: &Query) -> Result<QueryResponse, StatsError> {
         let site = self.readable_site(caller, &parsed.site_id)?;
         let now = self.clock.now().timestamp();
         let window = request::resolve_range(&parsed.date_range, &site, now)?;
+        check_buckets(parsed, window)?;
+        self.bounded(self.answer(parsed, site, window)).await
+    }
+
+    /// Runs `work` within the query limits: a slot, and the time limit (dropping the work
+    /// stops the store's query).
+    async fn bounded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StatsError>>,
+    ) -> Result<T, StatsError> {
+        let limit = self.limits.timeout;
+        let deadline = tokio::time::Instant::now() + limit;
+        let _slot = tokio::time::timeout_at(deadline, self.limits.slots.acquire())
+            .await
+            .map_err(|_| StatsError::Busy)?
+            .map_err(|_| StatsError::Busy)?;
+        tokio::time::timeout_at(deadline, work)
+            .await
+            .map_err(|_| StatsError::Timeout(limit))?
+    }
+
+    async fn answer(
+        &self,
+        parsed: &Query,
+        site: Arc<Site>,
+        window: (i64, i64),
+    ) -> Result<QueryResponse, StatsError> {
         // The previous period, whole (not paginated), by comparison key: time buckets are
         // matched by their position in the period. Both periods are asked at once.
         let len = window.1 - window.0;
@@ -206,7 +280,9 @@ impl Stats {
             Vec::new(),
             vec![Metric::Visitors],
         );
-        let rows = self.archive.event_aggregate(&site, &q).await?;
+        let rows = self
+            .bounded(async { Ok(self.archive.event_aggregate(&site, &q).await?) })
+            .await?;
         Ok(rows.first().map(|r| r.visitors).unwrap_or(0))
     }
 
@@ -222,8 +298,12 @@ impl Stats {
         let now = self.clock.now().timestamp();
         let window = request::resolve_range(&parsed.date_range, &site, now)?;
         let keys = self
-            .store
-            .prop_keys(site.id.0, window.0, window.1, limit)
+            .bounded(async {
+                Ok(self
+                    .store
+                    .prop_keys(site.id.0, window.0, window.1, limit)
+                    .await?)
+            })
             .await?;
         Ok(keys.into_iter().map(|(k, _)| k).collect())
     }
@@ -236,13 +316,15 @@ impl Stats {
         window: (i64, i64),
         paginate: bool,
     ) -> Result<Vec<Row>, StatsError> {
-        let q = aggregate_query(
+        let mut q = aggregate_query(
             site,
             window,
             parsed.dimensions.clone(),
             parsed.filters.clone(),
             parsed.metrics.clone(),
         );
+        // One more than allowed tells that there are too many.
+        q.max_groups = Some(self.limits.max_rows + 1);
         let need_sessions = parsed.metrics.iter().any(|m| m.needs_sessions());
         let need_events = parsed.metrics.iter().any(|m| !m.needs_sessions());
         let events = async {
@@ -273,37 +355,65 @@ impl Stats {
             }
         };
         let (events, sessions, total) = tokio::try_join!(events, sessions, total)?;
-        let start_local = window.0 + crate::timezone::offset_at(site.tz(), window.0);
-        let mut rows: Vec<Row> = merge(events, sessions, &parsed.metrics, total)
-            .into_iter()
-            .map(|(raw, metrics)| {
-                let key = raw
-                    .iter()
-                    .zip(&parsed.dimensions)
-                    .map(|(value, dim)| match dim {
-                        Dimension::Time(b) => {
-                            bucket_index(*b, value.parse().unwrap_or(0), start_local).to_string()
-                        }
-                        _ => value.clone(),
-                    })
-                    .collect();
-                let dims = raw
-                    .iter()
-                    .zip(&parsed.dimensions)
-                    .map(|(value, dim)| display_dim(dim, value))
-                    .collect();
-                Row { dims, key, metrics }
-            })
-            .collect();
-        sort(&mut rows, parsed);
-        if !paginate {
-            return Ok(rows);
+        if events.len().max(sessions.len()) > self.limits.max_rows {
+            return Err(StatsError::Invalid {
+                field: "dimensions".into(),
+                message: format!(
+                    "the answer has more than {} rows; add a filter or choose a shorter period",
+                    self.limits.max_rows
+                ),
+            });
         }
-        let offset = parsed.offset.min(rows.len());
-        let end = (offset + parsed.limit).min(rows.len());
-        rows.truncate(end);
-        Ok(rows.split_off(offset))
+        let start_local = window.0 + crate::timezone::offset_at(site.tz(), window.0);
+        // Merging and sorting many groups is CPU work: off the HTTP workers, so that they keep
+        // answering (tracking above all) while big answers are put together.
+        let parsed = parsed.clone();
+        tokio::task::spawn_blocking(move || {
+            shape_rows(events, sessions, total, &parsed, start_local, paginate)
+        })
+        .await
+        .map_err(|e| StatsError::Store(StoreError::Task(e.to_string())))
     }
+}
+
+/// Rows from the store's sums: metrics, shown and comparison keys, sorted, paginated.
+fn shape_rows(
+    events: Vec<EventAgg>,
+    sessions: Vec<SessionAgg>,
+    total: u64,
+    parsed: &ParsedQuery,
+    start_local: i64,
+    paginate: bool,
+) -> Vec<Row> {
+    let mut rows: Vec<Row> = merge(events, sessions, &parsed.metrics, total)
+        .into_iter()
+        .map(|(raw, metrics)| {
+            let key = raw
+                .iter()
+                .zip(&parsed.dimensions)
+                .map(|(value, dim)| match dim {
+                    Dimension::Time(b) => {
+                        bucket_index(*b, value.parse().unwrap_or(0), start_local).to_string()
+                    }
+                    _ => value.clone(),
+                })
+                .collect();
+            let dims = raw
+                .iter()
+                .zip(&parsed.dimensions)
+                .map(|(value, dim)| display_dim(dim, value))
+                .collect();
+            Row { dims, key, metrics }
+        })
+        .collect();
+    sort(&mut rows, parsed);
+    if !paginate {
+        return rows;
+    }
+    let offset = parsed.offset.min(rows.len());
+    let end = (offset + parsed.limit).min(rows.len());
+    rows.truncate(end);
+    rows.split_off(offset)
 }
 
 /// A query, typed (what [`request::parse`] makes of a v2 body, or what spurlos's own pages
@@ -428,7 +538,35 @@ fn aggregate_query(
         filters,
         metrics,
         exact: false,
+        max_groups: None,
     }
+}
+
+/// Refuses time series with more than [`MAX_TIME_BUCKETS`] buckets.
+fn check_buckets(parsed: &Query, window: (i64, i64)) -> Result<(), StatsError> {
+    for dim in &parsed.dimensions {
+        let Dimension::Time(bucket) = dim else {
+            continue;
+        };
+        let size = match bucket {
+            TimeBucket::Minute => 60,
+            TimeBucket::Hour => 3600,
+            TimeBucket::Day => 86_400,
+            TimeBucket::Week => 7 * 86_400,
+            TimeBucket::Month => 28 * 86_400,
+        };
+        let buckets = (window.1 - window.0) / size;
+        if buckets > MAX_TIME_BUCKETS {
+            return Err(StatsError::Invalid {
+                field: "dimensions".into(),
+                message: format!(
+                    "{} makes about {buckets} buckets over this period; at most {MAX_TIME_BUCKETS}: choose a coarser time dimension or a shorter period",
+                    dim.api_name()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn rfc3339(ts: i64, site: &Site) -> String {

@@ -262,4 +262,6 @@ pub struct AggregateQuery {
     pub metrics: Vec<Metric>,
     /// Count visitors exactly even on big sites (the archiver does, one day at a time).
     pub exact: bool,
+    /// Return at most this many groups (the Stats API's row bound).
+    pub max_groups: Option<usize>,
 }

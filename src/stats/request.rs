@@ -294,6 +294,10 @@ fn parse_filters(v: Option<&Value>) -> Result<Vec<Filter>, StatsError> {
     Ok(out)
 }
 
+/// The first and last day a custom date range may name.
+pub const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+pub const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2100, 12, 31).expect("a valid date");
+
 /// Parses a `date_range` value: a name like `"7d"` or `[from, to]`.
 pub fn parse_range(v: Option<&Value>) -> Result<DateRange, StatsError> {
     match v {
@@ -332,6 +336,12 @@ pub fn parse_range(v: Option<&Value>) -> Result<DateRange, StatsError> {
             let (from, to) = (date(0)?, date(1)?);
             if to < from {
                 return Err(invalid("date_range", "ends before it starts"));
+            }
+            if from < FIRST_DAY || to > LAST_DAY {
+                return Err(invalid(
+                    "date_range",
+                    format!("dates must lie between {FIRST_DAY} and {LAST_DAY}"),
+                ));
             }
             Ok(DateRange::Custom(from, to))
         }
@@ -441,10 +451,7 @@ pub fn resolve_range(range: &DateRange, site: &Site, now: i64) -> Result<(i64, i
             tomorrow,
         ),
         DateRange::Year => (today.with_ordinal(1).ok_or_else(err)?, tomorrow),
-        DateRange::All => (
-            NaiveDate::from_ymd_opt(2000, 1, 1).ok_or_else(err)?,
-            tomorrow,
-        ),
+        DateRange::All => (FIRST_DAY, tomorrow),
         DateRange::Custom(a, b) => (*a, b.checked_add_days(Days::new(1)).ok_or_else(err)?),
     };
     Ok((start(from), start(to)))

@@ -170,7 +170,10 @@ pub async fn open(config: &crate::config::Config) -> Result<Arc<dyn Store>, Stor
     Ok(match config.store {
         crate::config::StoreKind::Embedded => Arc::new(embedded::Embedded::open(&config.data_dir)?),
         crate::config::StoreKind::ClickHouse => {
-            Arc::new(clickhouse::ClickHouse::open(&config.clickhouse, &config.data_dir).await?)
+            let timeout = std::time::Duration::from_millis(config.query_timeout_ms);
+            Arc::new(
+                clickhouse::ClickHouse::open(&config.clickhouse, &config.data_dir, timeout).await?,
+            )
         }
     })
 }

@@ -12,6 +12,7 @@ mod deletion;
 mod fixtures;
 mod helpers;
 mod ingest;
+mod limits;
 mod matomo;
 mod meta_store;
 mod metrics;

@@ -52,6 +52,8 @@ fn bound(client: &Client, st: &sql::Statement) -> clickhouse::query::Query {
 pub struct ClickHouse {
     /// The server spurlos talks to (reads, inserts, documents).
     client: Client,
+    /// The same server for statistics queries, with the query time limit.
+    stats_client: Client,
     /// Every node with local event tables (DDL and deletions); the main server when unsharded.
     shards: Vec<Client>,
     /// Cluster mode: local tables are `events_local` and `sessions_local`.
@@ -83,7 +85,11 @@ fn client_for(config: &ClickHouseConfig, url: &str) -> Client {
 impl ClickHouse {
     /// Connects, creates the database and applies pending migrations, opens the spool under
     /// `data_dir` and starts replaying what waits in it.
-    pub async fn open(config: &ClickHouseConfig, data_dir: &Path) -> Result<Self, StoreError> {
+    pub async fn open(
+        config: &ClickHouseConfig,
+        data_dir: &Path,
+        query_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let db = config.database.clone();
         let mut urls = vec![config.url.clone()];
         for u in &config.shard_urls {
@@ -122,8 +128,14 @@ impl ClickHouse {
             &data_dir.join(SPOOL_DIR),
             config.spool_max_bytes,
         )?);
+        // Statistics queries stop on the server at the query time limit too.
+        let stats_client = client.clone().with_setting(
+            "max_execution_time",
+            query_timeout.as_secs().max(1).to_string(),
+        );
         let store = Self {
             client,
+            stats_client,
             shards,
             clustered,
             version: AtomicU64::new(0),
@@ -443,7 +455,7 @@ impl EventStore for ClickHouse {
     fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>> {
         let st = sql::event_aggregate(q, self.site_events.approximate(q), Dialect::ClickHouse);
         Box::pin(async move {
-            let rows = bound(&self.client, &st)
+            let rows = bound(&self.stats_client, &st)
                 .fetch_all::<EventSums>()
                 .await
                 .map_err(ch("running a stats query"))?;
@@ -462,7 +474,7 @@ impl EventStore for ClickHouse {
     fn session_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<SessionAgg>> {
         let st = sql::session_aggregate(q, Dialect::ClickHouse);
         Box::pin(async move {
-            let rows = bound(&self.client, &st)
+            let rows = bound(&self.stats_client, &st)
                 .fetch_all::<SessionSums>()
                 .await
                 .map_err(ch("running a stats query"))?;
@@ -493,7 +505,7 @@ impl EventStore for ClickHouse {
                 n: u64,
             }
             let rows = self
-                .client
+                .stats_client
                 .query(
                     "SELECT prop_key, count() AS n FROM events ARRAY JOIN prop_keys AS prop_key \
                      WHERE site_id = ? AND ts >= ? AND ts < ? GROUP BY prop_key ORDER BY n DESC, prop_key LIMIT ?",

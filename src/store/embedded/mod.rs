@@ -139,6 +139,8 @@ impl Embedded {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Runs `f` on a read connection. Dropping the returned future (a query over its time)
+    /// interrupts DuckDB, so that abandoned queries do not go on using the machine.
     async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -146,7 +148,9 @@ impl Embedded {
     {
         let writer = self.writer.clone();
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
+        let guard = InterruptOnDrop::default();
+        let shared = guard.0.clone();
+        let result = tokio::task::spawn_blocking(move || {
             let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let conn = match pooled {
                 Some(c) => c,
@@ -156,12 +160,45 @@ impl Embedded {
                     .try_clone()
                     .map_err(db("opening a read connection"))?,
             };
-            let result = f(&conn);
+            let cancelled = {
+                let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                s.handle = Some(conn.interrupt_handle());
+                s.cancelled
+            };
+            let result = if cancelled {
+                Err(StoreError::Task("the query was cancelled".into()))
+            } else {
+                f(&conn)
+            };
+            // Before the connection serves anyone else, it is no longer this read's to stop.
+            shared.lock().unwrap_or_else(|e| e.into_inner()).handle = None;
             readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
             result
         })
         .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        .map_err(|e| StoreError::Task(e.to_string()));
+        drop(guard);
+        result?
+    }
+}
+
+/// Interrupts the DuckDB query of a read when the future waiting for it is dropped.
+#[derive(Default)]
+struct InterruptOnDrop(Arc<Mutex<Interruptible>>);
+
+#[derive(Default)]
+struct Interruptible {
+    handle: Option<Arc<duckdb::InterruptHandle>>,
+    cancelled: bool,
+}
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        s.cancelled = true;
+        if let Some(handle) = s.handle.take() {
+            handle.interrupt();
+        }
     }
 }
 

@@ -322,7 +322,7 @@ impl<'q> Builder<'q> {
                     String::new()
                 } else {
                     let cols: Vec<String> = (1..=exprs.len()).map(|i| i.to_string()).collect();
-                    format!(" GROUP BY {}", cols.join(", "))
+                    format!(" GROUP BY {}{}", cols.join(", "), self.limit())
                 };
                 (select, group)
             }
@@ -338,10 +338,18 @@ impl<'q> Builder<'q> {
                     .collect();
                 (
                     format!("[{}] AS dims, ", aliased.join(", ")),
-                    format!(" GROUP BY {}", names.join(", ")),
+                    format!(" GROUP BY {}{}", names.join(", "), self.limit()),
                 )
             }
         }
+    }
+
+    /// ` LIMIT n` when the query bounds its groups.
+    fn limit(&self) -> String {
+        self.q
+            .max_groups
+            .map(|n| format!(" LIMIT {n}"))
+            .unwrap_or_default()
     }
 
     /// `sessions` joined with a subquery that has a `session_id` column.

@@ -27,6 +27,7 @@ fn query(dimensions: Vec<Dimension>, filters: Vec<Filter>) -> AggregateQuery {
             Metric::Events,
         ],
         exact: false,
+        max_groups: None,
     }
 }
 
