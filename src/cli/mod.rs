@@ -38,6 +38,11 @@ SPURLOS_, in lower case, e.g. listen = \"0.0.0.0:8000\"), then environment varia
   SPURLOS_BATCH_SIZE         most events stored in one batch (default 20000)
   SPURLOS_FLUSH_INTERVAL_MS  longest wait before a batch is stored (default 250)
   SPURLOS_MAX_BODY_BYTES     largest request body (default 65536)
+  SPURLOS_MAX_BULK_BYTES     largest Matomo bulk body (default 1048576)
+  SPURLOS_MAX_BULK_REQUESTS  most requests in one Matomo bulk body (default 1000)
+  SPURLOS_QUERY_TIMEOUT_MS   longest a statistics query runs (default 15000)
+  SPURLOS_MAX_CONCURRENT_QUERIES  statistics queries at once (default: one per core)
+  SPURLOS_QUERY_MAX_ROWS     most rows of one statistics query (default 100000)
   SPURLOS_WORKERS            HTTP worker threads (default: one per core)
   SPURLOS_PUBLIC_URL         address users reach spurlos at (https://stats.example.net),
                              for set-password links (default: the address a request used)

@@ -3,75 +3,21 @@
 //! customers and sites, and password change. Failed logins are rate-limited per account and
 //! per network. Pages are plain forms: no script, strict CSP, German or English.
 
+use super::attempts::Checked;
+pub use super::attempts::LoginLimiter;
 use super::client_ip::{is_secure, ClientIp};
 use super::html::{alert, plain_page, status, Lang};
 use super::{same_origin, AppState};
-use crate::tenancy::users::{hash_password, verify_password, User, MIN_PASSWORD_CHARS};
+use crate::tenancy::users::{hash_password, User, MIN_PASSWORD_CHARS};
 use crate::tenancy::{new_secret, secret_hash};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// The session cookie of logged-in users (never set on visitors of customer sites).
 pub const SESSION_COOKIE: &str = "spurlos_session";
 /// How long a session lasts: 14 days.
 pub const SESSION_SECONDS: i64 = 14 * 86_400;
-/// Failed logins are counted over this window.
-const LIMIT_WINDOW: i64 = 15 * 60;
-/// Failed logins allowed per account in the window.
-const LIMIT_PER_ACCOUNT: usize = 5;
-/// Failed logins allowed per network (truncated address) in the window.
-const LIMIT_PER_NETWORK: usize = 20;
-
-/// Recent failed logins by account and by network.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, Vec<i64>>>,
-}
-
-impl LoginLimiter {
-    fn keys(email: &str, network: &str) -> [(String, usize); 2] {
-        [
-            (
-                format!("account:{}", email.trim().to_ascii_lowercase()),
-                LIMIT_PER_ACCOUNT,
-            ),
-            (format!("network:{network}"), LIMIT_PER_NETWORK),
-        ]
-    }
-
-    /// Seconds until another attempt is allowed, when the limit is reached.
-    pub fn blocked_for(&self, email: &str, network: &str, now: i64) -> Option<i64> {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.retain(|_, times| {
-            times.retain(|t| now - t < LIMIT_WINDOW);
-            !times.is_empty()
-        });
-        Self::keys(email, network)
-            .iter()
-            .filter_map(|(key, limit)| {
-                let times = failures.get(key)?;
-                (times.len() >= *limit)
-                    .then(|| times.iter().min().map_or(1, |t| t + LIMIT_WINDOW - now))
-            })
-            .max()
-    }
-
-    pub fn failed(&self, email: &str, network: &str, now: i64) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, _) in Self::keys(email, network) {
-            failures.entry(key).or_default().push(now);
-        }
-    }
-
-    fn succeeded(&self, email: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(&format!("account:{}", email.trim().to_ascii_lowercase()));
-    }
-}
-
 struct Texts {
     login: &'static str,
     email: &'static str,
@@ -216,33 +162,43 @@ pub async fn login(
     }
     let network = client.0.truncate(1).addr().to_string();
     let now = state.stats.clock.now().timestamp();
-    if let Some(wait) = state.login_limiter.blocked_for(&form.email, &network, now) {
-        let mut resp = login_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            lang,
-            &form.email,
-            Some(t.too_many),
-        );
-        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&wait.max(1).to_string()) {
-            resp.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, v);
-        }
-        return resp;
-    }
     let account = state.tenancy.user_login(&form.email).await.ok().flatten();
     let (user_id, stored) = match &account {
         Some(c) if !c.password_hash.is_empty() => (Some(c.user_id), c.password_hash.clone()),
         _ => (None, dummy_hash().to_string()),
     };
-    let password = form.password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .unwrap_or(false);
-    let Some(user_id) = user_id.filter(|_| ok) else {
-        state.login_limiter.failed(&form.email, &network, now);
+    let checked = state
+        .login_limiter
+        .check(&form.email, &network, now, &form.password, stored)
+        .await;
+    let user_id = match checked {
+        Checked::Blocked(wait) => {
+            let mut resp = login_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                lang,
+                &form.email,
+                Some(t.too_many),
+            );
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&wait.to_string()) {
+                resp.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            return resp;
+        }
+        Checked::Busy => {
+            return login_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                &form.email,
+                Some(t.too_many),
+            )
+        }
+        Checked::Wrong => None,
+        Checked::Right => user_id,
+    };
+    let Some(user_id) = user_id else {
         return login_page(StatusCode::UNAUTHORIZED, lang, &form.email, Some(t.wrong));
     };
-    state.login_limiter.succeeded(&form.email);
     let token = new_secret();
     let csrf = new_secret();
     if state
@@ -381,6 +337,7 @@ pub struct PasswordForm {
 pub async fn change_password(
     req: HttpRequest,
     state: web::Data<AppState>,
+    client: ClientIp,
     form: web::Form<PasswordForm>,
 ) -> HttpResponse {
     let lang = Lang::of(&req);
@@ -399,10 +356,15 @@ pub async fn change_password(
         .flatten()
         .map(|c| c.password_hash)
         .unwrap_or_default();
-    let current = form.current.clone();
-    let current_ok = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
-        .await
-        .unwrap_or(false);
+    let network = client.0.truncate(1).addr().to_string();
+    let now = state.stats.clock.now().timestamp();
+    let current_ok = matches!(
+        state
+            .login_limiter
+            .check(&user.email, &network, now, &form.current, stored)
+            .await,
+        Checked::Right
+    );
     let fail =
         |status, text: &str| account_page(&state, lang, &user, &csrf, status, Some(alert(text)));
     if !current_ok {

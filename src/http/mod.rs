@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod attempts;
 pub mod auth;
 pub mod client_ip;
 pub mod dashboard;

@@ -3,6 +3,7 @@
 //! given, is remembered by a cookie scoped to that link's path.
 
 use super::account::see_other;
+use super::attempts::Checked;
 use super::client_ip::{is_secure, ClientIp};
 use super::html::{alert, plain_page, Lang};
 use super::{same_origin, AppState};
@@ -156,22 +157,16 @@ pub async fn unlock(
     let network = client.0.truncate(1).addr().to_string();
     let key = format!("share-{}", share.id);
     let now = state.stats.clock.now().timestamp();
-    if state
+    match state
         .login_limiter
-        .blocked_for(&key, &network, now)
-        .is_some()
+        .check(&key, &network, now, &form.password, password_hash.clone())
+        .await
     {
-        return password_form(&req, &secret, StatusCode::TOO_MANY_REQUESTS, true);
-    }
-    let (password, stored) = (form.password.clone(), password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || {
-        crate::tenancy::users::verify_password(&password, &stored)
-    })
-    .await
-    .unwrap_or(false);
-    if !ok {
-        state.login_limiter.failed(&key, &network, now);
-        return password_form(&req, &secret, StatusCode::UNAUTHORIZED, true);
+        Checked::Right => {}
+        Checked::Wrong => return password_form(&req, &secret, StatusCode::UNAUTHORIZED, true),
+        Checked::Blocked(_) | Checked::Busy => {
+            return password_form(&req, &secret, StatusCode::TOO_MANY_REQUESTS, true)
+        }
     }
     let secure = if is_secure(&req) { "; Secure" } else { "" };
     let mut resp = see_other(&format!("/share/{secret}"));

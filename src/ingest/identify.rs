@@ -10,10 +10,21 @@ use std::sync::Arc;
 /// Seconds without a hit after which the next hit starts a new visit.
 pub const SESSION_TIMEOUT: i64 = 30 * 60;
 
+/// Most live sessions kept in memory (about 1 KiB each). Beyond it the sessions idle the
+/// longest are forgotten: their visitors' next hits start new visits. Visitor ids come from
+/// attacker-chosen User-Agents and addresses, so the table must not grow with them.
+pub const MAX_LIVE_SESSIONS: usize = 500_000;
+
 /// Live sessions by visitor id.
-#[derive(Default)]
 pub struct SessionTracker {
     live: HashMap<u64, SessionRow>,
+    max_live: usize,
+}
+
+impl Default for SessionTracker {
+    fn default() -> Self {
+        Self::with_sessions(Vec::new())
+    }
 }
 
 impl SessionTracker {
@@ -23,7 +34,51 @@ impl SessionTracker {
         for r in rows {
             live.insert(r.visitor_id, r);
         }
-        Self { live }
+        Self {
+            live,
+            max_live: MAX_LIVE_SESSIONS,
+        }
+    }
+
+    /// Keeps at most `max` live sessions (tests use small bounds).
+    pub fn bounded(mut self, max: usize) -> Self {
+        self.max_live = max.max(1);
+        self
+    }
+
+    /// Live sessions held.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Whether no session is live.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Over the bound: forgets the sessions idle the longest, down to nine tenths of it.
+    fn shed(&mut self) {
+        if self.live.len() <= self.max_live {
+            return;
+        }
+        let keep = self.max_live - self.max_live / 10;
+        let mut ends: Vec<i64> = self.live.values().map(|s| s.end_ts).collect();
+        let cut = ends.len() - keep;
+        let (_, threshold, _) = ends.select_nth_unstable(cut);
+        let threshold = *threshold;
+        let mut over = self.live.len() - keep;
+        self.live.retain(|_, s| {
+            if over > 0 && s.end_ts <= threshold {
+                over -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        tracing::warn!(
+            kept = self.live.len(),
+            "more live visits than the tracker holds; the longest idle were forgotten"
+        );
     }
 
     /// Forgets sessions that ended before `now - SESSION_TIMEOUT`.
@@ -159,6 +214,7 @@ impl SessionTracker {
                 }
             }
         }
+        self.shed();
         Batch { events, sessions }
     }
 
@@ -212,6 +268,18 @@ mod tests {
             new_visit: false,
             heartbeat: false,
         }
+    }
+
+    #[test]
+    fn the_live_table_stays_bounded_and_keeps_the_latest() {
+        let mut t = SessionTracker::default().bounded(100);
+        for v in 0..1_000u64 {
+            t.assign(vec![hit(v, v as i64, "pageview", "/")]);
+            assert!(t.len() <= 100);
+        }
+        // The most recent visitor still continues its visit.
+        let b = t.assign(vec![hit(999, 1_100, "pageview", "/next")]);
+        assert_eq!(b.sessions.iter().filter(|s| s.sign == -1).count(), 1);
     }
 
     #[test]

@@ -235,3 +235,47 @@ async fn tracking_answers_while_the_query_side_is_abused() {
         "slowest probe took {worst:?}; slower than 20 ms: {slow:?}"
     );
 }
+
+/// Fifty wrong passwords at once for one account: the limit counts each attempt before the
+/// (memory-hard) password check, so at most five are checked and the rest get 429 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_are_counted_before_they_are_checked() {
+    let app = spawn_app().await;
+    app.customer_sites(&[("pw.example", "pw")]).await;
+    app.user_with_password("o@pw.example", "pw", "correct horse battery")
+        .await;
+    let mut tries = Vec::new();
+    for i in 0..50 {
+        let client = no_redirects();
+        let address = app.address.clone();
+        tries.push(tokio::spawn(async move {
+            client
+                .post(format!("{address}/login"))
+                .header("X-Forwarded-For", format!("198.51.{i}.1"))
+                .form(&[("email", "o@pw.example"), ("password", "wrong guess")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tries {
+        statuses.push(t.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 5,
+        "{checked} wrong passwords were checked: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    // A correct password from elsewhere is refused while the account is blocked.
+    let r = app
+        .login("o@pw.example", "correct horse battery", "203.0.113.1")
+        .await;
+    assert_eq!(r.status(), 429);
+}
