@@ -189,13 +189,14 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(http::hsts))
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
                         .add(("Referrer-Policy", "no-referrer"))
                         .add((
                             "Content-Security-Policy",
-                            "default-src 'none'; frame-ancestors 'none'",
+                            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
                         )),
                 )
                 .configure(http::configure)

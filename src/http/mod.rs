@@ -200,20 +200,44 @@ fn matomo_routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
+/// HSTS on every answer to a request that came over HTTPS (directly or through a trusted
+/// proxy): browsers then never use plain HTTP for spurlos's host again.
+pub async fn hsts(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let https = client_ip::is_https(req.request());
+    let mut res = next.call(req).await?;
+    if https {
+        res.headers_mut().insert(
+            actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+            actix_web::http::header::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    Ok(res)
+}
+
 /// Whether a state-changing request comes from spurlos's own pages: browsers send `Origin` on
 /// POST requests, and a page of another site must not change anything here.
 pub fn same_origin(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get("origin").and_then(|o| o.to_str().ok()) else {
-        return true;
+    // Browsers send `Origin` with form posts; without it, a `Referer` of this origin will do.
+    // Neither: refused (a form post from a page that hides both is not ours).
+    let claimed = req
+        .headers()
+        .get("origin")
+        .or_else(|| req.headers().get("referer"))
+        .and_then(|o| o.to_str().ok());
+    let Some(claimed) = claimed else {
+        return false;
     };
-    let host = req.connection_info().host().to_ascii_lowercase();
-    url::Url::parse(origin).ok().is_some_and(|u| {
-        let origin_host = match (u.host_str(), u.port()) {
+    let (_, host) = client_ip::request_origin(req);
+    url::Url::parse(claimed).ok().is_some_and(|u| {
+        let claimed_host = match (u.host_str(), u.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_string(),
             _ => return false,
         };
-        origin_host.to_ascii_lowercase() == host
+        claimed_host.to_ascii_lowercase() == host
     })
 }
 
@@ -223,8 +247,8 @@ pub fn public_base(req: &HttpRequest, state: &AppState) -> String {
     match &state.public_url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
+            let (scheme, host) = client_ip::request_origin(req);
+            format!("{scheme}://{host}")
         }
     }
 }
@@ -249,7 +273,7 @@ pub fn german(req: &HttpRequest) -> bool {
 /// goes back to the page the link was on (same origin only), or to the dashboard.
 pub async fn choose_language(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let code = if path.as_str() == "de" { "de" } else { "en" };
-    let host = req.connection_info().host().to_string();
+    let (scheme, host) = client_ip::request_origin(&req);
     let back = url::Url::parse(header(&req, "referer"))
         .ok()
         .filter(|u| {
@@ -267,7 +291,7 @@ pub async fn choose_language(req: HttpRequest, path: web::Path<String>) -> HttpR
         })
         .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/lang/"))
         .unwrap_or_else(|| "/dashboard".to_string());
-    let secure = req.connection_info().scheme() == "https";
+    let secure = scheme == "https";
     let cookie = actix_web::cookie::Cookie::build(LANG_COOKIE, code)
         .path("/")
         .http_only(true)

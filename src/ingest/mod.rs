@@ -146,29 +146,30 @@ impl Ingest {
                 .filter_map(|d| self.sites.by_domain(d))
                 .collect(),
         };
-        let Some(first) = sites.first() else {
+        if sites.is_empty() {
             return Ok(Prepared::Excluded(Exclusion::UnknownSite));
-        };
-        if first.respect_dnt && raw.signals.gpc {
-            return Ok(Prepared::Excluded(Exclusion::GlobalPrivacyControl));
-        }
-        if first.respect_dnt && raw.signals.dnt {
-            return Ok(Prepared::Excluded(Exclusion::DoNotTrack));
         }
         let agent = crate::useragent::classify(&raw.user_agent);
         if agent.bot && !raw.track_bots {
             return Ok(Prepared::Excluded(Exclusion::Bot));
         }
+        // Each site's own rules: its privacy-signal switch and its excluded ranges.
+        let mut first_exclusion = None;
         let sites: Vec<_> = sites
             .into_iter()
-            .filter(|s| !raw.client.is_in(&s.excluded_ranges))
+            .filter(|s| match site_exclusion(s, &raw) {
+                None => true,
+                Some(why) => {
+                    first_exclusion.get_or_insert(why);
+                    false
+                }
+            })
             .collect();
-        let Some(first) = sites.first().cloned() else {
-            return Ok(Prepared::Excluded(Exclusion::ExcludedRange));
-        };
-        // Truncate first: from here on only the truncated address exists.
-        let ip = raw.client.truncate(first.ip_mask_bytes);
-        let geo = self.geo.lookup(&ip);
+        if sites.is_empty() {
+            return Ok(Prepared::Excluded(
+                first_exclusion.unwrap_or(Exclusion::UnknownSite),
+            ));
+        }
         let ua = &agent.info;
         let salts = self.salts.current().await?;
         let ts = raw.ts.unwrap_or_else(|| self.clock.now().timestamp());
@@ -177,6 +178,9 @@ impl Ingest {
         let props = enrich::bound_props(raw.props);
         let mut hits = Vec::with_capacity(sites.len());
         for site in &sites {
+            // Truncate first: from here on only the site's truncated address exists.
+            let ip = raw.client.duplicate().truncate(site.ip_mask_bytes);
+            let geo = self.geo.lookup(&ip);
             let referrer = raw
                 .referrer
                 .as_deref()
@@ -226,4 +230,17 @@ impl Ingest {
         }
         Ok(Prepared::Hits(hits))
     }
+}
+
+/// Why `site`'s own rules exclude the hit, if they do.
+fn site_exclusion(site: &crate::tenancy::sites::Site, raw: &RawHit) -> Option<Exclusion> {
+    if site.respect_dnt && raw.signals.gpc {
+        return Some(Exclusion::GlobalPrivacyControl);
+    }
+    if site.respect_dnt && raw.signals.dnt {
+        return Some(Exclusion::DoNotTrack);
+    }
+    raw.client
+        .is_in(&site.excluded_ranges)
+        .then_some(Exclusion::ExcludedRange)
 }

@@ -88,6 +88,7 @@ async fn login_shows_only_the_users_own_sites_and_logout_needs_the_csrf_token() 
     }
     let r = browser()
         .post(format!("{}/logout", app.address))
+        .header("Origin", &app.address)
         .header("Cookie", &cookie)
         .form(&[("csrf", csrf.as_str())])
         .send()
@@ -128,6 +129,7 @@ async fn password_change_needs_the_current_password_and_logins_are_rate_limited(
         async move {
             browser()
                 .post(format!("{address}/account/password"))
+                .header("Origin", &address)
                 .header("Cookie", cookie)
                 .form(&[
                     ("csrf", csrf.as_str()),
@@ -290,6 +292,7 @@ async fn a_new_password_ends_other_logins_and_outstanding_links() {
     let token = app.password_link_token("ann@example.com").await;
     let r = browser()
         .post(format!("{}/set-password", app.address))
+        .header("Origin", &app.address)
         .form(&[
             ("token", token.as_str()),
             ("password", "a third long password"),

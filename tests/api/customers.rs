@@ -215,6 +215,7 @@ async fn submit(app: &TestApp, token: &str, password: &str, confirm: &str) -> (u
     let r = app
         .client
         .post(format!("{}/set-password", app.address))
+        .header("Origin", &app.address)
         .form(&[
             ("token", token),
             ("password", password),

@@ -409,6 +409,7 @@ async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
     );
     let wrong = no_redirects()
         .post(&locked)
+        .header("Origin", &app.address)
         .form(&[("password", "nope")])
         .send()
         .await
@@ -416,6 +417,7 @@ async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
     assert_eq!(wrong.status(), 401);
     let right = no_redirects()
         .post(&locked)
+        .header("Origin", &app.address)
         .form(&[("password", "share secret 1")])
         .send()
         .await
@@ -444,6 +446,7 @@ async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
             "{}/dashboard/shop.example/shares/1/revoke",
             app.address
         ))
+        .header("Origin", &app.address)
         .header("Cookie", &cookie)
         .form(&[("csrf", csrf.as_str())])
         .send()

@@ -234,6 +234,7 @@ impl TestApp {
         let r = self
             .client
             .post(format!("{}/set-password", self.address))
+            .header("Origin", &self.address)
             .form(&[
                 ("token", token.as_str()),
                 ("password", password),
@@ -249,6 +250,7 @@ impl TestApp {
     pub async fn login(&self, email: &str, password: &str, ip: &str) -> reqwest::Response {
         no_redirects()
             .post(format!("{}/login", self.address))
+            .header("Origin", &self.address)
             .header("X-Forwarded-For", ip)
             .form(&[("email", email), ("password", password)])
             .send()
@@ -295,6 +297,7 @@ impl TestApp {
     ) -> reqwest::Response {
         no_redirects()
             .post(format!("{}{path}", self.address))
+            .header("Origin", &self.address)
             .header("Cookie", cookie)
             .form(form)
             .send()

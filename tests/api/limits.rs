@@ -251,6 +251,7 @@ async fn concurrent_wrong_passwords_are_counted_before_they_are_checked() {
         tries.push(tokio::spawn(async move {
             client
                 .post(format!("{address}/login"))
+                .header("Origin", &address)
                 .header("X-Forwarded-For", format!("198.51.{i}.1"))
                 .form(&[("email", "o@pw.example"), ("password", "wrong guess")])
                 .send()

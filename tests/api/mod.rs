@@ -10,6 +10,7 @@ mod customers;
 mod dashboard;
 mod deletion;
 mod fixtures;
+mod hardening;
 mod helpers;
 mod ingest;
 mod limits;
