@@ -7,6 +7,11 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Whatever spurlos creates (database, salts, spool, tokens) is for its own user only.
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

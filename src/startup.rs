@@ -56,6 +56,40 @@ pub fn admin_token(settings: &Settings) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// Makes the data directory spurlos's alone: created 0700, or made so (with every file in it
+/// 0600) when an older version or an operator left it looser. Salts in it would let anyone
+/// on the host recompute visitor ids.
+pub fn private_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", d.display()))?;
+        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let entry = entry.with_context(|| format!("reading {}", d.display()))?;
+            let kind = entry.file_type().with_context(|| format!("reading {}", d.display()))?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                let mode = entry
+                    .metadata()
+                    .with_context(|| format!("reading {}", entry.path().display()))?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(
+                        entry.path(),
+                        std::fs::Permissions::from_mode(mode & 0o700),
+                    )
+                    .with_context(|| format!("making {} private", entry.path().display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
@@ -79,6 +113,7 @@ impl Application {
     /// Builds with the given clock (tests move it by hand).
     pub async fn build_with(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         let config = &settings.config;
+        private_data_dir(&config.data_dir)?;
         let admin_token = admin_token(&settings)?;
         let store: Arc<dyn Store> =
             crate::store::open(config)

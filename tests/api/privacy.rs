@@ -117,3 +117,37 @@ async fn nothing_written_identifies_a_visitor() {
         }
     }
 }
+
+/// Issue 11, item 5: what spurlos writes is for its own user only: the data directory is
+/// 0700 and every file in it (salts, database and its log, spool, token) 0600, also when the
+/// directory existed before with looser modes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_readable_by_spurlos_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = dir.path().join("spurlos.log");
+    let app = spawn_binary(&data, &log, &[]);
+    app.add_site("modes.example").await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/event", app.address))
+        .header("X-Forwarded-For", "192.0.2.1")
+        .header("User-Agent", CHROME)
+        .body(json!({"n": "pageview", "u": "https://modes.example/", "d": "modes.example"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(app.terminate().success());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data directory");
+    let mut files = Vec::new();
+    all_files(&data, &mut files);
+    assert!(files.len() >= 2, "{files:?}");
+    for f in files {
+        assert_eq!(mode(&f) & 0o077, 0, "{} is {:o}", f.display(), mode(&f));
+    }
+}
