@@ -68,7 +68,9 @@ pub fn private_data_dir(dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("making {} private", d.display()))?;
         for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
             let entry = entry.with_context(|| format!("reading {}", d.display()))?;
-            let kind = entry.file_type().with_context(|| format!("reading {}", d.display()))?;
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("reading {}", d.display()))?;
             if kind.is_dir() {
                 stack.push(entry.path());
             } else if kind.is_file() {

@@ -18,15 +18,41 @@ fn cookie_name(share: &SharedLink) -> String {
     format!("spurlos_share_{}", share.id)
 }
 
-/// What the cookie of an unlocked link holds: bound to the link and to its password hash, so
-/// it cannot be made without the password and dies with a new password or the link.
-fn unlock_value(secret: &str, password_hash: &str) -> String {
+/// How long an unlocked link stays unlocked.
+const UNLOCK_SECONDS: i64 = 12 * 3600;
+
+/// The proof of an unlocked link until `expires`: bound to the link, its password hash and
+/// the expiry, so it cannot be made without the password, dies with a new password or the
+/// link, and cannot be stretched.
+fn unlock_mac(secret: &str, password_hash: &str, expires: i64) -> blake3::Hash {
     let mut h = blake3::Hasher::new();
     h.update(b"spurlos share unlock\0");
     h.update(secret.as_bytes());
     h.update(b"\0");
     h.update(password_hash.as_bytes());
-    h.finalize().to_hex().to_string()
+    h.update(b"\0");
+    h.update(&expires.to_le_bytes());
+    h.finalize()
+}
+
+/// The unlock cookie's value: `expires.mac`.
+fn unlock_value(secret: &str, password_hash: &str, expires: i64) -> String {
+    format!(
+        "{expires}.{}",
+        unlock_mac(secret, password_hash, expires).to_hex()
+    )
+}
+
+/// Whether an unlock cookie's value is genuine and not expired (compared in constant time:
+/// `blake3::Hash` equality is).
+fn unlocked(value: &str, secret: &str, password_hash: &str, now: i64) -> bool {
+    let Some((expires, mac)) = value.split_once('.') else {
+        return false;
+    };
+    let (Ok(expires), Ok(mac)) = (expires.parse::<i64>(), blake3::Hash::from_hex(mac)) else {
+        return false;
+    };
+    now < expires && mac == unlock_mac(secret, password_hash, expires)
 }
 
 struct Texts {
@@ -87,10 +113,11 @@ async fn open(
     };
     let (share, password_hash) = (access.link, access.password_hash);
     if share.has_password {
-        let unlocked = req
+        let now = state.stats.clock.now().timestamp();
+        let ok = req
             .cookie(&cookie_name(&share))
-            .is_some_and(|c| c.value() == unlock_value(secret, &password_hash));
-        if !unlocked {
+            .is_some_and(|c| unlocked(c.value(), secret, &password_hash, now));
+        if !ok {
             return Err(password_form(req, secret, StatusCode::UNAUTHORIZED, false));
         }
     }
@@ -171,9 +198,9 @@ pub async fn unlock(
     let secure = if is_secure(&req) { "; Secure" } else { "" };
     let mut resp = see_other(&format!("/share/{secret}"));
     let cookie = format!(
-        "{}={}; Path=/share/{secret}; HttpOnly; SameSite=Lax{secure}",
+        "{}={}; Path=/share/{secret}; Max-Age={UNLOCK_SECONDS}; HttpOnly; SameSite=Lax{secure}",
         cookie_name(&share),
-        unlock_value(&secret, &password_hash)
+        unlock_value(&secret, &password_hash, now + UNLOCK_SECONDS)
     );
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&cookie) {
         resp.headers_mut()

@@ -436,6 +436,28 @@ async fn shared_links_open_a_read_only_dashboard_with_an_optional_password() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // Issue 11, item 5: the unlock lasts twelve hours (cookie and server side), and its value
+    // cannot be stretched.
+    assert!(set.contains("Max-Age=43200"), "{set}");
+    let (name, value) = unlock.split_once('=').unwrap();
+    let (_, mac) = value.split_once('.').expect("expiry.mac");
+    let stretched = format!("{name}=99999999999.{mac}");
+    let r = no_redirects()
+        .get(&locked)
+        .header("Cookie", &stretched)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    app.clock.advance(chrono::Duration::hours(13));
+    let r = no_redirects()
+        .get(&locked)
+        .header("Cookie", &unlock)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "an unlock from yesterday");
+    app.clock.advance(chrono::Duration::hours(-13));
     // Revoked links stop working.
     let html = app
         .page_as(&cookie, "/dashboard/shop.example/settings")

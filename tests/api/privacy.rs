@@ -135,7 +135,10 @@ async fn the_data_directory_is_readable_by_spurlos_only() {
         .post(format!("{}/api/event", app.address))
         .header("X-Forwarded-For", "192.0.2.1")
         .header("User-Agent", CHROME)
-        .body(json!({"n": "pageview", "u": "https://modes.example/", "d": "modes.example"}).to_string())
+        .body(
+            json!({"n": "pageview", "u": "https://modes.example/", "d": "modes.example"})
+                .to_string(),
+        )
         .send()
         .await
         .unwrap();
