@@ -339,6 +339,9 @@ pub async fn create_token(
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
     let note = texts(&req).new_token;
+    let owner = super::account::session(&req, &state)
+        .await
+        .map(|(u, _, _)| u.id);
     let (st, f, handle) = (&state, &form, path.as_str());
     act(&req, &state, handle, &form.csrf, |m| async move {
         let request = crate::tenancy::tokens::TokenRequest {
@@ -350,7 +353,7 @@ pub async fn create_token(
                 TokenAccess::Read
             },
         };
-        let made = st.tenancy.create_token(&m, request).await?;
+        let made = st.tenancy.create_token_by(&m, request, owner).await?;
         Ok(status_message(note, Some(&made.token)))
     })
     .await

@@ -2,8 +2,8 @@
 //! read-only shared links to a site's dashboard. Both are kept by the hash of their secret.
 
 use super::docs::{TokenDoc, SHARE, TOKEN};
-use super::{put, remove, CustomerId, ShareId, SiteId, Tenancy};
-use crate::store::StoreError;
+use super::{put, remove, CustomerId, ShareId, SiteId, Tenancy, UserId};
+use crate::store::{DocChange, StoreError};
 
 /// What a token may do besides reading the statistics of its scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -33,6 +33,8 @@ pub struct StoredToken {
     pub scope: TokenScope,
     pub access: TokenAccess,
     pub created_ts: i64,
+    /// The owner who made it (team page), if any.
+    pub created_by: Option<UserId>,
 }
 
 /// Who a Stats API token is for.
@@ -90,6 +92,7 @@ impl Tenancy {
         token_hash: &str,
         scope: TokenScope,
         access: TokenAccess,
+        created_by: Option<UserId>,
     ) -> Result<(), StoreError> {
         let _guard = self.lock().await;
         let exists = match scope {
@@ -101,7 +104,10 @@ impl Tenancy {
                 "no owner for a token of {scope:?}"
             )));
         }
-        let doc = TokenDoc::new(scope, access, chrono::Utc::now().timestamp());
+        let doc = TokenDoc {
+            created_by,
+            ..TokenDoc::new(scope, access, chrono::Utc::now().timestamp())
+        };
         self.apply(vec![put(TOKEN, token_hash, &doc)?]).await
     }
 
@@ -126,6 +132,34 @@ impl Tenancy {
             .collect();
         tokens.sort_by_key(|t| t.created_ts);
         Ok(tokens)
+    }
+
+    /// The removals of tokens `user_id` made that read outside the customers the user owns
+    /// (`owned`: empty when the user goes).
+    pub(super) async fn tokens_outside(
+        &self,
+        user_id: UserId,
+        owned: &[CustomerId],
+    ) -> Result<Vec<DocChange>, StoreError> {
+        let sites = self.sites().await?;
+        let mut out = Vec::new();
+        for (hash, t) in self.list::<TokenDoc>(TOKEN).await? {
+            if t.created_by != Some(user_id) {
+                continue;
+            }
+            let customer = match t.scope() {
+                Some(TokenScope::Site(id)) => sites
+                    .iter()
+                    .find(|s| s.id == id)
+                    .and_then(|s| s.customer_id),
+                Some(TokenScope::Customer(id)) => Some(id),
+                None => None,
+            };
+            if !customer.is_some_and(|c| owned.contains(&c)) {
+                out.push(remove(TOKEN, hash));
+            }
+        }
+        Ok(out)
     }
 
     /// Revokes a token (nothing happens when it does not exist).

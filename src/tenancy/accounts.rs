@@ -115,6 +115,14 @@ impl Tenancy {
             user.password_hash.clear();
             changes.extend(self.user_references(user.id).await?);
         }
+        // Tokens the user made as an owner end where the user is no longer one.
+        let owned: Vec<CustomerId> = user
+            .memberships
+            .iter()
+            .filter(|(_, role)| *role == Role::Owner)
+            .map(|(c, _)| *c)
+            .collect();
+        changes.extend(self.tokens_outside(user.id, &owned).await?);
         changes.push(put(USER, user.id.to_string(), &user)?);
         self.apply(changes).await?;
         Ok((user_view(&user, &customers), created))
@@ -141,6 +149,7 @@ impl Tenancy {
         let _guard = self.lock().await;
         let mut changes = vec![remove(USER, user_id.to_string())];
         changes.extend(self.user_references(user_id).await?);
+        changes.extend(self.tokens_outside(user_id, &[]).await?);
         self.apply(changes).await
     }
 

@@ -55,6 +55,10 @@ pub struct TokenDoc {
     pub access: TokenAccess,
     #[serde(default)]
     pub created_ts: i64,
+    /// The owner who made it on the team page; it ends when they are no longer an owner of
+    /// the customer it reads. Tokens the provider made have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<UserId>,
 }
 
 impl TokenDoc {
@@ -68,6 +72,7 @@ impl TokenDoc {
             customer_id,
             access,
             created_ts,
+            created_by: None,
         }
     }
 
@@ -85,6 +90,7 @@ impl TokenDoc {
             scope: self.scope()?,
             access: self.access,
             created_ts: self.created_ts,
+            created_by: self.created_by,
         })
     }
 }

@@ -4,7 +4,7 @@
 //! owners' dashboard page and the CLI all go through here.
 
 use super::manager::{Manager, TenancyError};
-use super::{new_secret, secret_hash, Tenancy, TokenAccess, TokenScope};
+use super::{new_secret, secret_hash, Tenancy, TokenAccess, TokenScope, UserId};
 
 /// Characters of the hash that name a token.
 pub const ID_CHARS: usize = 12;
@@ -65,6 +65,17 @@ impl Tenancy {
         manager: &Manager,
         r: TokenRequest,
     ) -> Result<NewToken, TenancyError> {
+        self.create_token_by(manager, r, None).await
+    }
+
+    /// Creates a token within `manager`'s scope for the owner `created_by`: it ends when they
+    /// are no longer an owner of the customer it reads.
+    pub async fn create_token_by(
+        &self,
+        manager: &Manager,
+        r: TokenRequest,
+        created_by: Option<UserId>,
+    ) -> Result<NewToken, TenancyError> {
         let scope = match (&r.site, &r.customer) {
             (Some(domain), None) => {
                 let site = self
@@ -93,7 +104,7 @@ impl Tenancy {
         };
         let token = new_secret();
         let hash = secret_hash(&token);
-        self.add_token(&hash, scope, r.access).await?;
+        self.add_token(&hash, scope, r.access, created_by).await?;
         Ok(NewToken {
             token,
             id: hash[..ID_CHARS].to_string(),

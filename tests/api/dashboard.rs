@@ -844,3 +844,84 @@ async fn owners_manage_their_team_and_tokens_viewers_cannot() {
         .await
         .contains("/dashboard/team/"));
 }
+
+/// Issue 11, item 5: tokens an owner made on the team page end when that person is no longer
+/// an owner of the customer (demoted, or removed); tokens the provider made stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_made_by_an_owner_end_with_the_owners_role() {
+    let (app, cookie) = setup().await;
+    let team = "/dashboard/team/acme";
+    let make = |cookie: String| {
+        let app = &app;
+        async move {
+            let html = app.page_as(&cookie, team).await;
+            let csrf = field(&html, "csrf");
+            let r = app
+                .post_as(
+                    &cookie,
+                    &format!("{team}/tokens"),
+                    &[("csrf", &csrf), ("site", ""), ("access", "read")],
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+            let html = r.text().await.unwrap();
+            let at = html.find("id=\"shown-once\">").expect("the new token")
+                + "id=\"shown-once\">".len();
+            html[at..].split('<').next().unwrap().to_string()
+        }
+    };
+    let status = |token: String| {
+        let app = &app;
+        async move {
+            let q =
+                json!({"site_id": "shop.example", "metrics": ["visitors"], "date_range": "day"});
+            app.client
+                .post(format!("{}/api/v2/query", app.address))
+                .bearer_auth(&token)
+                .json(&q)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let by_owner = make(cookie.clone()).await;
+    let (_, provider) = app
+        .admin(
+            Method::POST,
+            "/api/admin/tokens",
+            Some(json!({"customer": "acme"})),
+        )
+        .await;
+    let provider = provider["token"].as_str().unwrap().to_string();
+    assert_eq!(status(by_owner.clone()).await, 200);
+    // Demoted to viewer: the owner's token ends, the provider's stays.
+    let (s, _) = app
+        .admin(
+            Method::PUT,
+            "/api/admin/users/ann@example.com",
+            Some(json!({"memberships": [{"customer": "acme", "role": "viewer"}]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(status(by_owner).await, 401);
+    assert_eq!(status(provider.clone()).await, 200);
+    // Owner again, a new token; then removed: that token ends too.
+    let (s, _) = app
+        .admin(
+            Method::PUT,
+            "/api/admin/users/ann@example.com",
+            Some(json!({"memberships": [{"customer": "acme", "role": "owner"}]})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let by_owner = make(cookie.clone()).await;
+    assert_eq!(status(by_owner.clone()).await, 200);
+    let (s, _) = app
+        .admin(Method::DELETE, "/api/admin/users/ann@example.com", None)
+        .await;
+    assert!(s == 204 || s == 200, "{s}");
+    assert_eq!(status(by_owner).await, 401);
+    assert_eq!(status(provider).await, 200);
+}

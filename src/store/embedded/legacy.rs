@@ -267,6 +267,7 @@ fn load_tokens(conn: &Connection) -> Result<Vec<StoredToken>, StoreError> {
                     TokenAccess::Read
                 },
                 created_ts: r.get(3)?,
+                created_by: None,
             })
         },
     )
