@@ -194,13 +194,14 @@ pub async fn set_site_customer(
 /// Stores changed settings of a site and keeps the archives and the registry in step.
 pub async fn change_site(
     state: &AppState,
+    manager: &crate::tenancy::Manager,
     site: &Site,
     settings: SiteSettings,
 ) -> Result<Site, ApiError> {
-    let changed = settings
-        .apply(site)
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
-    let changed = state.tenancy.update_site(changed).await?;
+    let changed = state
+        .tenancy
+        .change_site_settings(manager, site, settings)
+        .await?;
     if changed.timezone != site.timezone {
         state.stats.archive.reset_site(site.id.0).await?;
     }
@@ -226,5 +227,5 @@ pub async fn update_site(
         .by_domain(&path)
         .filter(|s| manager.may_manage_site(s))
         .ok_or_else(|| not_found(format!("no site {}", path.as_str())))?;
-    Ok(HttpResponse::Ok().json(change_site(&state, &site, settings).await?))
+    Ok(HttpResponse::Ok().json(change_site(&state, &manager, &site, settings).await?))
 }

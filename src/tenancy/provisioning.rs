@@ -118,6 +118,52 @@ impl Tenancy {
         Ok(stored)
     }
 
+    /// Changes a site's settings as `manager` may: anyone but the admin adds aliases only
+    /// under the main domains the provider gave the site's customer (a host nobody assigned
+    /// them cannot be claimed this way).
+    pub async fn change_site_settings(
+        &self,
+        manager: &super::Manager,
+        site: &Site,
+        settings: super::sites::SiteSettings,
+    ) -> Result<Site, super::TenancyError> {
+        if !manager.may_manage_site(site) {
+            return Err(super::TenancyError::NotFound(format!(
+                "no site {}",
+                site.domain
+            )));
+        }
+        let changed = settings
+            .apply(site)
+            .map_err(|e| super::TenancyError::invalid(e.field, e.message))?;
+        if *manager != super::Manager::Admin {
+            let assigned: Vec<String> = match site.customer_id {
+                Some(c) => self
+                    .sites()
+                    .await?
+                    .into_iter()
+                    .filter(|s| s.customer_id == Some(c))
+                    .map(|s| s.domain)
+                    .collect(),
+                None => vec![site.domain.clone()],
+            };
+            let under = |alias: &str| {
+                assigned
+                    .iter()
+                    .any(|d| alias == d || alias.ends_with(&format!(".{d}")))
+            };
+            for alias in &changed.aliases {
+                if !site.aliases.contains(alias) && !under(alias) {
+                    return Err(super::TenancyError::Forbidden(format!(
+                        "{alias} is not under a domain of this customer ({}); ask the provider to add it",
+                        assigned.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(self.update_site(changed).await?)
+    }
+
     /// Moves a site to an existing customer (or to none).
     pub async fn set_site_customer(
         &self,

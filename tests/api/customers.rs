@@ -693,3 +693,50 @@ async fn manage_tokens_manage_only_their_scope() {
     );
     assert!(!all_users.to_string().contains("bob@example.com"));
 }
+
+/// Issue 11, item 5: an owner (manage token or dashboard) may add aliases only under the
+/// domains the provider gave the customer; any other host needs the admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_claim_aliases_only_under_their_own_domains() {
+    let app = spawn_app().await;
+    app.customer_sites(&[("shop.example", "acme"), ("blog.example", "acme")])
+        .await;
+    let (_, t) = app
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/tokens",
+            Some(json!({"customer": "acme", "access": "manage"})),
+        )
+        .await;
+    let token = t["token"].as_str().unwrap().to_string();
+    let patch = |who: String, aliases: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .patch(format!("{}/api/admin/sites/shop.example", app.address))
+                .bearer_auth(who)
+                .json(&json!({ "aliases": aliases }))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, v) = patch(token.clone(), json!(["bank.example"])).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = patch(token.clone(), json!(["shop.example.evil.example"])).await;
+    assert_eq!(s, 403, "{v}");
+    let (s, v) = patch(
+        token.clone(),
+        json!(["de.shop.example", "news.blog.example"]),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    // The provider may assign any host; the owner may keep it when changing other settings.
+    let (s, v) = patch(ADMIN.to_string(), json!(["de.shop.example", "shop.de"])).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = patch(token, json!(["shop.de"])).await;
+    assert_eq!(s, 200, "{v}");
+}

@@ -237,6 +237,15 @@ async fn owners_change_site_settings_viewers_cannot() {
     );
     assert!(html.contains("/opt-out?lang=en"));
     let csrf = field(&html, "csrf");
+    // A host outside the customer's domains is the provider's to assign (issue 11, item 5).
+    let (status, _) = app
+        .admin(
+            Method::PATCH,
+            "/api/admin/sites/shop.example",
+            Some(json!({"aliases": ["shop-alias.example"]})),
+        )
+        .await;
+    assert_eq!(status, 200);
     let good = |csrf: &str, tz: &str| {
         vec![
             ("csrf", csrf.to_string()),

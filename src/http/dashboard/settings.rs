@@ -230,7 +230,12 @@ pub async fn save_settings(
         respect_dnt: Some(form.respect_dnt.is_some()),
         excluded_ranges: Some(list(&form.excluded_ranges)),
     };
-    match crate::http::admin::change_site(&state, &site, changes).await {
+    // The signed-in owner manages the site as its customer's owner.
+    let manager = match site.customer_id {
+        Some(c) => crate::tenancy::Manager::Customer(c),
+        None => crate::tenancy::Manager::Site(site.id),
+    };
+    match crate::http::admin::change_site(&state, &manager, &site, changes).await {
         Ok(changed) => {
             let msg = status(texts(&req).saved);
             settings_page(&req, &state, &changed, &csrf, StatusCode::OK, msg).await
