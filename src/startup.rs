@@ -28,6 +28,7 @@ pub struct Application {
     writer: queue::Writer,
     salt_task: tokio::task::JoinHandle<()>,
     archive_task: tokio::task::JoinHandle<()>,
+    archive: Arc<Archive>,
     admin_token: String,
 }
 
@@ -159,6 +160,7 @@ impl Application {
             archive.clone(),
             sites.clone(),
         );
+        let archive_for_shutdown = archive.clone();
         let archive_task = {
             let archive = archive.clone();
             tokio::spawn(async move {
@@ -242,6 +244,7 @@ impl Application {
         .listen(listener)?
         .workers(workers)
         .shutdown_timeout(30)
+        .disable_signals()
         .run();
         Ok(Self {
             port,
@@ -249,6 +252,7 @@ impl Application {
             writer,
             salt_task,
             archive_task,
+            archive: archive_for_shutdown,
             admin_token,
         })
     }
@@ -270,12 +274,41 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM (or a handle's stop), then stores everything accepted.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // SIGINT/SIGTERM: archive runs stop after their current day (an archive request
+        // would otherwise hold up the graceful stop), then the server stops.
+        let signals = {
+            let (handle, archive) = (self.server.handle(), self.archive.clone());
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("stopping: archive runs end, then the server");
+                archive.stop();
+                handle.stop(true).await;
+            })
+        };
         let result = self.server.await;
+        signals.abort();
+        self.archive.stop();
         tracing::info!("server stopped; storing queued events");
         self.writer.drain().await;
         self.salt_task.abort();
         self.archive_task.abort();
         result
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT; stop spurlos with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
     }
 }
 

@@ -80,6 +80,8 @@ pub struct Archive {
     commit: tokio::sync::Mutex<()>,
     /// Writes of events before this UTC time may touch an archived day.
     boundary: AtomicI64,
+    /// Set at shutdown: runs stop after the day they are on.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Archive {
@@ -110,6 +112,7 @@ impl Archive {
             state: Mutex::new(state),
             commit: tokio::sync::Mutex::new(()),
             boundary: AtomicI64::new(i64::MIN),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         };
         archive.update_boundary();
         Ok(archive)
@@ -235,6 +238,11 @@ impl Archive {
         self.store.archive_delete(site_id, days).await
     }
 
+    /// Stops running archive builds after their current day (shutdown); later runs do nothing.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
     /// Archives every finished day of every site that has no archive yet; returns how many
     /// days it archived.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
@@ -268,6 +276,13 @@ impl Archive {
         let total = todo.len() as u64;
         let mut made = 0;
         for (i, (site, day)) in todo.into_iter().enumerate() {
+            if self.stopping.load(Ordering::Relaxed) {
+                tracing::info!(
+                    days = made,
+                    "archiving stopped for shutdown; the rest later"
+                );
+                return Ok(made);
+            }
             if self.archive_day(&site, day).await? {
                 made += 1;
             }

@@ -77,3 +77,72 @@ async fn sigterm_under_load_keeps_every_accepted_event() {
     );
     assert!(app.terminate().success());
 }
+
+/// Issue 11, item 9: SIGTERM while day archives are being built (years of days to go) stops
+/// within a few seconds, and the events accepted before are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_archiving_stops_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("spurlos.log");
+    let app = spawn_binary(&data, &log, &[]);
+    app.add_site(SITE).await;
+    let client = reqwest::Client::new();
+    // The site's first event is years ago: thousands of days to archive.
+    let url: String =
+        url::form_urlencoded::byte_serialize(format!("https://{SITE}/old").as_bytes()).collect();
+    let r = client
+        .get(format!(
+            "{}/matomo.php?idsite=1&rec=1&url={url}&cdt=2015-01-01%2010:00:00&cip=192.0.2.1&token_auth={ADMIN}",
+            app.address
+        ))
+        .header("User-Agent", CHROME)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for i in 0..20 {
+        let body = json!({"n": "pageview", "u": format!("https://{SITE}/now{i}"), "d": SITE});
+        let r = client
+            .post(format!("{}/api/event", app.address))
+            .header("X-Forwarded-For", format!("198.51.100.{i}"))
+            .header("User-Agent", CHROME)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let archiving = {
+        let (client, address) = (client.clone(), app.address.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{address}/api/admin/archive"))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!archiving.is_finished(), "archiving should take long");
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || app.terminate())
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    let _ = archiving.await;
+    let app = spawn_binary(&data, &log, &[]);
+    let v = app
+        .query(json!({"site_id": SITE, "metrics": ["pageviews"], "date_range": "all"}))
+        .await;
+    assert_eq!(v["results"][0]["metrics"][0].as_u64().unwrap(), 21, "{v}");
+    assert!(app.terminate().success());
+}
