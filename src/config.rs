@@ -44,6 +44,8 @@ pub struct Config {
     /// Most rows (groups before pagination) one statistics query may have
     /// (`SPURLOS_QUERY_MAX_ROWS`).
     pub query_max_rows: usize,
+    /// A token that may read `/metrics` (besides the admin token) (`SPURLOS_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
     /// HTTP worker threads (`SPURLOS_WORKERS`); 0 means one per core.
     pub workers: usize,
     /// The address users reach spurlos at, e.g. `https://stats.example.net`
@@ -139,6 +141,7 @@ impl Default for Config {
             query_timeout_ms: 15_000,
             max_concurrent_queries: 0,
             query_max_rows: 100_000,
+            metrics_token: None,
             workers: 0,
             public_url: None,
             store: StoreKind::Embedded,
@@ -217,6 +220,9 @@ impl Config {
             }
             "SPURLOS_GEOIP_DB" => {
                 self.geoip_db = (!value.is_empty()).then(|| PathBuf::from(value));
+            }
+            "SPURLOS_METRICS_TOKEN" => {
+                self.metrics_token = (!value.is_empty()).then(|| value.to_string());
             }
             "SPURLOS_ADMIN_TOKEN" => {
                 self.admin_token = (!value.is_empty()).then(|| value.to_string());

@@ -148,6 +148,7 @@ impl Application {
                 .await
                 .context("loading the day archives")?,
         );
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let (sender, writer) = queue::start(
             queue::WriterSettings {
                 capacity: config.queue_capacity,
@@ -159,6 +160,7 @@ impl Application {
             clock.clone(),
             archive.clone(),
             sites.clone(),
+            metrics.clone(),
         );
         let archive_for_shutdown = archive.clone();
         let archive_task = {
@@ -194,6 +196,7 @@ impl Application {
                 salts,
                 clock: clock.clone(),
                 queue: sender,
+                metrics: metrics.clone(),
             },
             stats: Stats {
                 store: store.clone(),
@@ -216,6 +219,8 @@ impl Application {
             max_bulk_requests: config.max_bulk_requests,
             public_url: config.public_url.clone(),
             login_limiter: http::account::LoginLimiter::default(),
+            metrics,
+            metrics_token: config.metrics_token.clone(),
         });
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -228,7 +233,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(middleware::Compress::default())
-                .wrap(middleware::from_fn(http::hsts))
+                .wrap(middleware::from_fn(http::observe))
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))

@@ -43,6 +43,7 @@ SPURLOS_, in lower case, e.g. listen = \"0.0.0.0:8000\"), then environment varia
   SPURLOS_QUERY_TIMEOUT_MS   longest a statistics query runs (default 15000)
   SPURLOS_MAX_CONCURRENT_QUERIES  statistics queries at once (default: one per core)
   SPURLOS_QUERY_MAX_ROWS     most rows of one statistics query (default 100000)
+  SPURLOS_METRICS_TOKEN      a token that may read /metrics besides the admin token
   SPURLOS_WORKERS            HTTP worker threads (default: one per core)
   SPURLOS_PUBLIC_URL         address users reach spurlos at (https://stats.example.net),
                              for set-password links (default: the address a request used)

@@ -149,7 +149,10 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header(("Retry-After", "1"));
         }
-        resp.json(body)
+        let mut resp = resp.json(body);
+        // For the metrics: answers are counted by code.
+        resp.extensions_mut().insert(self.code);
+        resp
     }
 }
 

@@ -230,6 +230,7 @@ async fn bulk(
         ));
     }
     let mut hits = Vec::new();
+    let mut recorded = 0u64;
     let mut tracked = 0u64;
     let mut invalid: Vec<usize> = Vec::new();
     // Requests without `cip` are the sender's own: they all share its address.
@@ -276,6 +277,7 @@ async fn bulk(
         match state.ingest.prepare(raw).await {
             Ok(Prepared::Hits(h)) => {
                 hits.extend(h);
+                recorded += 1;
                 tracked += 1;
             }
             Ok(Prepared::Excluded(_)) => tracked += 1,
@@ -284,6 +286,7 @@ async fn bulk(
         }
     }
     state.ingest.queue.send_all(hits).map_err(ApiError::from)?;
+    state.ingest.metrics.accepted(recorded);
     Ok(json!({
         "status": "success",
         "tracked": tracked,

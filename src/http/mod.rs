@@ -47,6 +47,9 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Failed logins per account and per network, for rate limiting.
     pub login_limiter: account::LoginLimiter,
+    /// Operational metrics (`/metrics`), and the token besides the admin's that reads them.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics_token: Option<String>,
 }
 
 /// The tracker script, built from `tracker-js/` (see its README).
@@ -55,6 +58,9 @@ pub const TRACKER_JS: &str = include_str!("../../tracker-js/dist/s.js");
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/health", web::get().to(health))
+        .route("/api/live", web::get().to(live))
+        .route("/api/ready", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics))
         .route("/api/event", web::post().to(event::post_event))
         .route(
             "/api/event",
@@ -200,13 +206,15 @@ fn matomo_routes(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// HSTS on every answer to a request that came over HTTPS (directly or through a trusted
-/// proxy): browsers then never use plain HTTP for spurlos's host again.
-pub async fn hsts(
+/// Around every request: HSTS on answers to requests that came over HTTPS (directly or
+/// through a trusted proxy), and the metrics of the answer (client errors by code, statistics
+/// latency by kind).
+pub async fn observe(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let https = client_ip::is_https(req.request());
+    let started = std::time::Instant::now();
     let mut res = next.call(req).await?;
     if https {
         res.headers_mut().insert(
@@ -214,7 +222,94 @@ pub async fn hsts(
             actix_web::http::header::HeaderValue::from_static("max-age=31536000"),
         );
     }
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        let code = res
+            .response()
+            .extensions()
+            .get::<error::ErrorCode>()
+            .copied();
+        let status = res.status();
+        if status.is_client_error() {
+            state
+                .metrics
+                .client_error(code.map_or("other", error::ErrorCode::as_str));
+        }
+        if code == Some(error::ErrorCode::StorageUnavailable) {
+            state.metrics.store_error();
+        }
+        let kind = match res.request().match_pattern().as_deref() {
+            Some("/api/v2/query") => Some("stats_api"),
+            Some("/api/v1/stats/realtime/visitors") => Some("realtime"),
+            Some("/dashboard/{domain}") => Some("dashboard"),
+            Some("/dashboard/{domain}/export.csv") => Some("export"),
+            Some("/share/{secret}") => Some("share"),
+            Some("/share/{secret}/export.csv") => Some("export"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            state.metrics.query(kind, started.elapsed().as_secs_f64());
+        }
+    }
     Ok(res)
+}
+
+/// `GET /metrics`: Prometheus text, for the admin token or the metrics token.
+async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let sent = header(&req, "authorization")
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .unwrap_or("");
+    let hash = |t: &str| blake3::hash(t.as_bytes());
+    let allowed = !sent.is_empty()
+        && (hash(sent) == hash(&state.admin_token)
+            || state
+                .metrics_token
+                .as_deref()
+                .is_some_and(|t| hash(sent) == hash(t)));
+    if !allowed {
+        return actix_web::ResponseError::error_response(&error::ApiError::unauthorized());
+    }
+    let (spool_batches, spool_bytes) = state.store.spool_usage().unwrap_or((0, 0));
+    let now = crate::metrics::Snapshot {
+        queue_depth: state.ingest.queue.depth() as i64,
+        spool_batches: spool_batches as i64,
+        spool_bytes: spool_bytes as i64,
+        archive_pending_days: state.stats.archive.pending_days() as i64,
+    };
+    match state.metrics.render(now) {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering metrics failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// `GET /api/live`: the process answers (liveness; never looks at the store).
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "live"}))
+}
+
+/// `GET /api/ready`: 200 when the store answers within two seconds, 503 otherwise.
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
+    match ping {
+        Ok(Ok(())) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready: the store does not answer");
+            actix_web::ResponseError::error_response(&error::ApiError::new(
+                error::ErrorCode::StorageUnavailable,
+                "the store does not answer",
+            ))
+        }
+        Err(_) => actix_web::ResponseError::error_response(&error::ApiError::new(
+            error::ErrorCode::StorageUnavailable,
+            "the store did not answer within 2 s",
+        )),
+    }
 }
 
 /// Whether a state-changing request comes from spurlos's own pages: browsers send `Origin` on

@@ -99,6 +99,7 @@ pub struct Ingest {
     pub salts: Arc<Salts>,
     pub clock: SharedClock,
     pub queue: queue::QueueSender,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Ingest {
@@ -107,6 +108,7 @@ impl Ingest {
         match self.prepare(raw).await? {
             Prepared::Hits(hits) => {
                 self.queue.send_all(hits)?;
+                self.metrics.accepted(1);
                 Ok(Outcome::Accepted)
             }
             Prepared::Excluded(why) => Ok(Outcome::Excluded(why)),
@@ -116,6 +118,14 @@ impl Ingest {
     /// Runs one hit through the rules without queueing it (bulk requests queue all their
     /// hits at once, or none).
     pub async fn prepare(&self, raw: RawHit) -> Result<Prepared, IngestError> {
+        let prepared = self.prepare_uncounted(raw).await?;
+        if let Prepared::Excluded(why) = &prepared {
+            self.metrics.excluded(why.as_str());
+        }
+        Ok(prepared)
+    }
+
+    async fn prepare_uncounted(&self, raw: RawHit) -> Result<Prepared, IngestError> {
         let name = raw.name.trim();
         if name.is_empty() {
             return Err(IngestError::Invalid {

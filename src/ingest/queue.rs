@@ -20,6 +20,11 @@ pub struct QueueSender {
 }
 
 impl QueueSender {
+    /// Accepted hits waiting for the writer.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Queues all hits or none of them.
     pub fn send_all(&self, hits: Vec<Hit>) -> Result<(), IngestError> {
         if hits.is_empty() {
@@ -68,6 +73,7 @@ pub fn start(
     clock: SharedClock,
     archive: Arc<Archive>,
     sites: SiteRegistry,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> (QueueSender, Writer) {
     let (tx, rx) = mpsc::channel(settings.capacity);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -77,6 +83,7 @@ pub fn start(
         clock,
         archive,
         sites,
+        metrics,
     };
     let handle = tokio::spawn(run_writer(rx, stop_rx, settings, parts));
     (QueueSender { tx }, Writer { stop, handle })
@@ -89,6 +96,7 @@ struct WriterParts {
     clock: SharedClock,
     archive: Arc<Archive>,
     sites: SiteRegistry,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 async fn run_writer(
@@ -103,6 +111,7 @@ async fn run_writer(
         clock,
         archive,
         sites,
+        metrics,
     } = parts;
     let mut buf: Vec<Hit> = Vec::with_capacity(settings.batch_size);
     let mut last_expiry = clock.now().timestamp();
@@ -147,13 +156,16 @@ async fn run_writer(
             let batch = Arc::new(registered_only(batch, &sites));
             let count = batch.events.len();
             let mut delay = Duration::from_millis(50);
+            let started = std::time::Instant::now();
             // A failed batch is retried until it is stored; meanwhile the queue fills up and
             // clients are told to come back (503), so nothing accepted is lost.
             while let Err(e) = store.write_batch(batch.clone()).await {
+                metrics.store_error();
                 tracing::error!(error = %e, events = count, "storing a batch failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
+            metrics.batch_written(count as u64, started.elapsed().as_secs_f64());
             tracing::debug!(events = count, "stored a batch");
             batch
         };

@@ -82,6 +82,8 @@ pub struct Archive {
     boundary: AtomicI64,
     /// Set at shutdown: runs stop after the day they are on.
     stopping: std::sync::atomic::AtomicBool,
+    /// Finished site-days without an archive, as of the last run (a metric).
+    pending: std::sync::atomic::AtomicU64,
 }
 
 impl Archive {
@@ -113,6 +115,7 @@ impl Archive {
             commit: tokio::sync::Mutex::new(()),
             boundary: AtomicI64::new(i64::MIN),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            pending: std::sync::atomic::AtomicU64::new(0),
         };
         archive.update_boundary();
         Ok(archive)
@@ -238,6 +241,11 @@ impl Archive {
         self.store.archive_delete(site_id, days).await
     }
 
+    /// Finished site-days without an archive, as of the last run.
+    pub fn pending_days(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
     /// Stops running archive builds after their current day (shutdown); later runs do nothing.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);
@@ -274,6 +282,7 @@ impl Archive {
             }
         }
         let total = todo.len() as u64;
+        self.pending.store(total, Ordering::Relaxed);
         let mut made = 0;
         for (i, (site, day)) in todo.into_iter().enumerate() {
             if self.stopping.load(Ordering::Relaxed) {
@@ -287,6 +296,8 @@ impl Archive {
                 made += 1;
             }
             progress(i as u64 + 1, total);
+            self.pending
+                .store(total - (i as u64 + 1), Ordering::Relaxed);
         }
         if made > 0 {
             tracing::info!(days = made, "archived days");

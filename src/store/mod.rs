@@ -305,4 +305,10 @@ pub trait MetaStore: Send + Sync {
 pub trait Store: EventStore + ArchiveStore + SaltStore + MetaStore + 'static {
     /// Writes everything buffered to durable storage.
     fn checkpoint(&self) -> StoreFuture<'_, ()>;
+    /// Answers when the store can be used (readiness).
+    fn ping(&self) -> StoreFuture<'_, ()>;
+    /// Batches and bytes waiting in a spool, for stores that have one.
+    fn spool_usage(&self) -> Option<(usize, u64)> {
+        None
+    }
 }

@@ -182,10 +182,42 @@ async fn acknowledged_events_survive_a_clickhouse_outage_exactly_once() {
     let spool = app.data_dir.path().join("clickhouse-spool");
     let spooled = std::fs::read_dir(&spool).unwrap().count();
     assert!(spooled > 0, "nothing was spooled while ClickHouse was down");
+    // Issue 11, item 10: not ready while the store does not answer, but alive; the metrics
+    // show the spool.
+    let status = |path: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(format!("{}{path}", app.address))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("/api/ready").await, 503);
+    assert_eq!(status("/api/live").await, 200);
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let spool_batches = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("spurlos_spool_batches "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(spool_batches.is_some_and(|n| n > 0.0), "{metrics}");
     server.resume();
     tokio::time::sleep(Duration::from_millis(800)).await;
     stop.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(status("/api/ready").await, 200);
     let total = acked.load(Ordering::Relaxed);
     assert!(
         total > at_stop + 50,

@@ -154,6 +154,9 @@ async fn the_openapi_description_covers_every_api_route() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for (path, method) in [
         ("/api/health", "get"),
+        ("/api/live", "get"),
+        ("/api/ready", "get"),
+        ("/metrics", "get"),
         ("/api/event", "post"),
         ("/api/event", "options"),
         ("/api/v2/query", "post"),

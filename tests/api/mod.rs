@@ -17,6 +17,7 @@ mod limits;
 mod matomo;
 mod meta_store;
 mod metrics;
+mod ops;
 mod privacy;
 mod salts;
 mod shutdown;

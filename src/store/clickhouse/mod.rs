@@ -545,6 +545,20 @@ impl EventStore for ClickHouse {
 }
 
 impl Store for ClickHouse {
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.client
+                .query("SELECT 1")
+                .execute()
+                .await
+                .map_err(ch("checking the connection"))
+        })
+    }
+
+    fn spool_usage(&self) -> Option<(usize, u64)> {
+        Some(self.spool.usage())
+    }
+
     fn checkpoint(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             // One last attempt to hand spooled batches over; what remains is replayed at the

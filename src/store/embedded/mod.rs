@@ -618,6 +618,16 @@ impl EventStore for Embedded {
 }
 
 impl Store for Embedded {
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            self.with_reader(|conn| {
+                conn.execute_batch("SELECT 1")
+                    .map_err(db("checking the database"))
+            })
+            .await
+        })
+    }
+
     fn checkpoint(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.with_writer(|conn| {
