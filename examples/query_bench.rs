@@ -235,6 +235,7 @@ async fn seed(store: &Arc<dyn Store>, site_id: u32, total: u64, end: i64) -> any
                 utc_offset: 0,
                 new_visit: false,
                 heartbeat: false,
+                seq: 0,
             });
             at += rng.random_range(5..240);
             made += 1;

@@ -52,6 +52,9 @@ pub async fn migrate(
         .snapshot()
         .await?;
     let salts = source.salts().await?;
+    // The data directory's ingest journal holds hits the copy includes: they must not be
+    // stored a second time when spurlos starts on ClickHouse.
+    let journal_mark = source.journal_mark().await?;
     let spans = source.export_spans().await?;
     let total: u64 = spans.iter().map(|s| s.rows).sum();
     progress(0, total);
@@ -88,6 +91,7 @@ pub async fn migrate(
             progress(done, total);
         }
     }
+    target.set_journal_mark(journal_mark)?;
     // Batches ClickHouse refused wait in the spool; hand them over before checking.
     target.checkpoint().await?;
     let stored = target.row_counts().await?;

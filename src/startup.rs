@@ -149,19 +149,42 @@ impl Application {
                 .context("loading the day archives")?,
         );
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        // Hits acknowledged before a crash and not yet stored come back from the journal.
+        let mark = store
+            .journal_mark()
+            .await
+            .context("reading the journal mark")?;
+        let (journal, unstored) = crate::ingest::journal::Journal::open(
+            &config.data_dir.join(crate::ingest::journal::JOURNAL_DIR),
+            mark,
+        )
+        .context("opening the ingest journal")?;
+        if !unstored.is_empty() {
+            tracing::info!(
+                events = unstored.len(),
+                "storing accepted events the journal kept over a stop"
+            );
+        }
         let (sender, writer) = queue::start(
             queue::WriterSettings {
                 capacity: config.queue_capacity,
                 batch_size: config.batch_size,
                 flush_interval: Duration::from_millis(config.flush_interval_ms),
             },
-            store.clone(),
-            SessionTracker::with_sessions(live),
-            clock.clone(),
-            archive.clone(),
-            sites.clone(),
-            metrics.clone(),
+            queue::WriterParts {
+                store: store.clone(),
+                tracker: SessionTracker::with_sessions(live),
+                clock: clock.clone(),
+                archive: archive.clone(),
+                sites: sites.clone(),
+                metrics: metrics.clone(),
+                journal: Some(Arc::new(journal)),
+            },
         );
+        sender
+            .replay(unstored)
+            .await
+            .context("queueing the journal's events")?;
         let archive_for_shutdown = archive.clone();
         let archive_task = {
             let archive = archive.clone();

@@ -201,6 +201,13 @@ impl From<IngestError> for ApiError {
                 ErrorCode::ShuttingDown,
                 "spurlos is restarting; the event was not accepted, retry shortly",
             ),
+            IngestError::Journal(e) => {
+                tracing::error!(error = %e, "hits could not be made durable");
+                Self::new(
+                    ErrorCode::StorageUnavailable,
+                    "the event could not be stored safely (is the disk full?); it was not accepted, retry shortly",
+                )
+            }
             IngestError::Store(s) => s.into(),
         }
     }

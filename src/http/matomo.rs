@@ -285,7 +285,12 @@ async fn bulk(
             Err(e) => return Err(e.into()),
         }
     }
-    state.ingest.queue.send_all(hits).map_err(ApiError::from)?;
+    state
+        .ingest
+        .queue
+        .send_all(hits)
+        .await
+        .map_err(ApiError::from)?;
     state.ingest.metrics.accepted(recorded);
     Ok(json!({
         "status": "success",

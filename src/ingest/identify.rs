@@ -215,7 +215,11 @@ impl SessionTracker {
             }
         }
         self.shed();
-        Batch { events, sessions }
+        Batch {
+            events,
+            sessions,
+            journal_hi: None,
+        }
     }
 
     /// The visitor id a hit continues: today's, or yesterday's when that visitor has a session
@@ -267,6 +271,7 @@ mod tests {
             utc_offset: 0,
             new_visit: false,
             heartbeat: false,
+            seq: 0,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod enrich;
 pub mod identify;
+pub mod journal;
 pub mod matomo;
 pub mod privacy;
 pub mod queue;
@@ -41,8 +42,8 @@ pub struct RawHit {
     pub heartbeat: bool,
 }
 
-/// A hit ready for sessions and storage: no address, no User-Agent.
-#[derive(Debug, Clone)]
+/// A hit ready for sessions and storage: no address, no User-Agent (what the journal holds).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     pub site_id: u32,
     pub ts: i64,
@@ -60,6 +61,9 @@ pub struct Hit {
     pub new_visit: bool,
     /// Extends the visitor's current visit and records nothing else.
     pub heartbeat: bool,
+    /// Its number in the journal (given when it is made durable; 0 before).
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// A hit that passed the rules (one per site it names), or why it was excluded.
@@ -89,6 +93,8 @@ pub enum IngestError {
     #[error("spurlos is shutting down")]
     ShuttingDown,
     #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -107,7 +113,7 @@ impl Ingest {
     pub async fn accept(&self, raw: RawHit) -> Result<Outcome, IngestError> {
         match self.prepare(raw).await? {
             Prepared::Hits(hits) => {
-                self.queue.send_all(hits)?;
+                self.queue.send_all(hits).await?;
                 self.metrics.accepted(1);
                 Ok(Outcome::Accepted)
             }
@@ -236,6 +242,7 @@ impl Ingest {
                 utc_offset: crate::timezone::offset_at(site.tz(), ts),
                 new_visit: raw.new_visit,
                 heartbeat: raw.heartbeat,
+                seq: 0,
             });
         }
         Ok(Prepared::Hits(hits))

@@ -3,6 +3,7 @@
 //! A full queue is reported to the client (503), never dropped silently.
 
 use super::identify::SessionTracker;
+use super::journal::Journal;
 use super::{Hit, IngestError};
 use crate::clock::SharedClock;
 use crate::stats::archive::Archive;
@@ -17,6 +18,8 @@ use tokio::sync::mpsc;
 #[derive(Clone)]
 pub struct QueueSender {
     tx: mpsc::Sender<Hit>,
+    /// Hits are made durable here before they are queued (and answered).
+    journal: Option<Arc<Journal>>,
 }
 
 impl QueueSender {
@@ -25,17 +28,37 @@ impl QueueSender {
         self.tx.max_capacity() - self.tx.capacity()
     }
 
-    /// Queues all hits or none of them.
-    pub fn send_all(&self, hits: Vec<Hit>) -> Result<(), IngestError> {
+    /// Queues all hits or none of them; with a journal, only once they are durable.
+    pub async fn send_all(&self, hits: Vec<Hit>) -> Result<(), IngestError> {
         if hits.is_empty() {
             return Ok(());
         }
-        let permits = self.tx.try_reserve_many(hits.len()).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(()) => IngestError::QueueFull,
-            mpsc::error::TrySendError::Closed(()) => IngestError::ShuttingDown,
-        })?;
-        for (permit, hit) in permits.zip(hits) {
-            permit.send(hit);
+        let mut permits = Vec::with_capacity(hits.len());
+        for _ in 0..hits.len() {
+            let permit = self.tx.clone().try_reserve_owned().map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => IngestError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => IngestError::ShuttingDown,
+            })?;
+            permits.push(permit);
+        }
+        match &self.journal {
+            Some(journal) => Ok(journal.commit(hits, permits).await?),
+            None => {
+                for (permit, hit) in permits.into_iter().zip(hits) {
+                    permit.send(hit);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues hits replayed from the journal at start (already durable), waiting for room.
+    pub async fn replay(&self, hits: Vec<Hit>) -> Result<(), IngestError> {
+        for hit in hits {
+            self.tx
+                .send(hit)
+                .await
+                .map_err(|_| IngestError::ShuttingDown)?;
         }
         Ok(())
     }
@@ -66,37 +89,24 @@ impl Writer {
 }
 
 /// Creates the queue and starts its writer.
-pub fn start(
-    settings: WriterSettings,
-    store: Arc<dyn Store>,
-    tracker: SessionTracker,
-    clock: SharedClock,
-    archive: Arc<Archive>,
-    sites: SiteRegistry,
-    metrics: Arc<crate::metrics::Metrics>,
-) -> (QueueSender, Writer) {
+pub fn start(settings: WriterSettings, parts: WriterParts) -> (QueueSender, Writer) {
     let (tx, rx) = mpsc::channel(settings.capacity);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let parts = WriterParts {
-        store,
-        tracker,
-        clock,
-        archive,
-        sites,
-        metrics,
-    };
+    let journal = parts.journal.clone();
     let handle = tokio::spawn(run_writer(rx, stop_rx, settings, parts));
-    (QueueSender { tx }, Writer { stop, handle })
+    (QueueSender { tx, journal }, Writer { stop, handle })
 }
 
 /// What the writer works with.
-struct WriterParts {
-    store: Arc<dyn Store>,
-    tracker: SessionTracker,
-    clock: SharedClock,
-    archive: Arc<Archive>,
-    sites: SiteRegistry,
-    metrics: Arc<crate::metrics::Metrics>,
+pub struct WriterParts {
+    pub store: Arc<dyn Store>,
+    pub tracker: SessionTracker,
+    pub clock: SharedClock,
+    pub archive: Arc<Archive>,
+    pub sites: SiteRegistry,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where accepted hits are made durable first (none: straight into the queue).
+    pub journal: Option<Arc<Journal>>,
 }
 
 async fn run_writer(
@@ -112,6 +122,7 @@ async fn run_writer(
         archive,
         sites,
         metrics,
+        journal,
     } = parts;
     let mut buf: Vec<Hit> = Vec::with_capacity(settings.batch_size);
     let mut last_expiry = clock.now().timestamp();
@@ -145,7 +156,9 @@ async fn run_writer(
             }
         }
         let hits = std::mem::take(&mut buf);
-        let batch = tracker.assign(hits);
+        let journal_hi = hits.iter().map(|h| h.seq).max().filter(|s| *s > 0);
+        let mut batch = tracker.assign(hits);
+        batch.journal_hi = journal_hi;
         // Archives of days this batch reaches back into are out of date: drop them before the
         // write (queries read raw events meanwhile) and again after it (in case a day was
         // archived in between).
@@ -166,6 +179,9 @@ async fn run_writer(
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             metrics.batch_written(count as u64, started.elapsed().as_secs_f64());
+            if let (Some(journal), Some(hi)) = (&journal, batch.journal_hi) {
+                journal.stored_through(hi);
+            }
             tracing::debug!(events = count, "stored a batch");
             batch
         };
@@ -215,27 +231,28 @@ mod tests {
             utc_offset: 0,
             new_visit: false,
             heartbeat: false,
+            seq: 0,
         }
     }
 
     #[tokio::test]
     async fn reservation_is_all_or_nothing() {
         let (tx, mut rx) = mpsc::channel(2);
-        let q = QueueSender { tx };
+        let q = QueueSender { tx, journal: None };
         assert!(matches!(
-            q.send_all(vec![hit(), hit(), hit()]),
+            q.send_all(vec![hit(), hit(), hit()]).await,
             Err(IngestError::QueueFull)
         ));
-        q.send_all(vec![hit(), hit()]).unwrap();
+        q.send_all(vec![hit(), hit()]).await.unwrap();
         assert!(matches!(
-            q.send_all(vec![hit()]),
+            q.send_all(vec![hit()]).await,
             Err(IngestError::QueueFull)
         ));
         assert_eq!(rx.recv().await.map(|h| h.site_id), Some(1));
-        q.send_all(vec![hit()]).unwrap();
+        q.send_all(vec![hit()]).await.unwrap();
         rx.close();
         assert!(matches!(
-            q.send_all(vec![hit()]),
+            q.send_all(vec![hit()]).await,
             Err(IngestError::ShuttingDown)
         ));
     }

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 /// Attributes that belong to a visit; every event of a session carries the session's values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VisitAttrs {
     pub referrer: String,
     pub source: String,
@@ -78,6 +78,9 @@ pub struct SessionRow {
 pub struct Batch {
     pub events: Vec<EventRow>,
     pub sessions: Vec<SessionRow>,
+    /// The highest journal sequence number of the batch's hits: the store records it with
+    /// the batch (`EventStore::journal_mark`), so replay after a crash stores nothing twice.
+    pub journal_hi: Option<u64>,
 }
 
 /// Per-group sums over events.
@@ -236,6 +239,8 @@ pub struct DocChange {
 pub trait EventStore: Send + Sync {
     /// Stores a batch atomically (shared, so a retry does not copy it).
     fn write_batch(&self, batch: Arc<Batch>) -> StoreFuture<'_, ()>;
+    /// The highest journal sequence number stored (or handed over durably), 0 for none.
+    fn journal_mark(&self) -> StoreFuture<'_, u64>;
     /// Live versions of the sessions that had a hit at or after `since_ts` (for restarts).
     fn live_sessions(&self, since_ts: i64) -> StoreFuture<'_, Vec<SessionRow>>;
     /// Sums over events, grouped by the query's dimensions.

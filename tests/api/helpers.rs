@@ -545,6 +545,12 @@ impl BinaryApp {
             .unwrap()
     }
 
+    /// Kills the process with SIGKILL (a crash: nothing gets to run) and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();

@@ -6,6 +6,7 @@ mod bad_input;
 mod chserver;
 mod cli;
 mod clickhouse;
+mod crash;
 mod customers;
 mod dashboard;
 mod deletion;

@@ -294,7 +294,7 @@ impl ClickHouse {
             .iter()
             .map(|s| SessionRecord::from_row(s, id))
             .collect();
-        if self.spool.is_empty() {
+        if batch.journal_hi.is_none() && self.spool.is_empty() {
             match Self::insert_records(&self.client, id, &events, &sessions, false).await {
                 Ok(()) => {
                     self.count(&batch);
@@ -305,19 +305,47 @@ impl ClickHouse {
                 }
             }
         }
-        let data = serde_json::to_vec(&SpooledBatch {
+        // Journaled hits go through the spool first: once the batch is on disk here it is
+        // handed over (the spool stores it in ClickHouse exactly once), so the journal never
+        // replays it, whenever a crash comes.
+        let _replaying = self.spool.replaying.lock().await;
+        let first_in_line = self.spool.is_empty();
+        let spooled = SpooledBatch {
             batch: id,
+            journal_hi: batch.journal_hi,
             events,
             sessions,
-        })
-        .map_err(|e| StoreError::Task(format!("serialising a batch: {e}")))?;
+        };
+        let data = serde_json::to_vec(&spooled)
+            .map_err(|e| StoreError::Task(format!("serialising a batch: {e}")))?;
         let spool = self.spool.clone();
-        tokio::task::spawn_blocking(move || spool.push(&data))
+        let passing = first_in_line && batch.journal_hi.is_some();
+        let path = tokio::task::spawn_blocking(move || spool.push_as(&data, passing))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))??;
         self.count(&batch);
+        if let (true, Some(hi)) = (first_in_line, batch.journal_hi) {
+            let stored =
+                Self::insert_records(&self.client, id, &spooled.events, &spooled.sessions, false)
+                    .await;
+            match stored {
+                Ok(()) => {
+                    self.spool.set_mark(hi)?;
+                    self.spool.pop(&path)?;
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "ClickHouse did not take a batch; it waits in the spool")
+                }
+            }
+        }
         self.replay.notify_one();
         Ok(())
+    }
+
+    /// Records that the journal's hits up to `hi` are stored (`migrate-store` copies them).
+    pub fn set_journal_mark(&self, hi: u64) -> Result<(), StoreError> {
+        self.spool.set_mark(hi)
     }
 
     fn count(&self, batch: &Batch) {
@@ -369,6 +397,9 @@ async fn replay_all(spool: &Weak<Spool>, client: &Client) -> Result<bool, StoreE
             })?;
         ClickHouse::insert_records(client, batch.batch, &batch.events, &batch.sessions, true)
             .await?;
+        if let Some(hi) = batch.journal_hi {
+            spool.set_mark(hi)?;
+        }
         spool.pop(&path)?;
         tracing::info!(
             events = batch.events.len(),
@@ -420,6 +451,15 @@ async fn wait_for_mutations(client: &Client) -> Result<(), StoreError> {
 }
 
 impl EventStore for ClickHouse {
+    fn journal_mark(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let spool = self.spool.clone();
+            tokio::task::spawn_blocking(move || spool.mark())
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?
+        })
+    }
+
     fn write_batch(&self, batch: Arc<Batch>) -> StoreFuture<'_, ()> {
         Box::pin(self.write(batch))
     }

@@ -12,6 +12,9 @@ use std::sync::Mutex;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SpooledBatch<'a> {
     pub batch: u64,
+    /// The highest ingest-journal number of its hits, if journaled.
+    #[serde(default)]
+    pub journal_hi: Option<u64>,
     pub events: Vec<EventRecord<'a>>,
     pub sessions: Vec<SessionRecord<'a>>,
 }
@@ -32,6 +35,16 @@ struct State {
     files: VecDeque<(PathBuf, u64)>,
     bytes: u64,
     next_seq: u64,
+}
+
+/// The file (in the spool directory) with the highest journal number stored in ClickHouse.
+const MARK_FILE: &str = "journal.mark";
+
+fn read_mark(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// What waits in `dir`, oldest first.
@@ -92,11 +105,18 @@ impl Spool {
         (s.files.len(), s.bytes)
     }
 
-    /// Appends a serialized batch durably (written, synced, then renamed into place).
-    pub fn push(&self, data: &[u8]) -> Result<(), StoreError> {
+    /// Appends a serialized batch durably (written, synced, then renamed into place); answers
+    /// its path.
+    pub fn push(&self, data: &[u8]) -> Result<PathBuf, StoreError> {
+        self.push_as(data, false)
+    }
+
+    /// Like [`Spool::push`]; a `passing` batch (into an empty spool, on its way straight to
+    /// ClickHouse) is not held to the size limit: it waits only if that insert fails.
+    pub fn push_as(&self, data: &[u8], passing: bool) -> Result<PathBuf, StoreError> {
         let mut state = self.state();
         let len = data.len() as u64;
-        if state.bytes + len > self.max_bytes {
+        if !passing && state.bytes + len > self.max_bytes {
             return Err(StoreError::SpoolFull {
                 path: self.dir.display().to_string(),
                 bytes: self.max_bytes,
@@ -106,8 +126,8 @@ impl Spool {
         write_durably(&path, data)?;
         state.next_seq += 1;
         state.bytes += len;
-        state.files.push_back((path, len));
-        Ok(())
+        state.files.push_back((path.clone(), len));
+        Ok(path)
     }
 
     /// The oldest waiting batch, read from disk.
@@ -140,6 +160,30 @@ impl Spool {
         *state = scan(&self.dir)?;
         state.next_seq = state.next_seq.max(next_seq);
         result
+    }
+
+    /// Records that every journaled hit up to `hi` is in ClickHouse (before its spool file
+    /// goes; also `migrate-store`, for what it copied).
+    pub fn set_mark(&self, hi: u64) -> Result<(), StoreError> {
+        let path = self.dir.join(MARK_FILE);
+        if read_mark(&path) >= hi {
+            return Ok(());
+        }
+        write_durably(&path, hi.to_string().as_bytes())
+    }
+
+    /// The highest journal number handed over durably: in ClickHouse (the mark) or waiting
+    /// here (spooled batches are stored exactly once).
+    pub fn mark(&self) -> Result<u64, StoreError> {
+        let mut mark = read_mark(&self.dir.join(MARK_FILE));
+        let files: Vec<PathBuf> = self.state().files.iter().map(|(p, _)| p.clone()).collect();
+        for path in files {
+            let data = std::fs::read(&path).map_err(|e| spool_err(&path, e))?;
+            let batch: SpooledBatch<'_> =
+                serde_json::from_slice(&data).map_err(|e| spool_err(&path, e))?;
+            mark = mark.max(batch.journal_hi.unwrap_or(0));
+        }
+        Ok(mark)
     }
 
     /// Forgets the oldest batch once it is stored.

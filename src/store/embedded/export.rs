@@ -96,7 +96,11 @@ impl Embedded {
                 "exporting sessions",
                 |r| read_session(r, 0, site_id, r.get(27)?),
             )?;
-            Ok(Batch { events, sessions })
+            Ok(Batch {
+                events,
+                sessions,
+                journal_hi: None,
+            })
         })
         .await
     }

@@ -69,6 +69,10 @@ const MIGRATIONS: &[(&str, Step)] = &[
         "0009_tenancy_documents",
         Step::Rust(legacy::move_to_documents),
     ),
+    (
+        "0010_journal",
+        Step::Sql(include_str!("../../../migrations/duckdb/0010_journal.sql")),
+    ),
 ];
 
 /// File name of the database under the data directory.
@@ -431,6 +435,10 @@ fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
             .map_err(db("appending sessions"))?;
         app.flush().map_err(db("flushing sessions"))?;
     }
+    if let Some(hi) = batch.journal_hi {
+        tx.execute("INSERT OR REPLACE INTO journal_mark VALUES (1, ?)", [hi])
+            .map_err(db("recording the journal mark"))?;
+    }
     tx.commit().map_err(db("committing a batch"))
 }
 
@@ -497,6 +505,18 @@ impl EventStore for Embedded {
                 write_batch(conn, &batch)?;
                 counts.add(&batch);
                 Ok(())
+            })
+            .await
+        })
+    }
+
+    fn journal_mark(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            self.with_reader(|conn| {
+                conn.query_row("SELECT coalesce(max(seq), 0) FROM journal_mark", [], |r| {
+                    r.get::<_, u64>(0)
+                })
+                .map_err(db("reading the journal mark"))
             })
             .await
         })

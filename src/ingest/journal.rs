@@ -1,0 +1,362 @@
+//! The ingest journal: accepted means kept, also on a crash. Every hit (after the privacy
+//! rules: no address, no User-Agent) is appended to a file in the data directory and synced
+//! before the client gets its `202`; one sync serves every request that arrived meanwhile
+//! (group commit). Hits carry a sequence number; the store records the highest one it holds
+//! in the same write as the batch (`EventStore::journal_mark`), so at start exactly the hits
+//! after it are replayed, and segments wholly below it are deleted.
+
+use super::Hit;
+use std::collections::VecDeque;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::OwnedPermit;
+
+/// Directory of the journal under the data directory.
+pub const JOURNAL_DIR: &str = "journal";
+/// A segment is closed (and a new one begun) once it holds this many bytes.
+const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+/// Most requests one sync serves.
+const GROUP_MAX: usize = 4096;
+
+/// Why hits could not be made durable.
+#[derive(Debug, thiserror::Error)]
+#[error("the journal {path}: {message}")]
+pub struct JournalError {
+    pub path: String,
+    pub message: String,
+}
+
+fn err(path: &Path, e: impl std::fmt::Display) -> JournalError {
+    JournalError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<(), JournalError>>;
+
+struct Request {
+    hits: Vec<Hit>,
+    /// The hits as JSON, made by the caller (spread over the HTTP workers); the journal
+    /// thread only puts numbers in front.
+    encoded: Vec<Vec<u8>>,
+    permits: Vec<OwnedPermit<Hit>>,
+    reply: Reply,
+}
+
+/// Segments on disk, oldest first: the first sequence number in each, and its path.
+struct Segments {
+    dir: PathBuf,
+    list: VecDeque<(u64, PathBuf)>,
+}
+
+impl Segments {
+    fn path_for(&self, first: u64) -> PathBuf {
+        self.dir.join(format!("{first:020}.journal"))
+    }
+
+    /// Deletes the segments whose every hit is at or below `mark` (never the newest one).
+    fn drop_through(&mut self, mark: u64) {
+        while self.list.len() > 1 && self.list[1].0 <= mark + 1 {
+            if let Some((_, path)) = self.list.pop_front() {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    tracing::warn!(error = %e, path = %path.display(), "removing a stored journal segment failed");
+                }
+            }
+        }
+    }
+}
+
+/// The journal: append (with group commit) from the request path, truncate from the writer.
+pub struct Journal {
+    tx: std::sync::mpsc::Sender<Request>,
+    segments: Arc<Mutex<Segments>>,
+}
+
+impl Journal {
+    /// Opens the journal in `dir`: returns it and the hits after `mark` (the store's), in
+    /// order, to be stored again.
+    pub fn open(dir: &Path, mark: u64) -> Result<(Self, Vec<Hit>), JournalError> {
+        std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+        let mut found: Vec<(u64, PathBuf)> = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| err(dir, e))? {
+            let path = entry.map_err(|e| err(dir, e))?.path();
+            let first = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".journal"))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(first) = first {
+                found.push((first, path));
+            }
+        }
+        found.sort();
+        let mut pending = Vec::new();
+        let mut last = mark;
+        for (_, path) in &found {
+            read_segment(path, |seq, hit| {
+                last = last.max(seq);
+                if seq > mark {
+                    pending.push(hit);
+                }
+            })?;
+        }
+        pending.sort_by_key(|h: &Hit| h.seq);
+        // Everything found is either stored or about to be (replayed into the queue): new
+        // hits go to a new segment after all of it.
+        let next = last + 1;
+        let mut segments = Segments {
+            dir: dir.to_path_buf(),
+            list: found.into_iter().collect(),
+        };
+        let path = segments.path_for(next);
+        let file = open_segment(&path)?;
+        segments.list.push_back((next, path.clone()));
+        segments.drop_through(mark);
+        let segments = Arc::new(Mutex::new(segments));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer = SegmentWriter {
+            segments: segments.clone(),
+            file,
+            path,
+            bytes: 0,
+            next,
+        };
+        std::thread::Builder::new()
+            .name("spurlos-journal".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| err(dir, e))?;
+        Ok((Self { tx, segments }, pending))
+    }
+
+    /// Makes `hits` durable, then queues them through `permits` (one each, in order).
+    pub async fn commit(
+        &self,
+        hits: Vec<Hit>,
+        permits: Vec<OwnedPermit<Hit>>,
+    ) -> Result<(), JournalError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let encoded = hits
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| JournalError {
+                path: JOURNAL_DIR.into(),
+                message: format!("a hit cannot be written: {e}"),
+            })?;
+        let gone = || JournalError {
+            path: JOURNAL_DIR.into(),
+            message: "the journal writer has stopped".into(),
+        };
+        self.tx
+            .send(Request {
+                hits,
+                encoded,
+                permits,
+                reply,
+            })
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Every hit up to `seq` is stored: segments wholly below it go.
+    pub fn stored_through(&self, seq: u64) {
+        let mut s = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        s.drop_through(seq);
+    }
+}
+
+/// Reads a segment's records (`SEQ JSON` lines) in order; a torn last record (a crash
+/// mid-write, never acknowledged) ends the segment.
+fn read_segment(path: &Path, mut each: impl FnMut(u64, Hit)) -> Result<(), JournalError> {
+    let file = std::fs::File::open(path).map_err(|e| err(path, e))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let Ok(line) = line else { break };
+        let record = line.split_once(' ').and_then(|(seq, json)| {
+            let seq = seq.parse::<u64>().ok()?;
+            let hit = serde_json::from_str::<Hit>(json).ok()?;
+            Some((seq, hit))
+        });
+        match record {
+            Some((seq, mut hit)) => {
+                hit.seq = seq;
+                each(seq, hit)
+            }
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+fn open_segment(path: &Path) -> Result<std::fs::File, JournalError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| err(path, e))?;
+    // The new name must survive a crash too.
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| err(dir, e))?;
+    }
+    Ok(file)
+}
+
+/// The thread that owns the open segment.
+struct SegmentWriter {
+    segments: Arc<Mutex<Segments>>,
+    file: std::fs::File,
+    path: PathBuf,
+    bytes: u64,
+    next: u64,
+}
+
+impl SegmentWriter {
+    fn run(mut self, rx: std::sync::mpsc::Receiver<Request>) {
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            while group.len() < GROUP_MAX {
+                match rx.try_recv() {
+                    Ok(r) => group.push(r),
+                    Err(_) => break,
+                }
+            }
+            let result = self.write_group(&mut group);
+            for req in group {
+                match &result {
+                    Ok(()) => {
+                        for (permit, hit) in req.permits.into_iter().zip(req.hits) {
+                            permit.send(hit);
+                        }
+                        let _ = req.reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = req.reply.send(Err(JournalError {
+                            path: e.path.clone(),
+                            message: e.message.clone(),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Numbers, writes and syncs a group's hits; on failure nothing of it counts (the
+    /// segment is cut back to where it was).
+    fn write_group(&mut self, group: &mut [Request]) -> Result<(), JournalError> {
+        if self.bytes >= SEGMENT_BYTES {
+            self.rotate()?;
+        }
+        let start = (self.next, self.bytes);
+        let mut buf = Vec::new();
+        for req in group.iter_mut() {
+            for (hit, json) in req.hits.iter_mut().zip(&req.encoded) {
+                hit.seq = self.next;
+                self.next += 1;
+                buf.extend_from_slice(hit.seq.to_string().as_bytes());
+                buf.push(b' ');
+                buf.extend_from_slice(json);
+                buf.push(b'\n');
+            }
+        }
+        let written = self
+            .file
+            .write_all(&buf)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Cut off whatever part was written: those hits are answered 503.
+            let _ = self.file.set_len(start.1);
+            self.next = start.0;
+            return Err(err(&self.path, e));
+        }
+        self.bytes += buf.len() as u64;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<(), JournalError> {
+        let mut s = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        let path = s.path_for(self.next);
+        self.file = open_segment(&path)?;
+        self.path = path.clone();
+        self.bytes = 0;
+        s.list.push_back((self.next, path));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(n: u32) -> Hit {
+        Hit {
+            site_id: 1,
+            ts: 1_700_000_000 + i64::from(n),
+            name: "pageview".into(),
+            interactive: true,
+            hostname: "example.com".into(),
+            pathname: format!("/{n}"),
+            attrs: Default::default(),
+            props: Vec::new(),
+            visitor_id: u64::from(n),
+            prev_visitor_id: None,
+            utc_offset: 0,
+            new_visit: false,
+            heartbeat: false,
+            seq: 0,
+        }
+    }
+
+    async fn commit(journal: &Journal, tx: &tokio::sync::mpsc::Sender<Hit>, hits: Vec<Hit>) {
+        let permits = (0..hits.len())
+            .map(|_| tx.clone().try_reserve_owned().unwrap())
+            .collect();
+        journal.commit(hits, permits).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn replays_exactly_what_the_store_does_not_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+        let (journal, pending) = Journal::open(dir.path(), 0).unwrap();
+        assert!(pending.is_empty());
+        commit(&journal, &tx, vec![hit(1), hit(2)]).await;
+        commit(&journal, &tx, vec![hit(3)]).await;
+        let queued: Vec<u64> = (0..3).map(|_| rx.try_recv().unwrap().seq).collect();
+        assert_eq!(queued, vec![1, 2, 3]);
+        drop(journal);
+        // The store holds up to 2: only 3 comes back, then new hits go on from 4.
+        let (journal, pending) = Journal::open(dir.path(), 2).unwrap();
+        assert_eq!(pending.iter().map(|h| h.seq).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(pending[0].pathname, "/3");
+        commit(&journal, &tx, vec![hit(4)]).await;
+        assert_eq!(rx.try_recv().unwrap().seq, 4);
+        journal.stored_through(4);
+        drop(journal);
+        let (_, pending) = Journal::open(dir.path(), 4).unwrap();
+        assert!(pending.is_empty());
+        // Old segments are gone, a torn tail is ignored.
+        let segments = std::fs::read_dir(dir.path()).unwrap().count();
+        assert!(segments <= 2, "{segments} segments");
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_record_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::channel(100);
+        let (journal, _) = Journal::open(dir.path(), 0).unwrap();
+        commit(&journal, &tx, vec![hit(1)]).await;
+        drop(journal);
+        let seg = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| std::fs::metadata(p).unwrap().len() > 0)
+            .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(b"2 {\"site_id\":1,\"ts\":").unwrap();
+        let (_, pending) = Journal::open(dir.path(), 0).unwrap();
+        assert_eq!(pending.len(), 1);
+    }
+}
