@@ -126,6 +126,10 @@ async fn run_writer(
     } = parts;
     let mut buf: Vec<Hit> = Vec::with_capacity(settings.batch_size);
     let mut last_expiry = clock.now().timestamp();
+    // The newest hit time stored so far: visits are expired against it (and never beyond the
+    // clock), not against the clock alone: a writer that lags behind (a busy machine, a
+    // backlog) must not end visits whose next hits are still waiting in the queue.
+    let mut newest_hit = i64::MIN;
     let mut stopping = false;
     loop {
         let got = if stopping {
@@ -157,6 +161,7 @@ async fn run_writer(
         }
         let hits = std::mem::take(&mut buf);
         let journal_hi = hits.iter().map(|h| h.seq).max().filter(|s| *s > 0);
+        newest_hit = hits.iter().map(|h| h.ts).fold(newest_hit, i64::max);
         let mut batch = tracker.assign(hits);
         batch.journal_hi = journal_hi;
         // Archives of days this batch reaches back into are out of date: drop them before the
@@ -188,7 +193,7 @@ async fn run_writer(
         drop_stale_archives(&archive, &batch).await;
         let now = clock.now().timestamp();
         if now - last_expiry >= 60 {
-            tracker.expire(now);
+            tracker.expire(now.min(newest_hit));
             last_expiry = now;
         }
     }
