@@ -24,13 +24,18 @@ echo "matomo.js: $size bytes gzipped (budget 2000)"
 
 echo "== Rust tests"
 cargo build --bins --examples
-cargo test --all-targets
+# The latency check (health and /api/event within 50 ms while queries are hammered) measures
+# one server, not the whole suite running in parallel: it runs alone, after the rest.
+TIMED=tracking_answers_while_the_query_side_is_abused
+cargo test --lib --bins --examples
+cargo test --test integration -- --skip "$TIMED"
+cargo test --test integration "$TIMED"
 
 echo "== integration tests on the ClickHouse store (Debian's ClickHouse 18.16, the oldest supported)"
-SPURLOS_TEST_STORE=clickhouse cargo test --test integration
+SPURLOS_TEST_STORE=clickhouse cargo test --test integration -- --skip "$TIMED"
 
 echo "== integration tests on the ClickHouse store (a current ClickHouse: chDB $(python3 -c 'import chdb; print(chdb.engine_version)' 2>/dev/null || python3 -c 'import chdb; print(chdb.__version__)'))"
-SPURLOS_TEST_STORE=clickhouse SPURLOS_TEST_CLICKHOUSE=chdb cargo test --test integration
+SPURLOS_TEST_STORE=clickhouse SPURLOS_TEST_CLICKHOUSE=chdb cargo test --test integration -- --skip "$TIMED"
 
 echo "== browser tests (Chromium)"
 (cd tracker-js && SPURLOS_BIN="$CARGO_TARGET_DIR/debug/spurlos" node --test --test-concurrency=1 test/*.test.mjs)

@@ -199,4 +199,41 @@ mod tests {
         assert!(props(Some(&serde_json::json!([1, 2]))).is_err());
         assert!(props(Some(&serde_json::json!({"x": {"y": 1}}))).is_err());
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn url_like() -> impl Strategy<Value = String> {
+            prop_oneof![
+                ".{0,300}",
+                "(https?|ftp|javascript|data)://[a-zA-Z0-9.\\-\\[\\]:@%\u{0}]{0,40}(/[^ ?#]{0,40}){0,4}(\\?[^#]{0,80})?(#.{0,20})?",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn page_urls_never_panic_and_stay_bounded(raw in url_like(), hash in any::<bool>()) {
+                if let Ok(p) = page_url(&raw, hash) {
+                    prop_assert!(p.pathname.len() <= MAX_TEXT && p.hostname.len() <= 253);
+                    prop_assert!(!p.pathname.contains('\0') && !p.hostname.contains('\0'));
+                    for utm in [&p.utm_source, &p.utm_medium, &p.utm_campaign, &p.utm_content, &p.utm_term] {
+                        prop_assert!(utm.len() <= MAX_NAME * 2 && !utm.contains('\0'));
+                    }
+                }
+                let link = link_url(&raw);
+                prop_assert!(link.len() <= MAX_TEXT && !link.contains('?') && !link.contains('#'));
+            }
+
+            #[test]
+            fn props_are_always_bounded(pairs in prop::collection::vec((".{0,300}", ".{0,2500}"), 0..80)) {
+                let out = bound_props(pairs);
+                prop_assert!(out.len() <= MAX_PROPS);
+                for (k, v) in &out {
+                    prop_assert!(!k.trim().is_empty() && k.len() <= MAX_NAME * 2 && v.len() <= MAX_TEXT);
+                    prop_assert!(!k.contains('\0') && !v.contains('\0'));
+                }
+            }
+        }
+    }
 }

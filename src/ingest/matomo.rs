@@ -384,4 +384,73 @@ mod tests {
         assert_eq!(admin.time, Some(1_718_006_400));
         assert!(admin.client_ip.is_some());
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn pair() -> impl Strategy<Value = (String, String)> {
+            let key = prop::sample::select(vec![
+                "idsite",
+                "rec",
+                "url",
+                "action_name",
+                "urlref",
+                "e_c",
+                "e_a",
+                "e_n",
+                "e_v",
+                "link",
+                "download",
+                "search",
+                "search_cat",
+                "search_count",
+                "idgoal",
+                "revenue",
+                "ping",
+                "ca",
+                "res",
+                "cip",
+                "cdt",
+                "_cvar",
+                "cvar",
+                "dimension1",
+                "dimension18446744073709551616",
+                "new_visit",
+                "bots",
+                "send_image",
+                "ua",
+            ]);
+            let value = prop_oneof![
+                ".{0,120}",
+                "-?[0-9]{1,25}(\\.[0-9]{0,4})?(e-?[0-9]{1,3})?",
+                "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}",
+                "[0-9]{1,6}x[0-9]{1,6}",
+                "\\{(\"[0-9]{1,3}\":\\[\".{0,8}\",(\".{0,8}\"|[0-9]{1,4}|null)\\],?){0,4}\\}",
+            ];
+            (key.prop_map(String::from), value)
+        }
+
+        proptest! {
+            #[test]
+            fn any_parameters_are_read_or_name_the_field(pairs in prop::collection::vec(pair(), 0..24), admin in any::<bool>()) {
+                match parse(&Params(pairs), admin) {
+                    Ok(t) => {
+                        prop_assert!(t.site_id > 0);
+                        if let Some(ts) = t.time {
+                            prop_assert!(CDT_RANGE.contains(&ts));
+                        }
+                        prop_assert!(t.screen_width.is_none_or(|w| w <= 100_000));
+                        prop_assert!(admin || (t.client_ip.is_none() && t.time.is_none()));
+                    }
+                    Err(e) => prop_assert!(!e.field.is_empty()),
+                }
+            }
+
+            #[test]
+            fn any_query_string_is_read(q in ".{0,600}", admin in any::<bool>()) {
+                let _ = parse(&Params::from_query(&q), admin);
+            }
+        }
+    }
 }

@@ -521,4 +521,118 @@ mod tests {
             }
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+
+        /// JSON of any shape, with the words a query knows mixed in.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let words = prop::sample::select(vec![
+                "day",
+                "7d",
+                "30d",
+                "3660d",
+                "3661d",
+                "month",
+                "6mo",
+                "121mo",
+                "year",
+                "all",
+                "realtime",
+                "visitors",
+                "visits",
+                "pageviews",
+                "bounce_rate",
+                "percentage",
+                "event:page",
+                "visit:source",
+                "event:props:plan",
+                "time:day",
+                "time:hour",
+                "time:minute",
+                "time:week",
+                "time:month",
+                "is",
+                "is_not",
+                "contains",
+                "matches",
+                "desc",
+                "asc",
+                "2024-06-10",
+                "2000-01-01",
+                "2100-12-31",
+                "0001-01-01",
+                "9999-12-31",
+                "previous_period",
+            ]);
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(|f| json!(f)),
+                ".{0,30}".prop_map(Value::from),
+                words.prop_map(Value::from),
+            ];
+            let keys = prop::sample::select(vec![
+                "site_id",
+                "metrics",
+                "date_range",
+                "dimensions",
+                "filters",
+                "order_by",
+                "pagination",
+                "limit",
+                "offset",
+                "include",
+                "comparisons",
+                "mode",
+                "time_labels",
+                "total_rows",
+            ]);
+            leaf.prop_recursive(4, 48, 6, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map(keys.clone().prop_map(String::from), inner, 0..8)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn site() -> Site {
+            Site {
+                id: crate::tenancy::SiteId(1),
+                domain: "example.com".into(),
+                aliases: Vec::new(),
+                timezone: "Pacific/Chatham".into(),
+                ip_mask_bytes: 1,
+                respect_dnt: true,
+                excluded_ranges: Vec::new(),
+                customer_id: None,
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn any_json_is_a_query_or_names_the_part(v in json_value(), now in 946_684_800i64..4_102_444_800) {
+                match parse(&v) {
+                    Ok(q) => {
+                        if let Ok((from, to)) = resolve_range(&q.date_range, &site(), now) {
+                            prop_assert!(from < to);
+                        }
+                    }
+                    Err(StatsError::Invalid { field, .. }) => prop_assert!(!field.is_empty()),
+                    Err(other) => prop_assert!(false, "{other}"),
+                }
+            }
+
+            #[test]
+            fn any_range_value_resolves_or_is_refused(v in json_value(), now in 946_684_800i64..4_102_444_800) {
+                if let Ok(r) = parse_range(Some(&v)) {
+                    let _ = resolve_range(&r, &site(), now);
+                }
+            }
+        }
+    }
 }

@@ -11,6 +11,7 @@ mod customers;
 mod dashboard;
 mod deletion;
 mod fixtures;
+mod fuzz;
 mod hardening;
 mod helpers;
 mod ingest;

@@ -204,3 +204,30 @@ pub async fn style() -> HttpResponse {
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(include_str!("../../../assets/dashboard.css"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn state() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ".{0,200}",
+            "(period=(day|7d|30d|month|custom|[a-z0-9]{0,4})&)?(from=[0-9\\-]{0,12}&to=[0-9\\-]{0,12}&)?(f=(visit:source|event:page|event:props:x|time:day|[a-z:]{0,12})(%7C|\\|).{0,20}&){0,12}",
+        ]
+    }
+
+    proptest! {
+        /// Any URL state gives a view (at most ten filters, no time filters) whose query is
+        /// built or refused with a message, and which survives its own links unchanged.
+        #[test]
+        fn any_url_state_is_a_view_that_survives_its_links(q in state()) {
+            let v = View::from_query(&q);
+            prop_assert!(v.filters.len() <= 10);
+            prop_assert!(v.filters.iter().all(|(d, _)| !d.starts_with("time:")));
+            let _ = v.query("example.com", vec![Metric::Visitors]);
+            let again = View::from_query(&v.query_string());
+            prop_assert_eq!(again.query_string(), v.query_string());
+        }
+    }
+}
