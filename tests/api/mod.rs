@@ -10,6 +10,7 @@ mod crash;
 mod customers;
 mod dashboard;
 mod deletion;
+mod disk_full;
 mod fixtures;
 mod fuzz;
 mod hardening;
