@@ -39,6 +39,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::MigrateStore => cli::migrate_store(settings).await,
+        Command::Restore { file } => cli::restore(settings, &file).await,
         other => cli::run_admin(other, settings).await,
     }
 }

@@ -244,6 +244,7 @@ impl Application {
             login_limiter: http::account::LoginLimiter::default(),
             metrics,
             metrics_token: config.metrics_token.clone(),
+            data_dir: config.data_dir.clone(),
         });
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),

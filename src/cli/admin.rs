@@ -32,6 +32,8 @@ pub(super) trait Admin {
     async fn password_link(&self, email: &str) -> anyhow::Result<String>;
     /// Archives the finished days; how many.
     async fn archive(&self) -> anyhow::Result<u64>;
+    /// Writes a consistent copy of the store to `out`; answers its size.
+    async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64>;
 }
 
 /// The data directory, when no server runs on it.
@@ -111,6 +113,11 @@ impl Admin for Local {
     async fn archive(&self) -> anyhow::Result<u64> {
         Ok(archive_locally(&self.tenancy).await? as u64)
     }
+
+    async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64> {
+        self.tenancy.store().backup_to(out.to_path_buf()).await?;
+        Ok(std::fs::metadata(out)?.len())
+    }
 }
 
 /// Runs an admin command where `settings` say: on the running server, else on the data
@@ -124,8 +131,15 @@ pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<(
 
 async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve | Command::MigrateStore => {
-            bail!("serve and migrate-store are not admin commands")
+        Command::Serve | Command::MigrateStore | Command::Restore { .. } => {
+            bail!("serve, migrate-store and restore are not admin commands")
+        }
+        Command::Backup { out } => {
+            if out.exists() {
+                bail!("{} exists already; name a new file", out.display());
+            }
+            let bytes = admin.backup(&out).await?;
+            println!("wrote {} ({bytes} bytes)", out.display());
         }
         Command::Site(SiteCommand::Add(a)) => {
             let spec = SiteSpec {

@@ -93,6 +93,25 @@ pub enum Command {
     /// Copy the embedded store of the data directory into ClickHouse.
     #[command(long_about = MIGRATE_HELP)]
     MigrateStore,
+    /// Write a consistent copy of the embedded store to a file, while spurlos runs.
+    ///
+    /// Through the running server when one answers (its admin API), else from the data
+    /// directory. The file is a DuckDB database; salts are not in it (they are meant to vanish
+    /// after a day), so visitors of the day of a restore count as new. The ClickHouse store is
+    /// backed up with ClickHouse's own tools (README, Backups).
+    Backup {
+        /// The file to write (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (no server may run on it).
+    ///
+    /// Checks that the file is a spurlos backup, brings its schema up to date, and puts it in
+    /// place as the data directory's database. Start `spurlos serve` afterwards.
+    Restore {
+        /// A file written by `spurlos backup`.
+        file: PathBuf,
+    },
 }
 
 const MIGRATE_HELP: &str = "Copy the embedded store of the data directory into ClickHouse.
@@ -270,4 +289,42 @@ pub async fn migrate_store(settings: Settings) -> anyhow::Result<()> {
 /// Loads the settings for a command line.
 pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     Ok(Config::load(cli.config.as_deref())?)
+}
+
+/// `spurlos restore FILE`: a backup into an empty data directory, checked and migrated in a
+/// scratch directory first, then put in place.
+pub async fn restore(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let dir = &settings.config.data_dir;
+    let target = dir.join(crate::store::embedded::DB_FILE);
+    if target.exists() {
+        anyhow::bail!(
+            "{} holds a database already; restore into an empty data directory",
+            dir.display()
+        );
+    }
+    crate::startup::private_data_dir(dir)?;
+    let scratch = dir.join("restoring");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let copy = scratch.join(crate::store::embedded::DB_FILE);
+    std::fs::copy(file, &copy).with_context(|| format!("reading {}", file.display()))?;
+    {
+        let store = crate::store::embedded::Embedded::open(&scratch)
+            .with_context(|| format!("{} is not a spurlos backup", file.display()))?;
+        let sites = crate::tenancy::Tenancy::new(std::sync::Arc::new(store))
+            .sites()
+            .await
+            .with_context(|| format!("{} is not a spurlos backup", file.display()))?;
+        println!("restoring {} sites", sites.len());
+    }
+    std::fs::rename(&copy, &target).with_context(|| format!("placing {}", target.display()))?;
+    let wal = copy.with_extension("duckdb.wal");
+    if wal.exists() {
+        std::fs::rename(&wal, target.with_extension("duckdb.wal"))
+            .with_context(|| format!("placing {}", wal.display()))?;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!("restored into {}; start spurlos serve", dir.display());
+    Ok(())
 }

@@ -257,6 +257,50 @@ impl Admin for Remote {
         Ok(v["url"].as_str().unwrap_or_default().to_string())
     }
 
+    async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64> {
+        let url = format!("{}/api/admin/backup", self.base);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(24 * 3600)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        tokio::task::block_in_place(|| {
+            let resp = agent
+                .post(&url)
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .send_empty()
+                .with_context(|| format!("calling {url}"))?;
+            if !resp.status().is_success() {
+                return Err(remote_error(resp));
+            }
+            let len = resp
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            let bar = indicatif::ProgressBar::new(len).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let tmp = out.with_extension("partial");
+            let mut file = std::fs::File::create(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            let mut reader = bar.wrap_read(resp.into_body().into_reader());
+            let copied = std::io::copy(&mut reader, &mut file)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            file.sync_all()?;
+            bar.finish_and_clear();
+            if len != 0 && copied != len {
+                anyhow::bail!("the backup was cut off after {copied} of {len} bytes");
+            }
+            std::fs::rename(&tmp, out).with_context(|| format!("naming {}", out.display()))?;
+            Ok(copied)
+        })
+    }
+
     async fn archive(&self) -> anyhow::Result<u64> {
         println!(
             "the server at {} is archiving (this may take a while)",

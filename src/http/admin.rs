@@ -229,3 +229,53 @@ pub async fn update_site(
         .ok_or_else(|| not_found(format!("no site {}", path.as_str())))?;
     Ok(HttpResponse::Ok().json(change_site(&state, &manager, &site, settings).await?))
 }
+
+/// `POST /api/admin/backup`: a consistent copy of the embedded store, made while spurlos runs,
+/// streamed as one DuckDB file (salts are not in it: they are meant to vanish).
+pub async fn backup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let name = format!("backup-{}.tmp", &crate::tenancy::new_secret()[..16]);
+    let path = state.data_dir.join(name);
+    let made = state.store.backup_to(path.clone()).await;
+    let file = made.and_then(|()| {
+        std::fs::File::open(&path).map_err(|e| crate::store::StoreError::Task(e.to_string()))
+    });
+    // The open file keeps the copy until it is sent; the name goes now.
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("tmp.wal"));
+    let file = file.map_err(|e| match e {
+        crate::store::StoreError::Task(m) if m.contains("ClickHouse") => {
+            ApiError::invalid("store", m)
+        }
+        other => other.into(),
+    })?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(4);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut file = file;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let item = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => Ok(web::Bytes::copy_from_slice(&buf[..n])),
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                break;
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("Cache-Control", "no-store"))
+        .no_chunking(len)
+        .streaming(body))
+}

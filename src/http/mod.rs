@@ -50,6 +50,8 @@ pub struct AppState {
     /// Operational metrics (`/metrics`), and the token besides the admin's that reads them.
     pub metrics: Arc<crate::metrics::Metrics>,
     pub metrics_token: Option<String>,
+    /// The data directory (for backups in the making).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The tracker script, built from `tracker-js/` (see its README).
@@ -101,6 +103,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(admin::remove_customer),
         )
         .route("/api/admin/archive", web::post().to(admin::archive))
+        .route("/api/admin/backup", web::post().to(admin::backup))
         .route("/api/openapi.json", web::get().to(openapi))
         .route("/api/admin/users", web::get().to(team::list_users))
         .route("/api/admin/users/{email}", web::put().to(team::put_user))

@@ -312,6 +312,17 @@ pub trait Store: EventStore + ArchiveStore + SaltStore + MetaStore + 'static {
     fn checkpoint(&self) -> StoreFuture<'_, ()>;
     /// Answers when the store can be used (readiness).
     fn ping(&self) -> StoreFuture<'_, ()>;
+    /// Writes a consistent copy of everything stored to `path` (a new file), while the store
+    /// stays in use. Only the embedded store can; ClickHouse has its own backup tools.
+    fn backup_to(&self, path: std::path::PathBuf) -> StoreFuture<'_, ()> {
+        let _ = path;
+        Box::pin(async {
+            Err(StoreError::Task(
+                "the ClickHouse store is backed up with ClickHouse's own tools (README, Backups)"
+                    .into(),
+            ))
+        })
+    }
     /// Batches and bytes waiting in a spool, for stores that have one.
     fn spool_usage(&self) -> Option<(usize, u64)> {
         None

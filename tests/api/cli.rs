@@ -107,6 +107,8 @@ fn every_command_has_help() {
         vec!["site", "remove", "--help"],
         vec!["token", "--help"],
         vec!["token", "create", "--help"],
+        vec!["backup", "--help"],
+        vec!["restore", "--help"],
     ] {
         let out = Command::new(binary()).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

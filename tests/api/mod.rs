@@ -2,6 +2,7 @@
 
 mod accounts;
 mod archive;
+mod backup;
 mod bad_input;
 mod chserver;
 mod cli;

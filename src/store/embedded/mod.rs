@@ -638,6 +638,25 @@ impl EventStore for Embedded {
 }
 
 impl Store for Embedded {
+    fn backup_to(&self, path: std::path::PathBuf) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            // On the writer's connection: no batch lands in the middle of the copy.
+            self.with_writer(move |conn| {
+                let target = path.display().to_string().replace('\'', "''");
+                let main: String = conn
+                    .query_row("SELECT current_database()", [], |r| r.get(0))
+                    .map_err(db("naming the database"))?;
+                conn.execute_batch(&format!(
+                    "ATTACH '{target}' AS spurlos_backup; \
+                     COPY FROM DATABASE \"{main}\" TO spurlos_backup; \
+                     DETACH spurlos_backup;"
+                ))
+                .map_err(db("copying the database"))
+            })
+            .await
+        })
+    }
+
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.with_reader(|conn| {
