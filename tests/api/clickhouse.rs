@@ -180,16 +180,7 @@ async fn acknowledged_events_survive_a_clickhouse_outage_exactly_once() {
     let at_stop = acked.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let spool = app.data_dir.path().join("clickhouse-spool");
-    let spooled = std::fs::read_dir(&spool)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "batch")
-        })
-        .count();
+    let spooled = spooled_batches(&spool);
     assert!(spooled > 0, "nothing was spooled while ClickHouse was down");
     // Issue 11, item 10: not ready while the store does not answer, but alive; the metrics
     // show the spool.
@@ -252,16 +243,7 @@ async fn acknowledged_events_survive_a_clickhouse_outage_exactly_once() {
         .query(json!({"site_id": SITE, "metrics": ["pageviews", "visits"], "date_range": "all"}))
         .await;
     assert_eq!(v["results"][0]["metrics"], json!([total, total]));
-    let batches = std::fs::read_dir(&spool)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "batch")
-        })
-        .count();
+    let batches = spooled_batches(&spool);
     assert_eq!(batches, 0);
 }
 
@@ -401,4 +383,18 @@ async fn migrate_store_moves_an_embedded_installation_into_clickhouse() {
         .login("owner@acme.example", "a long passphrase", "198.51.100.50")
         .await;
     assert_eq!(r.status(), 303);
+}
+
+/// Batch files waiting in a spool directory (not its journal mark).
+fn spooled_batches(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "batch")
+        })
+        .count()
 }

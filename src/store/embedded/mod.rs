@@ -417,7 +417,8 @@ fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
     let props = props_batch(&batch.events)?;
     let sessions = sessions_batch(&batch.sessions)?;
     let tx = conn.transaction().map_err(db("starting a batch"))?;
-    {
+    // A batch may hold nothing but its journal mark (its hits were of a deleted site).
+    if !batch.events.is_empty() {
         let mut app = tx.appender("events").map_err(db("appending events"))?;
         app.append_record_batch(events)
             .map_err(db("appending events"))?;
@@ -429,7 +430,7 @@ fn write_batch(conn: &mut Connection, batch: &Batch) -> Result<(), StoreError> {
             .map_err(db("appending props"))?;
         app.flush().map_err(db("flushing props"))?;
     }
-    {
+    if !batch.sessions.is_empty() {
         let mut app = tx.appender("sessions").map_err(db("appending sessions"))?;
         app.append_record_batch(sessions)
             .map_err(db("appending sessions"))?;
@@ -675,5 +676,28 @@ impl Store for Embedded {
             })
             .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The journal mark is stored with each batch, also with a batch that holds nothing else
+    /// (its hits were of a site deleted meanwhile), and only grows with the batches.
+    #[tokio::test]
+    async fn the_journal_mark_is_written_with_every_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Embedded::open(dir.path()).unwrap();
+        assert_eq!(store.journal_mark().await.unwrap(), 0);
+        let empty = Batch {
+            journal_hi: Some(7),
+            ..Batch::default()
+        };
+        store.write_batch(Arc::new(empty)).await.unwrap();
+        assert_eq!(store.journal_mark().await.unwrap(), 7);
+        let unjournaled = Batch::default();
+        store.write_batch(Arc::new(unjournaled)).await.unwrap();
+        assert_eq!(store.journal_mark().await.unwrap(), 7);
     }
 }
