@@ -16,9 +16,23 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
-fn is_admin(state: &AppState, token: &str) -> bool {
+pub(super) fn is_admin(state: &AppState, token: &str) -> bool {
     // Compare hashes so the comparison takes the same time wherever the tokens differ.
     blake3::hash(token.as_bytes()) == blake3::hash(state.admin_token.as_bytes())
+}
+
+/// 401 unless the bearer token is the admin token or the metrics token.
+pub fn require_metrics_reader(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let token = bearer(req).ok_or_else(ApiError::unauthorized)?;
+    let metrics_token = state.metrics_token.as_deref().is_some_and(|t| {
+        // The same time wherever the tokens differ, as for the admin token.
+        blake3::hash(token.as_bytes()) == blake3::hash(t.as_bytes())
+    });
+    if is_admin(state, token) || metrics_token {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
 }
 
 /// The caller behind the request's bearer token.

@@ -34,7 +34,7 @@ fn error(req: &HttpRequest, e: ApiError) -> HttpResponse {
 }
 
 fn is_admin_token(state: &AppState, token: Option<&str>) -> bool {
-    token.is_some_and(|t| blake3::hash(t.as_bytes()) == blake3::hash(state.admin_token.as_bytes()))
+    token.is_some_and(|t| super::auth::is_admin(state, t))
 }
 
 /// spurlos's tracker for Matomo snippets (`_paq`), built from `tracker-js/src/matomo.js`.

@@ -45,7 +45,7 @@ fn list(p: &Params, key: &str) -> Vec<String> {
 /// Answers one API call; `params` holds the query string and any form body.
 pub async fn call(state: &AppState, params: &Params) -> HttpResponse {
     let token = params.get("token_auth").unwrap_or_default();
-    if blake3::hash(token.as_bytes()) != blake3::hash(state.admin_token.as_bytes()) {
+    if !super::auth::is_admin(state, token) {
         return error("You can't access this resource as it requires a valid token_auth (the spurlos admin token).");
     }
     match params.get("format").map(str::to_ascii_lowercase).as_deref() {

@@ -258,19 +258,8 @@ pub async fn observe(
 
 /// `GET /metrics`: Prometheus text, for the admin token or the metrics token.
 async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let sent = header(&req, "authorization")
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .unwrap_or("");
-    let hash = |t: &str| blake3::hash(t.as_bytes());
-    let allowed = !sent.is_empty()
-        && (hash(sent) == hash(&state.admin_token)
-            || state
-                .metrics_token
-                .as_deref()
-                .is_some_and(|t| hash(sent) == hash(t)));
-    if !allowed {
-        return actix_web::ResponseError::error_response(&error::ApiError::unauthorized());
+    if let Err(e) = auth::require_metrics_reader(&req, &state) {
+        return actix_web::ResponseError::error_response(&e);
     }
     let (spool_batches, spool_bytes) = state.store.spool_usage().unwrap_or((0, 0));
     let now = crate::metrics::Snapshot {

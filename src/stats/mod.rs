@@ -118,57 +118,6 @@ impl Stats {
             .await
             .map_err(|e| StatsError::Store(StoreError::Task(e.to_string())))
     }
-}
-
-/// The v2 answer's JSON (for many rows CPU work: built off the HTTP workers).
-fn answer_json(parsed: &ParsedQuery, answer: &QueryResponse, filters: Value) -> Value {
-    {
-        let metric_values = |values: &[f64]| -> Vec<Value> {
-            values
-                .iter()
-                .zip(&parsed.metrics)
-                .map(|(v, m)| metric_json(*m, *v))
-                .collect()
-        };
-        let rows: Vec<Value> = answer
-            .rows
-            .iter()
-            .map(|row| {
-                let mut out = json!({
-                    "dimensions": row.dims,
-                    "metrics": metric_values(&row.metrics),
-                });
-                if let Some(c) = &row.comparison {
-                    out["comparison"] = json!({
-                        "dimensions": c.dims,
-                        "metrics": metric_values(&c.metrics),
-                        "change": c.change,
-                    });
-                }
-                out
-            })
-            .collect();
-        let site = &answer.site;
-        let (from, to) = answer.window;
-        let mut meta = json!({"time_zone": site.timezone, "total_rows": answer.total_rows});
-        if let Some(labels) = &answer.time_labels {
-            meta["time_labels"] = json!(labels);
-        }
-        json!({
-            "results": rows,
-            "meta": meta,
-            "query": {
-                "site_id": site.domain,
-                "metrics": parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
-                "date_range": [rfc3339(from, site), rfc3339(to - 1, site)],
-                "dimensions": parsed.dimension_names,
-                "filters": filters,
-            }
-        })
-    }
-}
-
-impl Stats {
     /// Answers a typed query for `caller`: the rows of the requested page, each with its
     /// metrics in the order asked and, when asked, the previous period's.
     pub async fn run(&self, caller: &Caller, parsed: &Query) -> Result<QueryResponse, StatsError> {
@@ -414,6 +363,52 @@ fn shape_rows(
     let end = (offset + parsed.limit).min(rows.len());
     rows.truncate(end);
     rows.split_off(offset)
+}
+
+/// The v2 answer's JSON (for many rows CPU work: built off the HTTP workers).
+fn answer_json(parsed: &ParsedQuery, answer: &QueryResponse, filters: Value) -> Value {
+    let metric_values = |values: &[f64]| -> Vec<Value> {
+        values
+            .iter()
+            .zip(&parsed.metrics)
+            .map(|(v, m)| metric_json(*m, *v))
+            .collect()
+    };
+    let rows: Vec<Value> = answer
+        .rows
+        .iter()
+        .map(|row| {
+            let mut out = json!({
+                "dimensions": row.dims,
+                "metrics": metric_values(&row.metrics),
+            });
+            if let Some(c) = &row.comparison {
+                out["comparison"] = json!({
+                    "dimensions": c.dims,
+                    "metrics": metric_values(&c.metrics),
+                    "change": c.change,
+                });
+            }
+            out
+        })
+        .collect();
+    let site = &answer.site;
+    let (from, to) = answer.window;
+    let mut meta = json!({"time_zone": site.timezone, "total_rows": answer.total_rows});
+    if let Some(labels) = &answer.time_labels {
+        meta["time_labels"] = json!(labels);
+    }
+    json!({
+        "results": rows,
+        "meta": meta,
+        "query": {
+            "site_id": site.domain,
+            "metrics": parsed.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            "date_range": [rfc3339(from, site), rfc3339(to - 1, site)],
+            "dimensions": parsed.dimension_names,
+            "filters": filters,
+        }
+    })
 }
 
 /// A query, typed (what [`request::parse`] makes of a v2 body, or what spurlos's own pages
