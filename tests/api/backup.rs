@@ -41,6 +41,14 @@ async fn a_backup_of_a_running_server_restores_to_the_same_answers() {
     }
     assert!(ok, "{out}");
     assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    // Nothing that identifies a visitor is in it: no address, no User-Agent, no salt file.
+    let bytes = std::fs::read(&file).unwrap();
+    for needle in ["198.51.100.1", "203.0.113.2", FIREFOX] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "the backup holds {needle}"
+        );
+    }
     // The server goes on meanwhile.
     assert_eq!(answers(&app).await, before);
     let (_, now) = app.stop().await;
