@@ -5,6 +5,12 @@ use spurlos::cli::{self, Cli, Command};
 use spurlos::startup::Application;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's allocator: hits are made on the HTTP workers and freed on the
+/// journal and writer threads, and glibc's per-thread arenas spent about a tenth of the
+/// ingestion CPU in `malloc`/`free` and consolidation (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Whatever spurlos creates (database, salts, spool, tokens) is for its own user only.
