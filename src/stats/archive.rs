@@ -27,6 +27,12 @@ use std::sync::{Arc, Mutex};
 pub const GRACE_SECONDS: i64 = 2 * 3600;
 
 const DAY: i64 = 86_400;
+/// A build covers at most this many days ...
+const BUILD_DAYS: i32 = 31;
+/// ... and about this many events (more only when one day holds more).
+const BUILD_EVENTS: u64 = 2_000_000;
+/// Days without events recorded in one write.
+const EMPTY_DAYS_PER_WRITE: usize = 1000;
 
 /// The dimensions that have archives, besides the day's totals.
 pub fn archived_dimensions() -> Vec<Dimension> {
@@ -257,14 +263,19 @@ impl Archive {
         self.run_with_progress(|_, _| {}).await
     }
 
-    /// Like [`Archive::run_once`], telling `progress(done, total)` after each day.
+    /// Like [`Archive::run_once`], telling `progress(done, total)` after each build.
+    ///
+    /// The work follows the data: days without events are recorded as archived (empty) in
+    /// one write, without a query; days with events are built in groups (a few queries per
+    /// group, not per day), each group at most `BUILD_DAYS` days and about `BUILD_EVENTS`
+    /// events, so a sparse history of years takes a handful of queries.
     pub async fn run_with_progress(
         &self,
         progress: impl Fn(u64, u64),
     ) -> Result<usize, StoreError> {
         self.refresh().await?;
         let now = self.clock.now().timestamp();
-        let mut todo: Vec<(Arc<Site>, i32)> = Vec::new();
+        let mut todo: Vec<(Arc<Site>, Vec<i32>)> = Vec::new();
         for site in self.sites.all() {
             let Some(first_ts) = self.store.first_event_ts(site.id.0).await? else {
                 continue;
@@ -277,14 +288,61 @@ impl Archive {
                 last -= 1;
             }
             let done: BTreeSet<i32> = self.days(site.id.0).into_iter().collect();
-            for day in (first..=last).filter(|d| !done.contains(d)) {
-                todo.push((site.clone(), day));
+            let wanted: Vec<i32> = (first..=last).filter(|d| !done.contains(d)).collect();
+            let (Some(&lo), Some(&hi)) = (wanted.first(), wanted.last()) else {
+                continue;
+            };
+            // Events per local day (an hour that straddles two local days, in zones with
+            // half-hour offsets, counts for both).
+            let mut per_day: std::collections::BTreeMap<i32, u64> = Default::default();
+            for (hour, n) in self
+                .store
+                .event_hours(site.id.0, day_start(tz, lo), day_start(tz, hi + 1))
+                .await?
+            {
+                for day in [local_day(tz, hour), local_day(tz, hour + 3599)] {
+                    *per_day.entry(day).or_default() += n;
+                }
+            }
+            let (busy, empty): (Vec<i32>, Vec<i32>) =
+                wanted.into_iter().partition(|d| per_day.contains_key(d));
+            for chunk in empty.chunks(EMPTY_DAYS_PER_WRITE) {
+                todo.push((site.clone(), chunk.to_vec()));
+            }
+            // Groups of busy days: the scan covers every day between a group's first and
+            // last (archived ones too), so their events count against the group's size.
+            let mut group: Vec<i32> = Vec::new();
+            let mut size = 0u64;
+            for day in busy {
+                if let Some(&start) = group.first() {
+                    let between: u64 = per_day
+                        .range(group[group.len() - 1] + 1..=day)
+                        .map(|(_, n)| n)
+                        .sum();
+                    if day - start >= BUILD_DAYS || size + between > BUILD_EVENTS {
+                        todo.push((site.clone(), std::mem::take(&mut group)));
+                        size = 0;
+                    }
+                }
+                size += if group.is_empty() {
+                    per_day.get(&day).copied().unwrap_or(0)
+                } else {
+                    per_day
+                        .range(group[group.len() - 1] + 1..=day)
+                        .map(|(_, n)| n)
+                        .sum()
+                };
+                group.push(day);
+            }
+            if !group.is_empty() {
+                todo.push((site.clone(), group));
             }
         }
-        let total = todo.len() as u64;
+        let total: u64 = todo.iter().map(|(_, days)| days.len() as u64).sum();
         self.pending.store(total, Ordering::Relaxed);
         let mut made = 0;
-        for (i, (site, day)) in todo.into_iter().enumerate() {
+        let mut finished = 0u64;
+        for (site, days) in todo {
             if self.stopping.load(Ordering::Relaxed) {
                 tracing::info!(
                     days = made,
@@ -292,12 +350,10 @@ impl Archive {
                 );
                 return Ok(made);
             }
-            if self.archive_day(&site, day).await? {
-                made += 1;
-            }
-            progress(i as u64 + 1, total);
-            self.pending
-                .store(total - (i as u64 + 1), Ordering::Relaxed);
+            made += self.build(&site, &days).await?;
+            finished += days.len() as u64;
+            progress(finished, total);
+            self.pending.store(total - finished, Ordering::Relaxed);
         }
         if made > 0 {
             tracing::info!(days = made, "archived days");
@@ -305,22 +361,35 @@ impl Archive {
         Ok(made)
     }
 
-    /// Builds and stores one day's archive; false when a write touched the archives meanwhile
-    /// (the next run tries again).
-    async fn archive_day(&self, site: &Site, day: i32) -> Result<bool, StoreError> {
+    /// Builds and stores the archives of `days` (ascending) in one write; returns how many
+    /// days it stored: none when a write touched the archives meanwhile (the next run tries
+    /// again).
+    async fn build(&self, site: &Site, days: &[i32]) -> Result<usize, StoreError> {
+        let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+            return Ok(0);
+        };
         let epoch = self.state().epoch;
         let tz = site.tz();
-        let window = (day_start(tz, day), day_start(tz, day + 1));
-        let mut rows = Vec::new();
+        let window = (day_start(tz, first), day_start(tz, last + 1));
+        let mut by_day: HashMap<i32, HashMap<(String, String), ArchiveRow>> = HashMap::new();
+        let wanted: BTreeSet<i32> = days.iter().copied().collect();
+        // Days without events need no query: their archive is empty.
+        let any_events = !self
+            .store
+            .event_hours(site.id.0, window.0, window.1)
+            .await?
+            .is_empty();
         let dims = std::iter::once(None).chain(archived_dimensions().into_iter().map(Some));
-        for dim in dims {
+        for dim in dims.filter(|_| any_events) {
+            let mut dimensions = vec![Dimension::Time(TimeBucket::Day)];
+            dimensions.extend(dim.iter().cloned());
             let q = AggregateQuery {
                 site_id: site.id.0,
                 from_ts: window.0,
                 to_ts: window.1,
                 offsets: crate::timezone::offsets(tz, window.0, window.1),
                 month_starts: Vec::new(),
-                dimensions: dim.iter().cloned().collect(),
+                dimensions,
                 filters: Vec::new(),
                 metrics: vec![Metric::Visitors, Metric::Pageviews, Metric::Visits],
                 exact: true,
@@ -331,55 +400,65 @@ impl Archive {
                 self.store.session_aggregate(&q)
             )?;
             let name = dim.as_ref().map(Dimension::api_name).unwrap_or_default();
-            let mut by_value: HashMap<String, ArchiveRow> = HashMap::new();
-            let new_row = |value: String| ArchiveRow {
-                dim: name.clone(),
-                value,
-                ..Default::default()
+            // The first dimension is the local day's start in local seconds.
+            let split = |dims: Vec<String>| -> Option<(i32, String)> {
+                let mut it = dims.into_iter();
+                let local: i64 = it.next()?.parse().ok()?;
+                let day = local.div_euclid(DAY) as i32;
+                wanted
+                    .contains(&day)
+                    .then(|| (day, it.next().unwrap_or_default()))
             };
             for e in events {
-                let value = e.dims.into_iter().next().unwrap_or_default();
-                let r = by_value
-                    .entry(value.clone())
-                    .or_insert_with(|| new_row(value));
-                r.visitors = e.visitors;
-                r.pageviews = e.pageviews;
-                r.events = e.events;
+                if let Some((day, value)) = split(e.dims) {
+                    let r = archive_row(&mut by_day, day, &name, value);
+                    r.visitors = e.visitors;
+                    r.pageviews = e.pageviews;
+                    r.events = e.events;
+                }
             }
             for s in sessions {
-                let value = s.dims.into_iter().next().unwrap_or_default();
-                let r = by_value
-                    .entry(value.clone())
-                    .or_insert_with(|| new_row(value));
-                r.visits = s.visits;
-                r.visit_pageviews = s.pageviews;
-                r.bounces = s.bounces;
-                r.duration = s.duration;
+                if let Some((day, value)) = split(s.dims) {
+                    let r = archive_row(&mut by_day, day, &name, value);
+                    r.visits = s.visits;
+                    r.visit_pageviews = s.pageviews;
+                    r.bounces = s.bounces;
+                    r.duration = s.duration;
+                }
             }
-            rows.extend(by_value.into_values());
         }
+        let put: Vec<(ArchivedDay, Vec<ArchiveRow>)> = days
+            .iter()
+            .map(|day| {
+                let rows = by_day
+                    .remove(day)
+                    .map(|m| m.into_values().collect())
+                    .unwrap_or_default();
+                let archived = ArchivedDay {
+                    site_id: site.id.0,
+                    day: *day,
+                    timezone: site.timezone.clone(),
+                };
+                (archived, rows)
+            })
+            .collect();
         let _commit = self.commit.lock().await;
         if self.state().epoch != epoch {
-            return Ok(false);
+            return Ok(0);
         }
         // A site deleted meanwhile gets no archive back.
         let _writing = self.sites.writing().await;
         if self.sites.by_id(site.id).is_none() {
-            return Ok(false);
+            return Ok(0);
         }
-        self.store
-            .archive_put(
-                ArchivedDay {
-                    site_id: site.id.0,
-                    day,
-                    timezone: site.timezone.clone(),
-                },
-                rows,
-            )
-            .await?;
-        self.state().days.entry(site.id.0).or_default().insert(day);
+        self.store.archive_put(put).await?;
+        self.state()
+            .days
+            .entry(site.id.0)
+            .or_default()
+            .extend(days.iter().copied());
         self.update_boundary();
-        Ok(true)
+        Ok(days.len())
     }
 
     /// Which days of `q` archives answer; `None` when the query needs raw events only.
@@ -577,6 +656,24 @@ impl Sums for SessionAgg {
 }
 
 /// `q` narrowed to `[from, to)`.
+/// The row of `day` for `dim` = `value` in a build, made on first use.
+fn archive_row<'a>(
+    by_day: &'a mut HashMap<i32, HashMap<(String, String), ArchiveRow>>,
+    day: i32,
+    dim: &str,
+    value: String,
+) -> &'a mut ArchiveRow {
+    by_day
+        .entry(day)
+        .or_default()
+        .entry((dim.to_string(), value.clone()))
+        .or_insert_with(|| ArchiveRow {
+            dim: dim.to_string(),
+            value,
+            ..Default::default()
+        })
+}
+
 fn window(q: &AggregateQuery, from: i64, to: i64) -> AggregateQuery {
     AggregateQuery {
         from_ts: from,

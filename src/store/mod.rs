@@ -260,6 +260,14 @@ pub trait EventStore: Send + Sync {
 
     /// Time of the site's first stored event, if any.
     fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>>;
+    /// The UTC hours (their start) in `[from_ts, to_ts)` that hold events of the site, with
+    /// how many: the archiver builds only days with data, and sizes its builds by it.
+    fn event_hours(
+        &self,
+        site_id: u32,
+        from_ts: i64,
+        to_ts: i64,
+    ) -> StoreFuture<'_, Vec<(i64, u64)>>;
     /// Deletes every event, session and day archive of these sites and returns once they are
     /// gone.
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()>;
@@ -270,7 +278,7 @@ pub trait ArchiveStore: Send + Sync {
     /// Every archived day of every site.
     fn archived_days(&self) -> StoreFuture<'_, Vec<ArchivedDay>>;
     /// Replaces the archive of one day atomically.
-    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()>;
+    fn archive_put(&self, days: Vec<(ArchivedDay, Vec<ArchiveRow>)>) -> StoreFuture<'_, ()>;
     /// Archive rows of one dimension (`""`: totals) for the local days `from..=to`, with their day.
     fn archive_get(
         &self,

@@ -95,3 +95,53 @@ async fn a_late_hit_into_an_archived_day_is_counted() {
     assert_eq!(archive_now(&app).await, 1);
     assert_eq!(rows(&app.query(day).await), after);
 }
+
+/// Archives follow the data (issue 12): a few visits over five years in a zone with a
+/// half-hour offset (UTC hours straddle local midnight) are archived for every finished day,
+/// the empty ones without a query, and archives answer like raw events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sparse_history_is_archived_and_answers_like_raw_events() {
+    let app = spawn_app().await;
+    app.add_site(SITE, "Asia/Kolkata").await;
+    let hits = [
+        // 23:50 and 00:10 in Kolkata: one visit over two local days, one UTC hour.
+        (utc(2019, 3, 1, 18, 20, 0), "/first", "198.51.100.1"),
+        (utc(2019, 3, 1, 18, 40, 0), "/second", "198.51.100.1"),
+        (utc(2021, 7, 15, 6, 0, 0), "/", "203.0.113.2"),
+        (utc(2024, 6, 10, 8, 0, 0), "/", "192.0.2.3"),
+        (utc(2024, 6, 11, 12, 0, 0), "/about", "192.0.2.4"),
+    ];
+    for (at, path, ip) in hits {
+        app.clock.set(at);
+        app.pageview(SITE, &format!("https://{SITE}{path}"), None, ip, CHROME)
+            .await;
+    }
+    app.clock.set(utc(2024, 6, 12, 10, 0, 0));
+    app.wait_for_events(SITE, hits.len() as u64).await;
+    let raw = answers(&app).await;
+    let months = json!({"site_id": SITE, "metrics": ["visitors", "visits", "pageviews", "bounce_rate"], "date_range": "all", "dimensions": ["time:month"]});
+    let days = json!({"site_id": SITE, "metrics": ["visitors", "visits", "pageviews"], "date_range": ["2019-02-28", "2019-03-03"], "dimensions": ["time:day"]});
+    let raw_months = app.query(months.clone()).await;
+    let raw_days = app.query(days.clone()).await;
+    // Every local day from 2019-03-01 to 2024-06-11 (today, the 12th, is not over).
+    let expected = (chrono::NaiveDate::from_ymd_opt(2024, 6, 11).unwrap()
+        - chrono::NaiveDate::from_ymd_opt(2019, 3, 1).unwrap())
+    .num_days() as u64
+        + 1;
+    assert_eq!(archive_now(&app).await, expected);
+    assert_eq!(archive_now(&app).await, 0, "nothing left to archive");
+    let archived = answers(&app).await;
+    for (i, (a, b)) in raw.iter().zip(&archived).enumerate() {
+        assert_eq!(a, b, "query {i}: {}", dashboard()[i]);
+    }
+    assert_eq!(app.query(months).await["results"], raw_months["results"]);
+    let archived_days = app.query(days).await;
+    assert_eq!(archived_days["results"], raw_days["results"]);
+    assert_eq!(
+        rows(&archived_days),
+        vec![
+            (vec!["2019-03-01".into()], vec![1.0, 1.0, 1.0]),
+            (vec!["2019-03-02".into()], vec![1.0, 0.0, 1.0]),
+        ]
+    );
+}

@@ -34,32 +34,50 @@ impl ArchiveStore for ClickHouse {
         })
     }
 
-    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
+    fn archive_put(&self, days: Vec<(ArchivedDay, Vec<ArchiveRow>)>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            if days.is_empty() {
+                return Ok(());
+            }
+            // One build for all days: one insert, one document write, one deletion of the
+            // older builds (a mutation per day would keep ClickHouse busy for hours).
             let build = new_build();
-            let mut insert = self
-                .client
-                .insert::<ArchiveRecord>("archive")
-                .await
-                .map_err(ch("storing an archive"))?;
-            for r in rows {
-                insert
-                    .write(&ArchiveRecord::new(day.site_id, day.day, build, r))
+            let mut list: Vec<ArchivedDay> = Vec::with_capacity(days.len());
+            let mut rows: Vec<ArchiveRecord> = Vec::new();
+            for (day, day_rows) in days {
+                for r in day_rows {
+                    rows.push(ArchiveRecord::new(day.site_id, day.day, build, r));
+                }
+                list.push(day);
+            }
+            if !rows.is_empty() {
+                let mut insert = self
+                    .client
+                    .insert::<ArchiveRecord>("archive")
                     .await
                     .map_err(ch("storing an archive"))?;
+                for r in &rows {
+                    insert.write(r).await.map_err(ch("storing an archive"))?;
+                }
+                insert.end().await.map_err(ch("storing an archive"))?;
             }
-            insert.end().await.map_err(ch("storing an archive"))?;
-            // Switching to the new build is one document write; older builds go afterwards.
-            self.put_archived(&day, build).await?;
-            self.client
-                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND day = ? AND build != ? AND build < ?")
-                .bind(day.site_id)
-                .bind(day.day)
-                .bind(build)
-                .bind(build_cutoff())
-                .execute()
-                .await
-                .map_err(ch("deleting an old archive"))
+            self.put_archived(&list, build).await?;
+            let mut by_site: std::collections::BTreeMap<u32, Vec<i32>> = Default::default();
+            for d in &list {
+                by_site.entry(d.site_id).or_default().push(d.day);
+            }
+            for (site_id, days) in by_site {
+                self.client
+                    .query("ALTER TABLE archive DELETE WHERE site_id = ? AND has(?, day) AND build != ? AND build < ?")
+                    .bind(site_id)
+                    .bind(days)
+                    .bind(build)
+                    .bind(build_cutoff())
+                    .execute()
+                    .await
+                    .map_err(ch("deleting an old archive"))?;
+            }
+            Ok(())
         })
     }
 

@@ -134,22 +134,25 @@ impl ClickHouse {
 
     pub(super) async fn put_archived(
         &self,
-        day: &crate::store::ArchivedDay,
+        days: &[crate::store::ArchivedDay],
         build: u64,
     ) -> Result<(), StoreError> {
-        let d = ArchivedDoc {
-            site_id: day.site_id,
-            day: day.day,
-            timezone: day.timezone.clone(),
-            build,
-        };
-        let body = serde_json::to_string(&d).map_err(|e| json_err(ARCHIVED_DAY, e))?;
-        self.write_docs(vec![DocChange {
-            kind: ARCHIVED_DAY,
-            key: format!("{}:{}", day.site_id, day.day),
-            body: Some(body),
-        }])
-        .await
+        let mut changes = Vec::with_capacity(days.len());
+        for day in days {
+            let d = ArchivedDoc {
+                site_id: day.site_id,
+                day: day.day,
+                timezone: day.timezone.clone(),
+                build,
+            };
+            let body = serde_json::to_string(&d).map_err(|e| json_err(ARCHIVED_DAY, e))?;
+            changes.push(DocChange {
+                kind: ARCHIVED_DAY,
+                key: format!("{}:{}", day.site_id, day.day),
+                body: Some(body),
+            });
+        }
+        self.write_docs(changes).await
     }
 
     pub(super) async fn forget_archived(

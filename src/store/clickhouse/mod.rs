@@ -579,6 +579,31 @@ impl EventStore for ClickHouse {
         })
     }
 
+    fn event_hours(
+        &self,
+        site_id: u32,
+        from_ts: i64,
+        to_ts: i64,
+    ) -> StoreFuture<'_, Vec<(i64, u64)>> {
+        Box::pin(async move {
+            #[derive(clickhouse::Row, serde::Deserialize)]
+            struct Hour {
+                h: i64,
+                n: u64,
+            }
+            let rows = self
+                .client
+                .query("SELECT intDiv(ts, 3600) * 3600 AS h, count() AS n FROM events WHERE site_id = ? AND ts >= ? AND ts < ? GROUP BY h ORDER BY h")
+                .bind(site_id)
+                .bind(from_ts)
+                .bind(to_ts)
+                .fetch_all::<Hour>()
+                .await
+                .map_err(ch("listing the hours with events"))?;
+            Ok(rows.into_iter().map(|r| (r.h, r.n)).collect())
+        })
+    }
+
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.delete_site_rows(&site_ids).await })
     }

@@ -1,5 +1,5 @@
-//! The embedded store's day archives: one transaction per archived day, rows by dimension
-//! value, read back by day range.
+//! The embedded store's day archives: one transaction per build (any number of days), rows
+//! by dimension value, read back by day range.
 
 use super::{db, Embedded};
 use crate::store::{ArchiveRow, ArchiveStore, ArchivedDay, StoreError, StoreFuture};
@@ -41,41 +41,61 @@ impl ArchiveStore for Embedded {
         })
     }
 
-    fn archive_put(&self, day: ArchivedDay, rows: Vec<ArchiveRow>) -> StoreFuture<'_, ()> {
+    fn archive_put(&self, days: Vec<(ArchivedDay, Vec<ArchiveRow>)>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting an archive"))?;
-                delete_archived_day(&tx, day.site_id, day.day)?;
+                // One statement per table for all days (days are integers: a literal list).
+                let mut by_site: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+                for (d, _) in &days {
+                    by_site
+                        .entry(d.site_id)
+                        .or_default()
+                        .push(d.day.to_string());
+                }
+                for (site_id, list) in by_site {
+                    for table in ["archive", "archived_days"] {
+                        tx.execute(
+                            &format!(
+                                "DELETE FROM {table} WHERE site_id = ? AND day IN ({})",
+                                list.join(",")
+                            ),
+                            params![site_id],
+                        )
+                        .map_err(db("replacing archived days"))?;
+                    }
+                }
+                let now = chrono::Utc::now().timestamp();
                 {
                     let mut app = tx.appender("archive").map_err(db("appending an archive"))?;
-                    for r in &rows {
-                        app.append_row(params![
-                            day.site_id,
-                            day.day,
-                            r.dim,
-                            r.value,
-                            r.visitors as i64,
-                            r.pageviews as i64,
-                            r.events as i64,
-                            r.visits,
-                            r.visit_pageviews,
-                            r.bounces,
-                            r.duration
-                        ])
-                        .map_err(db("appending an archive"))?;
+                    for (day, rows) in &days {
+                        for r in rows {
+                            app.append_row(params![
+                                day.site_id,
+                                day.day,
+                                r.dim,
+                                r.value,
+                                r.visitors as i64,
+                                r.pageviews as i64,
+                                r.events as i64,
+                                r.visits,
+                                r.visit_pageviews,
+                                r.bounces,
+                                r.duration
+                            ])
+                            .map_err(db("appending an archive"))?;
+                        }
                     }
                     app.flush().map_err(db("flushing an archive"))?;
+                    let mut app = tx
+                        .appender("archived_days")
+                        .map_err(db("recording archived days"))?;
+                    for (day, _) in &days {
+                        app.append_row(params![day.site_id, day.day, day.timezone, now])
+                            .map_err(db("recording archived days"))?;
+                    }
+                    app.flush().map_err(db("recording archived days"))?;
                 }
-                tx.execute(
-                    "INSERT INTO archived_days VALUES (?, ?, ?, ?)",
-                    params![
-                        day.site_id,
-                        day.day,
-                        day.timezone,
-                        chrono::Utc::now().timestamp()
-                    ],
-                )
-                .map_err(db("recording an archived day"))?;
                 tx.commit().map_err(db("committing an archive"))
             })
             .await

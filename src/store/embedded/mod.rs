@@ -458,6 +458,7 @@ fn grouped_rows<T>(
     n: usize,
     read: impl Fn(&Row<'_>, Vec<String>) -> duckdb::Result<T>,
 ) -> Result<Vec<T>, StoreError> {
+    let started = std::time::Instant::now();
     let mut stmt = conn
         .prepare(&st.sql)
         .map_err(db("preparing a stats query"))?;
@@ -478,6 +479,12 @@ fn grouped_rows<T>(
         .map_err(db("running a stats query"))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db("reading a stats query"))?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        rows = rows.len(),
+        sql = %st.sql,
+        "stats query"
+    );
     Ok(rows)
 }
 
@@ -613,6 +620,27 @@ impl EventStore for Embedded {
                     |r| r.get::<_, Option<i64>>(0),
                 )
                 .map_err(db("finding the first event"))
+            })
+            .await
+        })
+    }
+
+    fn event_hours(
+        &self,
+        site_id: u32,
+        from_ts: i64,
+        to_ts: i64,
+    ) -> StoreFuture<'_, Vec<(i64, u64)>> {
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                query_rows(
+                    conn,
+                    "SELECT ts // 3600 * 3600 AS h, count(*) FROM events \
+                     WHERE site_id = ? AND ts >= ? AND ts < ? GROUP BY h ORDER BY h",
+                    params![site_id, from_ts, to_ts],
+                    "listing the hours with events",
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)),
+                )
             })
             .await
         })

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Filtered-dashboard benchmark (issue 12) on the query benchmark's data: starts spurlos on
+# DATA_DIR, signs in as the site's owner, loads the whole dashboard page (all panels, key
+# figures with comparison, graph) unfiltered and with each filter, one warm-up load and then
+# RUNS timed loads each (server time as curl sees it), and prints the median per filter; then
+# the server's resident memory and the data directory's bytes per event.
+# Usage: bench/filtered.sh [DATA_DIR] [RUNS]   (seed first: cargo run --example query_bench)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:-/tmp/qbench}
+RUNS=${2:-3}
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=${SPURLOS_BIN:-$TARGET/debug/spurlos}
+TOKEN=bench-admin-token-0123456789
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+B=http://127.0.0.1:$port
+SPURLOS_DATA_DIR=$DATA SPURLOS_LISTEN=127.0.0.1:$port SPURLOS_ADMIN_TOKEN=$TOKEN SPURLOS_LOG=${SPURLOS_LOG:-warn} "$BIN" serve &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 300); do curl -sf "$B/api/health" >/dev/null && break; sleep 0.1; done
+rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status"; }
+echo "resident memory after start: $(rss) MB"
+api() { curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"} "$B$2"; }
+api PUT /api/admin/customers/bench '{"name":"Bench"}' >/dev/null
+api PUT /api/admin/sites/bench.example/customer '{"customer":"bench"}' >/dev/null
+api PUT /api/admin/users/bench@example.com '{"memberships":[{"customer":"bench","role":"owner"}]}' >/dev/null
+url=$(api POST /api/admin/users/bench@example.com/password-link | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+curl -sf -o /dev/null -H "Origin: $B" -d "token=${url#*token=}&password=benchpassword1&confirm=benchpassword1" "$B/set-password"
+cookie=$(curl -s -i -H "Origin: $B" -d "email=bench@example.com&password=benchpassword1" "$B/login" | grep -i '^set-cookie' | sed 's/^[Ss]et-[Cc]ookie: //; s/;.*//')
+page="$B/dashboard/bench.example?period=custom&from=2024-06-11&to=2024-07-10"
+load() {
+  curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Cookie: $cookie" "$page$1"
+}
+bench() {
+  local name=$1 filter=$2
+  load "$filter" >/dev/null
+  local times=()
+  for _ in $(seq "$RUNS"); do
+    read -r code t < <(load "$filter")
+    [ "$code" = 200 ] || { echo "$name: HTTP $code"; exit 1; }
+    times+=("$t")
+  done
+  printf '%-28s median %6.0f ms   (%s)\n' "$name" \
+    "$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]*1000}')" "${times[*]}"
+}
+bench "unfiltered" ""
+bench "visit:source Google" "&f=visit:source|Google"
+bench "visit:country DE" "&f=visit:country|DE"
+bench "visit:browser Firefox" "&f=visit:browser|Firefox"
+bench "event:page /" "&f=event:page|/"
+bench "event:name Signup" "&f=event:name|Signup"
+bench "event:props:plan pro" "&f=event:props:plan|pro"
+bench "source Google + country DE" "&f=visit:source|Google&f=visit:country|DE"
+echo "resident memory after the loads: $(rss) MB"
+events=$(api POST /api/v2/query '{"site_id":"bench.example","metrics":["events"],"date_range":"all"}' 2>/dev/null \
+  | python3 -c 'import json,sys; r=json.load(sys.stdin)["results"]; print(r[0]["metrics"][0] if r else 0)' || echo 0)
+bytes=$(du -sb "$DATA" | cut -f1)
+echo "data directory: $bytes bytes, $events events: $(python3 -c "print(round($bytes/max($events,1),1))") bytes per event"
