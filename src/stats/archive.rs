@@ -27,12 +27,17 @@ use std::sync::{Arc, Mutex};
 pub const GRACE_SECONDS: i64 = 2 * 3600;
 
 const DAY: i64 = 86_400;
-/// A build covers at most this many days ...
-const BUILD_DAYS: i32 = 31;
-/// ... and about this many events (more only when one day holds more).
+/// A build's rows: per site and local day, per (dimension, value).
+type BuildRows = HashMap<(u32, i32), HashMap<(String, String), ArchiveRow>>;
+/// (time zone, days) → the sites that need exactly those days, with their events.
+type SameDays = std::collections::BTreeMap<(String, Vec<i32>), Vec<(Arc<Site>, u64)>>;
+
+/// A build covers about this many events (more only when one site-day holds more) ...
 const BUILD_EVENTS: u64 = 2_000_000;
+/// ... and at most this many sites.
+const BUILD_SITES: usize = 2_000;
 /// Days without events recorded in one write.
-const EMPTY_DAYS_PER_WRITE: usize = 1000;
+const EMPTY_DAYS_PER_WRITE: usize = 5_000;
 
 /// The dimensions that have archives, besides the day's totals.
 pub fn archived_dimensions() -> Vec<Dimension> {
@@ -263,21 +268,27 @@ impl Archive {
         self.run_with_progress(|_, _| {}).await
     }
 
-    /// Like [`Archive::run_once`], telling `progress(done, total)` after each build.
+    /// Like [`Archive::run_once`], telling `progress(done, total)` (in days) after each
+    /// write.
     ///
-    /// The work follows the data: days without events are recorded as archived (empty) in
-    /// one write, without a query; days with events are built in groups (a few queries per
-    /// group, not per day), each group at most `BUILD_DAYS` days and about `BUILD_EVENTS`
-    /// events, so a sparse history of years takes a handful of queries.
+    /// The work follows the data: days without events are recorded as archived (empty)
+    /// without a query, many in one write; days with events are built in groups, a query per
+    /// dimension for a whole group of days and of sites (sites of one time zone that need the
+    /// same days, like every site's yesterday in the nightly run), each build about
+    /// `BUILD_EVENTS` events. A sparse history of years is a handful of queries, and ten
+    /// thousand small sites' nightly run a few dozen.
     pub async fn run_with_progress(
         &self,
         progress: impl Fn(u64, u64),
     ) -> Result<usize, StoreError> {
         self.refresh().await?;
         let now = self.clock.now().timestamp();
-        let mut todo: Vec<(Arc<Site>, Vec<i32>)> = Vec::new();
+        let first_events: HashMap<u32, i64> =
+            self.store.first_events().await?.into_iter().collect();
+        // The finished days without an archive, per site.
+        let mut wanted: Vec<(Arc<Site>, Vec<i32>)> = Vec::new();
         for site in self.sites.all() {
-            let Some(first_ts) = self.store.first_event_ts(site.id.0).await? else {
+            let Some(&first_ts) = first_events.get(&site.id.0) else {
                 continue;
             };
             let tz = site.tz();
@@ -288,61 +299,80 @@ impl Archive {
                 last -= 1;
             }
             let done: BTreeSet<i32> = self.days(site.id.0).into_iter().collect();
-            let wanted: Vec<i32> = (first..=last).filter(|d| !done.contains(d)).collect();
-            let (Some(&lo), Some(&hi)) = (wanted.first(), wanted.last()) else {
-                continue;
-            };
-            // Events per local day (an hour that straddles two local days, in zones with
-            // half-hour offsets, counts for both).
-            let mut per_day: std::collections::BTreeMap<i32, u64> = Default::default();
-            for (hour, n) in self
-                .store
-                .event_hours(site.id.0, day_start(tz, lo), day_start(tz, hi + 1))
-                .await?
-            {
-                for day in [local_day(tz, hour), local_day(tz, hour + 3599)] {
-                    *per_day.entry(day).or_default() += n;
-                }
-            }
-            let (busy, empty): (Vec<i32>, Vec<i32>) =
-                wanted.into_iter().partition(|d| per_day.contains_key(d));
-            for chunk in empty.chunks(EMPTY_DAYS_PER_WRITE) {
-                todo.push((site.clone(), chunk.to_vec()));
-            }
-            // Groups of busy days: the scan covers every day between a group's first and
-            // last (archived ones too), so their events count against the group's size.
-            let mut group: Vec<i32> = Vec::new();
-            let mut size = 0u64;
-            for day in busy {
-                if let Some(&start) = group.first() {
-                    let between: u64 = per_day
-                        .range(group[group.len() - 1] + 1..=day)
-                        .map(|(_, n)| n)
-                        .sum();
-                    if day - start >= BUILD_DAYS || size + between > BUILD_EVENTS {
-                        todo.push((site.clone(), std::mem::take(&mut group)));
-                        size = 0;
-                    }
-                }
-                size += if group.is_empty() {
-                    per_day.get(&day).copied().unwrap_or(0)
-                } else {
-                    per_day
-                        .range(group[group.len() - 1] + 1..=day)
-                        .map(|(_, n)| n)
-                        .sum()
-                };
-                group.push(day);
-            }
-            if !group.is_empty() {
-                todo.push((site.clone(), group));
+            let days: Vec<i32> = (first..=last).filter(|d| !done.contains(d)).collect();
+            if !days.is_empty() {
+                wanted.push((site, days));
             }
         }
-        let total: u64 = todo.iter().map(|(_, days)| days.len() as u64).sum();
+        let per_day = self.events_per_day(&wanted).await?;
+        let mut empty: Vec<(Arc<Site>, Vec<i32>)> = Vec::new();
+        // (time zone, days) → the sites that need exactly those days, with their events.
+        let mut groups: SameDays = Default::default();
+        for (site, days) in wanted {
+            let counts = per_day.get(&site.id.0).cloned().unwrap_or_default();
+            let (busy, none): (Vec<i32>, Vec<i32>) =
+                days.into_iter().partition(|d| counts.contains_key(d));
+            if !none.is_empty() {
+                empty.push((site.clone(), none));
+            }
+            for (days, size) in day_groups(&busy, &counts) {
+                groups
+                    .entry((site.timezone.clone(), days))
+                    .or_default()
+                    .push((site.clone(), size));
+            }
+        }
+        let mut builds: Vec<(Vec<Arc<Site>>, Vec<i32>)> = Vec::new();
+        for ((_, days), sites) in groups {
+            let mut batch: Vec<Arc<Site>> = Vec::new();
+            let mut size = 0u64;
+            for (site, n) in sites {
+                if !batch.is_empty() && (size + n > BUILD_EVENTS || batch.len() >= BUILD_SITES) {
+                    builds.push((std::mem::take(&mut batch), days.clone()));
+                    size = 0;
+                }
+                batch.push(site);
+                size += n;
+            }
+            if !batch.is_empty() {
+                builds.push((batch, days));
+            }
+        }
+        let total: u64 = empty
+            .iter()
+            .map(|(_, d)| d.len() as u64)
+            .chain(builds.iter().map(|(s, d)| (s.len() * d.len()) as u64))
+            .sum();
         self.pending.store(total, Ordering::Relaxed);
         let mut made = 0;
         let mut finished = 0u64;
-        for (site, days) in todo {
+        let mut step = |n: usize| {
+            finished += n as u64;
+            progress(finished, total);
+            self.pending.store(total - finished, Ordering::Relaxed);
+        };
+        // Empty days first, many sites' in one write.
+        let mut write: Vec<(Arc<Site>, Vec<i32>)> = Vec::new();
+        let mut count = 0usize;
+        for (site, days) in empty {
+            for chunk in days.chunks(EMPTY_DAYS_PER_WRITE) {
+                count += chunk.len();
+                write.push((site.clone(), chunk.to_vec()));
+                if count >= EMPTY_DAYS_PER_WRITE {
+                    let epoch = self.state().epoch;
+                    let batch = std::mem::take(&mut write);
+                    made += self.commit_days(batch, HashMap::new(), epoch).await?;
+                    step(count);
+                    count = 0;
+                }
+            }
+        }
+        if !write.is_empty() {
+            let epoch = self.state().epoch;
+            made += self.commit_days(write, HashMap::new(), epoch).await?;
+            step(count);
+        }
+        for (sites, days) in builds {
             if self.stopping.load(Ordering::Relaxed) {
                 tracing::info!(
                     days = made,
@@ -350,10 +380,9 @@ impl Archive {
                 );
                 return Ok(made);
             }
-            made += self.build(&site, &days).await?;
-            finished += days.len() as u64;
-            progress(finished, total);
-            self.pending.store(total - finished, Ordering::Relaxed);
+            let n = sites.len() * days.len();
+            made += self.build(&sites, &days).await?;
+            step(n);
         }
         if made > 0 {
             tracing::info!(days = made, "archived days");
@@ -361,30 +390,74 @@ impl Archive {
         Ok(made)
     }
 
-    /// Builds and stores the archives of `days` (ascending) in one write; returns how many
-    /// days it stored: none when a write touched the archives meanwhile (the next run tries
-    /// again).
-    async fn build(&self, site: &Site, days: &[i32]) -> Result<usize, StoreError> {
-        let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+    /// Events per local day of the wanted days, per site, from the store's hours with
+    /// events (an hour that straddles two local days, in zones with half-hour offsets,
+    /// counts for both). Sites whose wanted days lie close together are asked in one query.
+    async fn events_per_day(
+        &self,
+        wanted: &[(Arc<Site>, Vec<i32>)],
+    ) -> Result<HashMap<u32, std::collections::BTreeMap<i32, u64>>, StoreError> {
+        let mut spans: Vec<(i64, i64, &Site)> = wanted
+            .iter()
+            .filter_map(|(site, days)| {
+                let tz = site.tz();
+                Some((
+                    day_start(tz, *days.first()?),
+                    day_start(tz, days.last()? + 1),
+                    site.as_ref(),
+                ))
+            })
+            .collect();
+        spans.sort_by_key(|(from, _, _)| *from);
+        let mut out: HashMap<u32, std::collections::BTreeMap<i32, u64>> = HashMap::new();
+        let mut i = 0;
+        while i < spans.len() {
+            // A batch: sites whose spans fit in a window of a week (or one site alone).
+            let (from, mut to) = (spans[i].0, spans[i].1);
+            let mut j = i + 1;
+            while j < spans.len() && j - i < BUILD_SITES && spans[j].1.max(to) - from <= 8 * DAY {
+                to = to.max(spans[j].1);
+                j += 1;
+            }
+            let batch = &spans[i..j];
+            let ids = batch.iter().map(|(_, _, s)| s.id.0).collect();
+            let sites: HashMap<u32, &Site> = batch.iter().map(|(_, _, s)| (s.id.0, *s)).collect();
+            for (site_id, hour, n) in self.store.event_hours(ids, from, to).await? {
+                let Some(site) = sites.get(&site_id) else {
+                    continue;
+                };
+                let tz = site.tz();
+                let days = out.entry(site_id).or_default();
+                let (a, b) = (local_day(tz, hour), local_day(tz, hour + 3599));
+                *days.entry(a).or_default() += n;
+                if b != a {
+                    *days.entry(b).or_default() += n;
+                }
+            }
+            i = j;
+        }
+        Ok(out)
+    }
+
+    /// Builds and stores the archives of `days` (ascending) of `sites` (one time zone) in
+    /// one write; returns how many site-days it stored: none when a write touched the
+    /// archives meanwhile (the next run tries again).
+    async fn build(&self, sites: &[Arc<Site>], days: &[i32]) -> Result<usize, StoreError> {
+        let (Some(&first), Some(&last), Some(site0)) = (days.first(), days.last(), sites.first())
+        else {
             return Ok(0);
         };
         let epoch = self.state().epoch;
-        let tz = site.tz();
+        let tz = site0.tz();
         let window = (day_start(tz, first), day_start(tz, last + 1));
-        let mut by_day: HashMap<i32, HashMap<(String, String), ArchiveRow>> = HashMap::new();
         let wanted: BTreeSet<i32> = days.iter().copied().collect();
-        // Days without events need no query: their archive is empty.
-        let any_events = !self
-            .store
-            .event_hours(site.id.0, window.0, window.1)
-            .await?
-            .is_empty();
+        let mut rows: BuildRows = HashMap::new();
         let dims = std::iter::once(None).chain(archived_dimensions().into_iter().map(Some));
-        for dim in dims.filter(|_| any_events) {
+        for dim in dims {
             let mut dimensions = vec![Dimension::Time(TimeBucket::Day)];
             dimensions.extend(dim.iter().cloned());
             let q = AggregateQuery {
-                site_id: site.id.0,
+                site_id: site0.id.0,
                 from_ts: window.0,
                 to_ts: window.1,
                 offsets: crate::timezone::offsets(tz, window.0, window.1),
@@ -394,32 +467,34 @@ impl Archive {
                 metrics: vec![Metric::Visitors, Metric::Pageviews, Metric::Visits],
                 exact: true,
                 max_groups: None,
+                by_site: sites.iter().map(|s| s.id.0).collect(),
             };
             let (events, sessions) = tokio::try_join!(
                 self.store.event_aggregate(&q),
                 self.store.session_aggregate(&q)
             )?;
             let name = dim.as_ref().map(Dimension::api_name).unwrap_or_default();
-            // The first dimension is the local day's start in local seconds.
-            let split = |dims: Vec<String>| -> Option<(i32, String)> {
+            // The dimensions are the site, the local day's start (local seconds), the value.
+            let split = |dims: Vec<String>| -> Option<((u32, i32), String)> {
                 let mut it = dims.into_iter();
+                let site: u32 = it.next()?.parse().ok()?;
                 let local: i64 = it.next()?.parse().ok()?;
                 let day = local.div_euclid(DAY) as i32;
                 wanted
                     .contains(&day)
-                    .then(|| (day, it.next().unwrap_or_default()))
+                    .then(|| ((site, day), it.next().unwrap_or_default()))
             };
             for e in events {
-                if let Some((day, value)) = split(e.dims) {
-                    let r = archive_row(&mut by_day, day, &name, value);
+                if let Some((key, value)) = split(e.dims) {
+                    let r = archive_row(&mut rows, key, &name, value);
                     r.visitors = e.visitors;
                     r.pageviews = e.pageviews;
                     r.events = e.events;
                 }
             }
             for s in sessions {
-                if let Some((day, value)) = split(s.dims) {
-                    let r = archive_row(&mut by_day, day, &name, value);
+                if let Some((key, value)) = split(s.dims) {
+                    let r = archive_row(&mut rows, key, &name, value);
                     r.visits = s.visits;
                     r.visit_pageviews = s.pageviews;
                     r.bounces = s.bounces;
@@ -427,11 +502,33 @@ impl Archive {
                 }
             }
         }
-        let put: Vec<(ArchivedDay, Vec<ArchiveRow>)> = days
-            .iter()
-            .map(|day| {
-                let rows = by_day
-                    .remove(day)
+        let put = sites.iter().map(|s| (s.clone(), days.to_vec())).collect();
+        self.commit_days(put, rows, epoch).await
+    }
+
+    /// Stores the archives of these sites' days (rows from a build; days without rows are
+    /// empty) unless a write touched the archives since `epoch`; returns the site-days
+    /// stored.
+    async fn commit_days(
+        &self,
+        days: Vec<(Arc<Site>, Vec<i32>)>,
+        mut rows: BuildRows,
+        epoch: u64,
+    ) -> Result<usize, StoreError> {
+        let _commit = self.commit.lock().await;
+        if self.state().epoch != epoch {
+            return Ok(0);
+        }
+        // Sites deleted meanwhile get no archive back.
+        let _writing = self.sites.writing().await;
+        let mut put = Vec::new();
+        for (site, list) in &days {
+            if self.sites.by_id(site.id).is_none() {
+                continue;
+            }
+            for day in list {
+                let day_rows = rows
+                    .remove(&(site.id.0, *day))
                     .map(|m| m.into_values().collect())
                     .unwrap_or_default();
                 let archived = ArchivedDay {
@@ -439,26 +536,28 @@ impl Archive {
                     day: *day,
                     timezone: site.timezone.clone(),
                 };
-                (archived, rows)
-            })
-            .collect();
-        let _commit = self.commit.lock().await;
-        if self.state().epoch != epoch {
+                put.push((archived, day_rows));
+            }
+        }
+        if put.is_empty() {
             return Ok(0);
         }
-        // A site deleted meanwhile gets no archive back.
-        let _writing = self.sites.writing().await;
-        if self.sites.by_id(site.id).is_none() {
-            return Ok(0);
-        }
+        let n = put.len();
         self.store.archive_put(put).await?;
-        self.state()
-            .days
-            .entry(site.id.0)
-            .or_default()
-            .extend(days.iter().copied());
+        {
+            let mut state = self.state();
+            for (site, list) in &days {
+                if self.sites.by_id(site.id).is_some() {
+                    state
+                        .days
+                        .entry(site.id.0)
+                        .or_default()
+                        .extend(list.iter().copied());
+                }
+            }
+        }
         self.update_boundary();
-        Ok(days.len())
+        Ok(n)
     }
 
     /// Which days of `q` archives answer; `None` when the query needs raw events only.
@@ -656,15 +755,40 @@ impl Sums for SessionAgg {
 }
 
 /// `q` narrowed to `[from, to)`.
-/// The row of `day` for `dim` = `value` in a build, made on first use.
+/// Groups of a site's days with events (ascending) for builds, with their sizes: a build
+/// scans every day between its first and last (archived ones too), so their events count
+/// against its size.
+fn day_groups(busy: &[i32], counts: &std::collections::BTreeMap<i32, u64>) -> Vec<(Vec<i32>, u64)> {
+    let mut out = Vec::new();
+    let mut group: Vec<i32> = Vec::new();
+    let mut size = 0u64;
+    for &day in busy {
+        let added: u64 = match group.last() {
+            Some(&prev) => counts.range(prev + 1..=day).map(|(_, n)| n).sum(),
+            None => counts.get(&day).copied().unwrap_or(0),
+        };
+        if !group.is_empty() && size + added > BUILD_EVENTS {
+            out.push((std::mem::take(&mut group), size));
+            size = counts.get(&day).copied().unwrap_or(0);
+        } else {
+            size += added;
+        }
+        group.push(day);
+    }
+    if !group.is_empty() {
+        out.push((group, size));
+    }
+    out
+}
+
+/// The row of a site-day for `dim` = `value` in a build, made on first use.
 fn archive_row<'a>(
-    by_day: &'a mut HashMap<i32, HashMap<(String, String), ArchiveRow>>,
-    day: i32,
+    rows: &'a mut BuildRows,
+    key: (u32, i32),
     dim: &str,
     value: String,
 ) -> &'a mut ArchiveRow {
-    by_day
-        .entry(day)
+    rows.entry(key)
         .or_default()
         .entry((dim.to_string(), value.clone()))
         .or_insert_with(|| ArchiveRow {

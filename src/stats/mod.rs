@@ -534,6 +534,7 @@ fn aggregate_query(
         metrics,
         exact: false,
         max_groups: None,
+        by_site: Vec::new(),
     }
 }
 

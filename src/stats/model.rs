@@ -264,4 +264,16 @@ pub struct AggregateQuery {
     pub exact: bool,
     /// Return at most this many groups (the Stats API's row bound).
     pub max_groups: Option<usize>,
+    /// When not empty: these sites instead of `site_id`, grouped by site first (the site id
+    /// is the first dimension of every result row). The archiver builds many small sites
+    /// of one time zone with one query per dimension this way.
+    pub by_site: Vec<u32>,
+}
+
+impl AggregateQuery {
+    /// How many group columns a result row has: the site (when the query covers several)
+    /// and the dimensions.
+    pub fn group_columns(&self) -> usize {
+        self.dimensions.len() + usize::from(!self.by_site.is_empty())
+    }
 }

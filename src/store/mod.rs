@@ -258,16 +258,17 @@ pub trait EventStore: Send + Sync {
         limit: u32,
     ) -> StoreFuture<'_, Vec<(String, u64)>>;
 
-    /// Time of the site's first stored event, if any.
-    fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>>;
-    /// The UTC hours (their start) in `[from_ts, to_ts)` that hold events of the site, with
-    /// how many: the archiver builds only days with data, and sizes its builds by it.
+    /// Every site with stored events and the time of its first one.
+    fn first_events(&self) -> StoreFuture<'_, Vec<(u32, i64)>>;
+    /// The UTC hours (their start) in `[from_ts, to_ts)` that hold events of these sites,
+    /// with how many: `(site, hour, events)`. The archiver builds only days with data, and
+    /// sizes its builds by it.
     fn event_hours(
         &self,
-        site_id: u32,
+        site_ids: Vec<u32>,
         from_ts: i64,
         to_ts: i64,
-    ) -> StoreFuture<'_, Vec<(i64, u64)>>;
+    ) -> StoreFuture<'_, Vec<(u32, i64, u64)>>;
     /// Deletes every event, session and day archive of these sites and returns once they are
     /// gone.
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()>;

@@ -145,3 +145,71 @@ async fn a_sparse_history_is_archived_and_answers_like_raw_events() {
         ]
     );
 }
+
+/// Sites of one time zone that need the same days are archived by one build (a query per
+/// dimension for all of them): each keeps its own numbers, equal to its raw answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_archived_together_keep_their_own_numbers() {
+    let app = spawn_app().await;
+    let sites = ["one.example", "two.example", "three.example"];
+    for s in sites {
+        app.add_site(s, "Europe/Berlin").await;
+    }
+    let mut sent = [0u64; 3];
+    for (day, hour) in [(10, 8), (10, 21), (11, 7)] {
+        for (i, s) in sites.iter().enumerate() {
+            // Different amounts, pages and sources per site; one visitor shared by address.
+            for k in 0..=i {
+                app.clock.set(utc(2024, 6, day, hour, k as u32, 0));
+                let referrer = (k % 2 == 0).then_some("https://www.google.com/");
+                app.pageview(
+                    s,
+                    &format!("https://{s}/p{k}"),
+                    referrer,
+                    &format!("198.51.100.{}", 10 + k),
+                    if i == 1 { FIREFOX } else { CHROME },
+                )
+                .await;
+                sent[i] += 1;
+            }
+        }
+    }
+    app.clock.set(utc(2024, 6, 12, 10, 0, 0));
+    for (i, s) in sites.iter().enumerate() {
+        app.wait_for_events(s, sent[i]).await;
+    }
+    let queries = |site: &str| {
+        let dims: [&[&str]; 6] = [
+            &[],
+            &["time:day"],
+            &["event:page"],
+            &["visit:source"],
+            &["visit:browser"],
+            &["visit:entry_page"],
+        ];
+        dims.iter()
+            .map(|d| json!({"site_id": site, "metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"], "date_range": ["2024-06-10", "2024-06-11"], "dimensions": d}))
+            .collect::<Vec<_>>()
+    };
+    let mut raw = Vec::new();
+    for s in sites {
+        for q in queries(s) {
+            raw.push(app.query(q).await["results"].clone());
+        }
+    }
+    assert_eq!(archive_now(&app).await, 6, "two days of three sites");
+    let mut archived = Vec::new();
+    for s in sites {
+        for q in queries(s) {
+            archived.push(app.query(q).await["results"].clone());
+        }
+    }
+    assert_eq!(raw, archived);
+    // Hand-computed: site i has i+1 page views at each of the three times.
+    for (i, s) in sites.iter().enumerate() {
+        let v = app
+            .query(json!({"site_id": s, "metrics": ["pageviews"], "date_range": ["2024-06-10", "2024-06-11"]}))
+            .await;
+        assert_eq!(rows(&v), vec![(vec![], vec![3.0 * (i as f64 + 1.0)])]);
+    }
+}

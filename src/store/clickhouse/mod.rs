@@ -561,46 +561,49 @@ impl EventStore for ClickHouse {
         })
     }
 
-    fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>> {
+    fn first_events(&self) -> StoreFuture<'_, Vec<(u32, i64)>> {
         Box::pin(async move {
             #[derive(clickhouse::Row, serde::Deserialize)]
             struct First {
-                n: u64,
+                site_id: u32,
                 ts: i64,
             }
-            let r = self
+            let rows = self
                 .client
-                .query("SELECT count() AS n, min(ts) AS first FROM events WHERE site_id = ?")
-                .bind(site_id)
-                .fetch_one::<First>()
+                .query("SELECT site_id, min(ts) AS first_ts FROM events GROUP BY site_id")
+                .fetch_all::<First>()
                 .await
-                .map_err(ch("finding the first event"))?;
-            Ok((r.n > 0).then_some(r.ts))
+                .map_err(ch("finding the first events"))?;
+            Ok(rows.into_iter().map(|r| (r.site_id, r.ts)).collect())
         })
     }
 
     fn event_hours(
         &self,
-        site_id: u32,
+        site_ids: Vec<u32>,
         from_ts: i64,
         to_ts: i64,
-    ) -> StoreFuture<'_, Vec<(i64, u64)>> {
+    ) -> StoreFuture<'_, Vec<(u32, i64, u64)>> {
         Box::pin(async move {
+            if site_ids.is_empty() {
+                return Ok(Vec::new());
+            }
             #[derive(clickhouse::Row, serde::Deserialize)]
             struct Hour {
+                site_id: u32,
                 h: i64,
                 n: u64,
             }
             let rows = self
                 .client
-                .query("SELECT intDiv(ts, 3600) * 3600 AS h, count() AS n FROM events WHERE site_id = ? AND ts >= ? AND ts < ? GROUP BY h ORDER BY h")
-                .bind(site_id)
+                .query("SELECT site_id, intDiv(ts, 3600) * 3600 AS h, count() AS n FROM events WHERE has(?, site_id) AND ts >= ? AND ts < ? GROUP BY site_id, h")
+                .bind(site_ids)
                 .bind(from_ts)
                 .bind(to_ts)
                 .fetch_all::<Hour>()
                 .await
                 .map_err(ch("listing the hours with events"))?;
-            Ok(rows.into_iter().map(|r| (r.h, r.n)).collect())
+            Ok(rows.into_iter().map(|r| (r.site_id, r.h, r.n)).collect())
         })
     }
 

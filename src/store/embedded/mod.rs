@@ -550,7 +550,7 @@ impl EventStore for Embedded {
 
     fn event_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<EventAgg>> {
         let st = sql::event_aggregate(q, self.site_events.approximate(q), Dialect::DuckDb);
-        let n = q.dimensions.len();
+        let n = q.group_columns();
         Box::pin(async move {
             self.with_reader(move |conn| {
                 grouped_rows(conn, &st, n, |r, dims| {
@@ -568,7 +568,7 @@ impl EventStore for Embedded {
 
     fn session_aggregate(&self, q: &AggregateQuery) -> StoreFuture<'_, Vec<SessionAgg>> {
         let st = sql::session_aggregate(q, Dialect::DuckDb);
-        let n = q.dimensions.len();
+        let n = q.group_columns();
         Box::pin(async move {
             self.with_reader(move |conn| {
                 grouped_rows(conn, &st, n, |r, dims| {
@@ -611,15 +611,16 @@ impl EventStore for Embedded {
         })
     }
 
-    fn first_event_ts(&self, site_id: u32) -> StoreFuture<'_, Option<i64>> {
+    fn first_events(&self) -> StoreFuture<'_, Vec<(u32, i64)>> {
         Box::pin(async move {
             self.with_reader(move |conn| {
-                conn.query_row(
-                    "SELECT min(ts) FROM events WHERE site_id = ?",
-                    [site_id],
-                    |r| r.get::<_, Option<i64>>(0),
+                query_rows(
+                    conn,
+                    "SELECT site_id, min(ts) FROM events GROUP BY site_id",
+                    [],
+                    "finding the first events",
+                    |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)),
                 )
-                .map_err(db("finding the first event"))
             })
             .await
         })
@@ -627,19 +628,34 @@ impl EventStore for Embedded {
 
     fn event_hours(
         &self,
-        site_id: u32,
+        site_ids: Vec<u32>,
         from_ts: i64,
         to_ts: i64,
-    ) -> StoreFuture<'_, Vec<(i64, u64)>> {
+    ) -> StoreFuture<'_, Vec<(u32, i64, u64)>> {
         Box::pin(async move {
+            if site_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Site ids are integers: written into the SQL as a list.
+            let ids: Vec<String> = site_ids.iter().map(u32::to_string).collect();
+            let sql = format!(
+                "SELECT site_id, ts // 3600 * 3600 AS h, count(*) FROM events \
+                 WHERE site_id IN ({}) AND ts >= ? AND ts < ? GROUP BY site_id, h",
+                ids.join(", ")
+            );
             self.with_reader(move |conn| {
                 query_rows(
                     conn,
-                    "SELECT ts // 3600 * 3600 AS h, count(*) FROM events \
-                     WHERE site_id = ? AND ts >= ? AND ts < ? GROUP BY h ORDER BY h",
-                    params![site_id, from_ts, to_ts],
+                    &sql,
+                    params![from_ts, to_ts],
                     "listing the hours with events",
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)),
+                    |r| {
+                        Ok((
+                            r.get::<_, u32>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)? as u64,
+                        ))
+                    },
                 )
             })
             .await

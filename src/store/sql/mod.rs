@@ -199,12 +199,12 @@ impl<'q> Builder<'q> {
             Dimension::Visit(v) => self.signed(&d.ev(visit_column(*v)), f),
             Dimension::Prop(key) => match d {
                 Dialect::DuckDb => {
-                    let site = self.param(Value::UInt(self.q.site_id));
+                    let site = self.site_match("site_id");
                     let k = self.text(key);
                     let m = self.value_match("value", f);
                     let not = if f.op.negated() { "NOT " } else { "" };
                     format!(
-                        "e.event_id {not}IN (SELECT event_id FROM props WHERE site_id = {site} AND key = {k} AND {m})"
+                        "e.event_id {not}IN (SELECT event_id FROM props WHERE {site} AND key = {k} AND {m})"
                     )
                 }
                 Dialect::ClickHouse => {
@@ -222,12 +222,12 @@ impl<'q> Builder<'q> {
                     "exit_page"
                 };
                 // Only visits that can hold events of the (widest) window.
-                let site = self.param(Value::UInt(self.q.site_id));
+                let site = self.site_match("site_id");
                 let to = self.param(Value::BigInt(self.q.to_ts + VISIT_EVENTS_SPAN));
                 let from = self.param(Value::BigInt(self.q.from_ts));
                 let m = self.signed(col, f);
                 format!(
-                    "{} IN (SELECT session_id FROM sessions WHERE site_id = {site} AND start_ts < {to} AND end_ts >= {from} AND {m} GROUP BY session_id HAVING sum(sign) > 0)",
+                    "{} IN (SELECT session_id FROM sessions WHERE {site} AND start_ts < {to} AND end_ts >= {from} AND {m} GROUP BY session_id HAVING sum(sign) > 0)",
                     d.ev("session_id")
                 )
             }
@@ -239,7 +239,7 @@ impl<'q> Builder<'q> {
     /// Events of visits (`of_visits`) may lie up to a day past the window: a visit that
     /// starts in the window counts with all its events.
     fn event_where(&mut self, of_visits: bool) -> String {
-        let site = self.param(Value::UInt(self.q.site_id));
+        let site = self.site_match(&self.d.ev("site_id"));
         let from = self.param(Value::BigInt(self.q.from_ts));
         let end = if of_visits {
             self.q.to_ts + VISIT_EVENTS_SPAN
@@ -248,8 +248,8 @@ impl<'q> Builder<'q> {
         };
         let to = self.param(Value::BigInt(end));
         let only_event_level = of_visits;
-        let (site_col, ts) = (self.d.ev("site_id"), self.d.ev("ts"));
-        let mut sql = format!("{site_col} = {site} AND {ts} >= {from} AND {ts} < {to}");
+        let ts = self.d.ev("ts");
+        let mut sql = format!("{site} AND {ts} >= {from} AND {ts} < {to}");
         let q = self.q;
         for f in &q.filters {
             if only_event_level && !f.dimension.is_event_level() {
@@ -272,10 +272,10 @@ impl<'q> Builder<'q> {
         let q = self.q;
         for (i, d) in q.dimensions.iter().enumerate() {
             if let Dimension::Prop(key) = d {
-                let site = self.param(Value::UInt(self.q.site_id));
+                let site = self.site_match(&format!("p{i}.site_id"));
                 let k = self.text(key);
                 joins.push_str(&format!(
-                    " LEFT JOIN props p{i} ON p{i}.event_id = e.event_id AND p{i}.site_id = {site} AND p{i}.key = {k}"
+                    " LEFT JOIN props p{i} ON p{i}.event_id = e.event_id AND {site} AND p{i}.key = {k}"
                 ));
             }
         }
@@ -344,6 +344,28 @@ impl<'q> Builder<'q> {
         }
     }
 
+    /// The condition on a `site_id` column: the query's site, or its list of sites (site ids
+    /// are integers: written into the SQL as a list, however many).
+    fn site_match(&mut self, col: &str) -> String {
+        if self.q.by_site.is_empty() {
+            let site = self.param(Value::UInt(self.q.site_id));
+            return format!("{col} = {site}");
+        }
+        let ids: Vec<String> = self.q.by_site.iter().map(u32::to_string).collect();
+        format!("{col} IN ({})", ids.join(", "))
+    }
+
+    /// The site column grouped first when the query covers several sites.
+    fn site_group(&self, col: &str) -> Option<String> {
+        if self.q.by_site.is_empty() {
+            return None;
+        }
+        Some(match self.d {
+            Dialect::DuckDb => format!("CAST({col} AS BIGINT)"),
+            Dialect::ClickHouse => col.to_string(),
+        })
+    }
+
     /// ` LIMIT n` when the query bounds its groups.
     fn limit(&self) -> String {
         self.q
@@ -369,12 +391,11 @@ pub fn event_aggregate(q: &AggregateQuery, approximate: bool, d: Dialect) -> Sta
         d,
         params: Vec::new(),
     };
-    let dims: Vec<String> = q
-        .dimensions
-        .iter()
-        .enumerate()
-        .map(|(i, dim)| b.event_dim(i, dim))
-        .collect();
+    let mut dims: Vec<String> = b.site_group(&d.ev("site_id")).into_iter().collect();
+    for (i, dim) in q.dimensions.iter().enumerate() {
+        let col = b.event_dim(i, dim);
+        dims.push(col);
+    }
     let mut from = String::from(match d {
         Dialect::DuckDb => "events e",
         Dialect::ClickHouse => "events",
@@ -386,10 +407,10 @@ pub fn event_aggregate(q: &AggregateQuery, approximate: bool, d: Dialect) -> Sta
         // Only the visits that can hold events of the window and pass the visit-level filters
         // (every event carries its visit's attributes, so this changes no answer; it keeps
         // the join small).
-        let site = b.param(Value::UInt(q.site_id));
+        let site = b.site_match("site_id");
         let to = b.param(Value::BigInt(q.to_ts));
         let from_ts = b.param(Value::BigInt(q.from_ts));
-        let mut cond = format!("site_id = {site} AND start_ts < {to} AND end_ts >= {from_ts}");
+        let mut cond = format!("{site} AND start_ts < {to} AND end_ts >= {from_ts}");
         for f in &q.filters {
             let c = match &f.dimension {
                 Dimension::Visit(v) => b.signed(visit_column(*v), f),
@@ -454,7 +475,7 @@ pub fn session_aggregate(q: &AggregateQuery, d: Dialect) -> Statement {
         Dialect::DuckDb => "sessions s",
         Dialect::ClickHouse => "sessions",
     });
-    let mut dims = Vec::new();
+    let mut dims: Vec<String> = b.site_group(&d.se("site_id")).into_iter().collect();
     if !event_dims.is_empty() {
         let inner: Vec<String> = event_dims
             .iter()
@@ -486,14 +507,11 @@ pub fn session_aggregate(q: &AggregateQuery, d: Dialect) -> Statement {
             _ => format!("{joined}{i}"),
         });
     }
-    let site = b.param(Value::UInt(q.site_id));
+    let site = b.site_match(&d.se("site_id"));
     let from_ts = b.param(Value::BigInt(q.from_ts));
     let to_ts = b.param(Value::BigInt(q.to_ts));
     let start = d.se("start_ts");
-    let mut wh = format!(
-        "{} = {site} AND {start} >= {from_ts} AND {start} < {to_ts}",
-        d.se("site_id")
-    );
+    let mut wh = format!("{site} AND {start} >= {from_ts} AND {start} < {to_ts}");
     for f in &q.filters {
         let c = match &f.dimension {
             Dimension::EntryPage => b.signed(&d.se("entry_page"), f),

@@ -28,6 +28,7 @@ fn query(dimensions: Vec<Dimension>, filters: Vec<Filter>) -> AggregateQuery {
         ],
         exact: false,
         max_groups: None,
+        by_site: vec![],
     }
 }
 
