@@ -44,6 +44,11 @@ pub struct Config {
     /// Most rows (groups before pagination) one statistics query may have
     /// (`SPURLOS_QUERY_MAX_ROWS`).
     pub query_max_rows: usize,
+    /// Memory the store may use for queries and its cache, in MiB (`SPURLOS_STORE_MEMORY_MB`):
+    /// DuckDB's `memory_limit` (it spills to disk beyond it), ClickHouse's `max_memory_usage`
+    /// per statistics query. 0 (the default) follows the machine: an eighth of its memory (or
+    /// of the container's limit), at least 64 and at most 128 MiB.
+    pub store_memory_mb: u64,
     /// A token that may read `/metrics` (besides the admin token) (`SPURLOS_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
     /// HTTP worker threads (`SPURLOS_WORKERS`); 0 means one per core.
@@ -115,6 +120,14 @@ impl Default for ClickHouseConfig {
 }
 
 impl Config {
+    /// The store's memory limit in bytes (see `store_memory_mb`).
+    pub fn store_memory_bytes(&self) -> u64 {
+        match self.store_memory_mb {
+            0 => default_store_memory(machine_memory()),
+            mb => mb.saturating_mul(1 << 20),
+        }
+    }
+
     /// Statistics queries that may run at once.
     pub fn query_slots(&self) -> usize {
         match self.max_concurrent_queries {
@@ -141,6 +154,7 @@ impl Default for Config {
             query_timeout_ms: 15_000,
             max_concurrent_queries: 0,
             query_max_rows: 100_000,
+            store_memory_mb: 0,
             metrics_token: None,
             workers: 0,
             public_url: None,
@@ -243,6 +257,7 @@ impl Config {
                 self.max_concurrent_queries = parse_num(key_name(key), value)?
             }
             "SPURLOS_QUERY_MAX_ROWS" => self.query_max_rows = parse_num(key_name(key), value)?,
+            "SPURLOS_STORE_MEMORY_MB" => self.store_memory_mb = parse_num(key_name(key), value)?,
             "SPURLOS_PUBLIC_URL" => {
                 self.public_url = (!value.is_empty()).then(|| value.to_string());
             }
@@ -391,6 +406,34 @@ pub fn parse_net(s: &str) -> Result<IpNet, ConfigError> {
         })
 }
 
+/// The default store memory for a machine (or container) with `total` bytes: an eighth, at
+/// least 64 and at most 128 MiB (so spurlos stays small next to the web servers it counts;
+/// DuckDB spills what does not fit).
+pub fn default_store_memory(total: Option<u64>) -> u64 {
+    const MIB: u64 = 1 << 20;
+    total.map_or(128 * MIB, |t| (t / 8).clamp(64 * MIB, 128 * MIB))
+}
+
+/// Memory of this machine, or the container's limit when lower (cgroup v2 or v1).
+pub fn machine_memory() -> Option<u64> {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    let limit = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read_to_string(p).ok())
+    .find_map(|s| s.trim().parse::<u64>().ok());
+    match (total, limit) {
+        (Some(t), Some(l)) => Some(t.min(l)),
+        (t, l) => t.or(l),
+    }
+}
+
 fn key_name(env_key: &str) -> &'static str {
     match env_key {
         "SPURLOS_QUEUE_CAPACITY" => "queue_capacity",
@@ -402,6 +445,7 @@ fn key_name(env_key: &str) -> &'static str {
         "SPURLOS_QUERY_TIMEOUT_MS" => "query_timeout_ms",
         "SPURLOS_MAX_CONCURRENT_QUERIES" => "max_concurrent_queries",
         "SPURLOS_QUERY_MAX_ROWS" => "query_max_rows",
+        "SPURLOS_STORE_MEMORY_MB" => "store_memory_mb",
         _ => "max_body_bytes",
     }
 }
@@ -416,6 +460,19 @@ fn parse_num<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_memory_follows_the_machine_unless_set() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(default_store_memory(Some(512 * MIB)), 64 * MIB);
+        assert_eq!(default_store_memory(Some(768 * MIB)), 96 * MIB);
+        assert_eq!(default_store_memory(Some(64 * 1024 * MIB)), 128 * MIB);
+        assert_eq!(default_store_memory(None), 128 * MIB);
+        let set = Config::load_from(None, &env(&[("SPURLOS_STORE_MEMORY_MB", "300")])).unwrap();
+        assert_eq!(set.config.store_memory_bytes(), 300 * MIB);
+        assert!(Config::load_from(None, &env(&[("SPURLOS_STORE_MEMORY_MB", "lots")])).is_err());
+        assert!(machine_memory().is_some_and(|m| m > 64 * MIB));
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

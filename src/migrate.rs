@@ -27,17 +27,21 @@ pub async fn migrate(
     mut progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<Copied> {
     let config = &settings.config;
-    let source = Arc::new(Embedded::open(&config.data_dir).with_context(|| {
-        format!(
-            "opening the embedded store in {} (is a server still running on it?)",
-            config.data_dir.display()
-        )
-    })?);
+    let source = Arc::new(
+        Embedded::open_with_memory(&config.data_dir, config.store_memory_bytes()).with_context(
+            || {
+                format!(
+                    "opening the embedded store in {} (is a server still running on it?)",
+                    config.data_dir.display()
+                )
+            },
+        )?,
+    );
     let target = Arc::new(
         ClickHouse::open(
             &config.clickhouse,
             &config.data_dir,
-            std::time::Duration::from_millis(config.query_timeout_ms),
+            crate::store::clickhouse::QueryLimits::of(config),
         )
         .await
         .with_context(|| format!("connecting to ClickHouse at {}", config.clickhouse.url))?,

@@ -171,11 +171,14 @@ pub enum StoreError {
 /// Opens the store the configuration names (creating and migrating it when needed).
 pub async fn open(config: &crate::config::Config) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match config.store {
-        crate::config::StoreKind::Embedded => Arc::new(embedded::Embedded::open(&config.data_dir)?),
+        crate::config::StoreKind::Embedded => Arc::new(embedded::Embedded::open_with_memory(
+            &config.data_dir,
+            config.store_memory_bytes(),
+        )?),
         crate::config::StoreKind::ClickHouse => {
-            let timeout = std::time::Duration::from_millis(config.query_timeout_ms);
+            let limits = clickhouse::QueryLimits::of(config);
             Arc::new(
-                clickhouse::ClickHouse::open(&config.clickhouse, &config.data_dir, timeout).await?,
+                clickhouse::ClickHouse::open(&config.clickhouse, &config.data_dir, limits).await?,
             )
         }
     })

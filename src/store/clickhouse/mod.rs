@@ -82,13 +82,31 @@ fn client_for(config: &ClickHouseConfig, url: &str) -> Client {
         .with_validation(false)
 }
 
+/// Bounds of the statistics queries ClickHouse runs for spurlos.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub timeout: Duration,
+    /// `max_memory_usage` per query, in bytes.
+    pub memory_bytes: u64,
+}
+
+impl QueryLimits {
+    /// The limits the configuration sets.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            timeout: Duration::from_millis(config.query_timeout_ms),
+            memory_bytes: config.store_memory_bytes(),
+        }
+    }
+}
+
 impl ClickHouse {
     /// Connects, creates the database and applies pending migrations, opens the spool under
     /// `data_dir` and starts replaying what waits in it.
     pub async fn open(
         config: &ClickHouseConfig,
         data_dir: &Path,
-        query_timeout: Duration,
+        limits: QueryLimits,
     ) -> Result<Self, StoreError> {
         let db = config.database.clone();
         let mut urls = vec![config.url.clone()];
@@ -128,11 +146,19 @@ impl ClickHouse {
             &data_dir.join(SPOOL_DIR),
             config.spool_max_bytes,
         )?);
-        // Statistics queries stop on the server at the query time limit too.
-        let stats_client = client.clone().with_setting(
-            "max_execution_time",
-            query_timeout.as_secs().max(1).to_string(),
-        );
+        // Statistics queries stop on the server at the query time limit too, and stay within
+        // the memory limit (grouping spills to disk from half of it).
+        let stats_client = client
+            .clone()
+            .with_setting(
+                "max_execution_time",
+                limits.timeout.as_secs().max(1).to_string(),
+            )
+            .with_setting("max_memory_usage", limits.memory_bytes.to_string())
+            .with_setting(
+                "max_bytes_before_external_group_by",
+                (limits.memory_bytes / 2).to_string(),
+            );
         let store = Self {
             client,
             stats_client,

@@ -98,11 +98,23 @@ fn db(context: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError {
 impl Embedded {
     /// Opens (creating when missing) the store in `data_dir` and applies pending migrations.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_memory(
+            data_dir,
+            crate::config::default_store_memory(crate::config::machine_memory()),
+        )
+    }
+
+    /// Opens the store with a memory limit for DuckDB (queries and its cache; beyond it,
+    /// DuckDB spills to a temporary directory next to the database file).
+    pub fn open_with_memory(data_dir: &Path, memory_bytes: u64) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::DataDir {
             path: data_dir.display().to_string(),
             message: e.to_string(),
         })?;
         let conn = Connection::open(data_dir.join(DB_FILE)).map_err(db("opening the database"))?;
+        let mib = (memory_bytes >> 20).max(16);
+        conn.execute_batch(&format!("SET memory_limit = '{mib}MiB'"))
+            .map_err(db("setting the memory limit"))?;
         migrate(&conn)?;
         let counts = {
             let mut stmt = conn
@@ -743,5 +755,22 @@ mod tests {
         let unjournaled = Batch::default();
         store.write_batch(Arc::new(unjournaled)).await.unwrap();
         assert_eq!(store.journal_mark().await.unwrap(), 7);
+    }
+
+    /// The configured memory limit reaches DuckDB, also on the connections that readers use.
+    #[tokio::test]
+    async fn duckdb_gets_the_memory_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Embedded::open_with_memory(dir.path(), 96 << 20).unwrap();
+        let limit = store
+            .with_reader(|conn| {
+                conn.query_row("SELECT current_setting('memory_limit')", [], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(db("reading the memory limit"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(limit, "96.0 MiB");
     }
 }
