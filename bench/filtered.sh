@@ -44,6 +44,7 @@ bench() {
     "$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]*1000}')" "${times[*]}"
 }
 bench "unfiltered" ""
+[ -n "${ONLY:-}" ] && { bench "$ONLY" "$ONLY_FILTER"; exit 0; }
 bench "visit:source Google" "&f=visit:source|Google"
 bench "visit:country DE" "&f=visit:country|DE"
 bench "visit:browser Firefox" "&f=visit:browser|Firefox"
