@@ -355,6 +355,13 @@ impl Archive {
         let mut write: Vec<(Arc<Site>, Vec<i32>)> = Vec::new();
         let mut count = 0usize;
         for (site, days) in empty {
+            if self.stopping.load(Ordering::Relaxed) {
+                tracing::info!(
+                    days = made,
+                    "archiving stopped for shutdown; the rest later"
+                );
+                return Ok(made);
+            }
             for chunk in days.chunks(EMPTY_DAYS_PER_WRITE) {
                 count += chunk.len();
                 write.push((site.clone(), chunk.to_vec()));

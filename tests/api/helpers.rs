@@ -520,7 +520,8 @@ pub fn spawn_binary(data_dir: &Path, log: &Path, extra: &[(&str, &str)]) -> Bina
 
 impl BinaryApp {
     /// Adds a site through the admin API.
-    pub async fn add_site(&self, domain: &str) {
+    /// Adds a site; returns its id.
+    pub async fn add_site(&self, domain: &str) -> u64 {
         let r = reqwest::Client::new()
             .post(format!("{}/api/admin/sites", self.address))
             .bearer_auth(ADMIN)
@@ -529,6 +530,8 @@ impl BinaryApp {
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        v["id"].as_u64().unwrap()
     }
 
     /// A Stats API query with the admin token.
