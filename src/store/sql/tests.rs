@@ -64,6 +64,14 @@ fn cases() -> Vec<(&'static str, AggregateQuery)> {
             ),
         ),
         (
+            "archive_build_by_site",
+            AggregateQuery {
+                by_site: vec![7, 9],
+                exact: true,
+                ..query(vec![Dimension::Time(TimeBucket::Day), Dimension::Page], vec![])
+            },
+        ),
+        (
             "by_prop_not_matching",
             query(
                 vec![Dimension::Prop("plan".into())],
