@@ -46,8 +46,9 @@ pub struct Config {
     pub query_max_rows: usize,
     /// Memory the store may use for queries and its cache, in MiB (`SPURLOS_STORE_MEMORY_MB`):
     /// DuckDB's `memory_limit` (it spills to disk beyond it), ClickHouse's `max_memory_usage`
-    /// per statistics query. 0 (the default) follows the machine: an eighth of its memory (or
-    /// of the container's limit), at least 64 and at most 128 MiB.
+    /// per statistics query. 0 (the default): for DuckDB, follow the machine (an eighth of its
+    /// memory or of the container's limit, at least 64 and at most 128 MiB); for ClickHouse,
+    /// the server's own limits.
     pub store_memory_mb: u64,
     /// A token that may read `/metrics` (besides the admin token) (`SPURLOS_METRICS_TOKEN`).
     pub metrics_token: Option<String>,

@@ -86,8 +86,10 @@ fn client_for(config: &ClickHouseConfig, url: &str) -> Client {
 #[derive(Debug, Clone, Copy)]
 pub struct QueryLimits {
     pub timeout: Duration,
-    /// `max_memory_usage` per query, in bytes.
-    pub memory_bytes: u64,
+    /// `max_memory_usage` per query, in bytes, when `SPURLOS_STORE_MEMORY_MB` sets it; by
+    /// default the server's own limits apply (ClickHouse runs on its own machine, whose memory
+    /// spurlos does not know).
+    pub memory_bytes: Option<u64>,
 }
 
 impl QueryLimits {
@@ -95,7 +97,7 @@ impl QueryLimits {
     pub fn of(config: &crate::config::Config) -> Self {
         Self {
             timeout: Duration::from_millis(config.query_timeout_ms),
-            memory_bytes: config.store_memory_bytes(),
+            memory_bytes: (config.store_memory_mb > 0).then(|| config.store_memory_bytes()),
         }
     }
 }
@@ -147,18 +149,19 @@ impl ClickHouse {
             config.spool_max_bytes,
         )?);
         // Statistics queries stop on the server at the query time limit too, and stay within
-        // the memory limit (grouping spills to disk from half of it).
-        let stats_client = client
-            .clone()
-            .with_setting(
-                "max_execution_time",
-                limits.timeout.as_secs().max(1).to_string(),
-            )
-            .with_setting("max_memory_usage", limits.memory_bytes.to_string())
-            .with_setting(
-                "max_bytes_before_external_group_by",
-                (limits.memory_bytes / 2).to_string(),
-            );
+        // the memory limit when one is set (grouping spills to disk from half of it).
+        let mut stats_client = client.clone().with_setting(
+            "max_execution_time",
+            limits.timeout.as_secs().max(1).to_string(),
+        );
+        if let Some(bytes) = limits.memory_bytes {
+            stats_client = stats_client
+                .with_setting("max_memory_usage", bytes.to_string())
+                .with_setting(
+                    "max_bytes_before_external_group_by",
+                    (bytes / 2).to_string(),
+                );
+        }
         let store = Self {
             client,
             stats_client,
@@ -664,5 +667,21 @@ impl Store for ClickHouse {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QueryLimits;
+    use crate::config::Config;
+
+    /// ClickHouse gets a memory limit only when one is set: by default its server's own
+    /// limits apply (spurlos does not know that machine).
+    #[test]
+    fn the_memory_limit_is_only_sent_when_set() {
+        let mut config = Config::default();
+        assert_eq!(QueryLimits::of(&config).memory_bytes, None);
+        config.store_memory_mb = 512;
+        assert_eq!(QueryLimits::of(&config).memory_bytes, Some(512 << 20));
     }
 }

@@ -68,7 +68,10 @@ fn cases() -> Vec<(&'static str, AggregateQuery)> {
             AggregateQuery {
                 by_site: vec![7, 9],
                 exact: true,
-                ..query(vec![Dimension::Time(TimeBucket::Day), Dimension::Page], vec![])
+                ..query(
+                    vec![Dimension::Time(TimeBucket::Day), Dimension::Page],
+                    vec![],
+                )
             },
         ),
         (
