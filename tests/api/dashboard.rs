@@ -676,6 +676,33 @@ async fn events_show_with_their_props_and_props_filter_the_page() {
         let panel = &html[start..start + html[start..].find("</section>").unwrap()];
         assert!(panel.contains(&format!(">{value}</a>")), "{panel}");
     }
+    // Entry and exit pages count visits (entrances and exits), as the Stats API does.
+    for dim in ["visit:entry_page", "visit:exit_page"] {
+        let start = html
+            .find(&format!("data-dimension=\"{dim}\""))
+            .unwrap_or_else(|| panic!("a {dim} panel"));
+        let panel = &html[start..start + html[start..].find("</section>").unwrap()];
+        assert!(panel.contains("(visits)</h2>"), "{panel}");
+        let v = app
+            .query(json!({"site_id": "shop.example", "metrics": ["visits", "visitors"], "date_range": "day", "dimensions": [dim]}))
+            .await;
+        let rows = rows(&v);
+        assert!(!rows.is_empty());
+        for (value, metrics) in rows {
+            let escaped = value[0]
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;");
+            let row = format!(">{escaped}</a>");
+            let at = panel
+                .find(&row)
+                .unwrap_or_else(|| panic!("{row} in {panel}"));
+            let n = format!("<td class=\"n\">{}</td>", metrics[0] as i64);
+            let end = at + panel[at..].find("</tr>").unwrap();
+            assert!(panel[at..end].contains(&n), "{n} for {value:?} in {panel}");
+        }
+    }
     // One panel per property key, values by events, no "(none)" row for events without it.
     let start = html
         .find("data-dimension=\"event:props:plan\"")

@@ -21,8 +21,16 @@ const PANELS: [(&str, &str, &str); 15] = [
     ("UTM media", "UTM-Medien", "visit:utm_medium"),
     ("Campaigns", "Kampagnen", "visit:utm_campaign"),
     ("Pages", "Seiten", "event:page"),
-    ("Entry pages", "Einstiegsseiten", "visit:entry_page"),
-    ("Exit pages", "Ausstiegsseiten", "visit:exit_page"),
+    (
+        "Entry pages (visits)",
+        "Einstiegsseiten (Besuche)",
+        "visit:entry_page",
+    ),
+    (
+        "Exit pages (visits)",
+        "Ausstiegsseiten (Besuche)",
+        "visit:exit_page",
+    ),
     ("Countries", "Länder", "visit:country"),
     ("Regions", "Regionen", "visit:region"),
     ("Cities", "Städte", "visit:city"),
@@ -356,6 +364,10 @@ async fn panel(
     };
     let metric = match dimension {
         Dimension::EventName | Dimension::Prop(_) => Metric::Events,
+        // Entrances and exits: the visits that began or ended on a page (Matomo's entrances
+        // and exits, Plausible's "total entrances"), answered from the visits alone; their
+        // visitors would join every event of the period with its visit.
+        Dimension::EntryPage | Dimension::ExitPage => Metric::Visits,
         _ => Metric::Visitors,
     };
     let is_prop = matches!(dimension, Dimension::Prop(_));
