@@ -355,11 +355,7 @@ impl Archive {
         let mut write: Vec<(Arc<Site>, Vec<i32>)> = Vec::new();
         let mut count = 0usize;
         for (site, days) in empty {
-            if self.stopping.load(Ordering::Relaxed) {
-                tracing::info!(
-                    days = made,
-                    "archiving stopped for shutdown; the rest later"
-                );
+            if self.stopped(made) {
                 return Ok(made);
             }
             for chunk in days.chunks(EMPTY_DAYS_PER_WRITE) {
@@ -380,11 +376,7 @@ impl Archive {
             step(count);
         }
         for (sites, days) in builds {
-            if self.stopping.load(Ordering::Relaxed) {
-                tracing::info!(
-                    days = made,
-                    "archiving stopped for shutdown; the rest later"
-                );
+            if self.stopped(made) {
                 return Ok(made);
             }
             let n = sites.len() * days.len();
@@ -395,6 +387,18 @@ impl Archive {
             tracing::info!(days = made, "archived days");
         }
         Ok(made)
+    }
+
+    /// Whether a shutdown asked runs to stop (said in the log with the days made so far).
+    fn stopped(&self, made: usize) -> bool {
+        let stopping = self.stopping.load(Ordering::Relaxed);
+        if stopping {
+            tracing::info!(
+                days = made,
+                "archiving stopped for shutdown; the rest later"
+            );
+        }
+        stopping
     }
 
     /// Events per local day of the wanted days, per site, from the store's hours with
@@ -761,7 +765,6 @@ impl Sums for SessionAgg {
     }
 }
 
-/// `q` narrowed to `[from, to)`.
 /// Groups of a site's days with events (ascending) for builds, with their sizes: a build
 /// scans every day between its first and last (archived ones too), so their events count
 /// against its size.
@@ -805,6 +808,7 @@ fn archive_row<'a>(
         })
 }
 
+/// `q` narrowed to `[from, to)`.
 fn window(q: &AggregateQuery, from: i64, to: i64) -> AggregateQuery {
     AggregateQuery {
         from_ts: from,

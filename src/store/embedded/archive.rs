@@ -45,20 +45,17 @@ impl ArchiveStore for Embedded {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting an archive"))?;
-                // One statement per table for all days (days are integers: a literal list).
-                let mut by_site: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+                // One statement per table and site for all its days.
+                let mut by_site: std::collections::BTreeMap<u32, Vec<i32>> = Default::default();
                 for (d, _) in &days {
-                    by_site
-                        .entry(d.site_id)
-                        .or_default()
-                        .push(d.day.to_string());
+                    by_site.entry(d.site_id).or_default().push(d.day);
                 }
                 for (site_id, list) in by_site {
                     for table in ["archive", "archived_days"] {
                         tx.execute(
                             &format!(
                                 "DELETE FROM {table} WHERE site_id = ? AND day IN ({})",
-                                list.join(",")
+                                crate::store::sql::int_list(&list)
                             ),
                             params![site_id],
                         )

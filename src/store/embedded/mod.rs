@@ -648,12 +648,10 @@ impl EventStore for Embedded {
             if site_ids.is_empty() {
                 return Ok(Vec::new());
             }
-            // Site ids are integers: written into the SQL as a list.
-            let ids: Vec<String> = site_ids.iter().map(u32::to_string).collect();
             let sql = format!(
                 "SELECT site_id, ts // 3600 * 3600 AS h, count(*) FROM events \
                  WHERE site_id IN ({}) AND ts >= ? AND ts < ? GROUP BY site_id, h",
-                ids.join(", ")
+                sql::int_list(&site_ids)
             );
             self.with_reader(move |conn| {
                 query_rows(

@@ -351,8 +351,7 @@ impl<'q> Builder<'q> {
             let site = self.param(Value::UInt(self.q.site_id));
             return format!("{col} = {site}");
         }
-        let ids: Vec<String> = self.q.by_site.iter().map(u32::to_string).collect();
-        format!("{col} IN ({})", ids.join(", "))
+        format!("{col} IN ({})", int_list(&self.q.by_site))
     }
 
     /// The site column grouped first when the query covers several sites.
@@ -381,6 +380,16 @@ impl<'q> Builder<'q> {
             Dialect::ClickHouse => format!(" ALL INNER JOIN ({sub}) AS d USING session_id"),
         }
     }
+}
+
+/// Integers (site ids, days) as an SQL list, e.g. `1, 2, 3`: safe to write into the SQL as
+/// they are, and however many there are, without one parameter each.
+pub fn int_list<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Visitors, page views and all events per group; `approximate` counts visitors with
