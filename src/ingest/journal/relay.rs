@@ -63,8 +63,8 @@ impl Relays {
 /// Waits until `done` is set; polled on an HTTP worker thread, it waits in that thread's
 /// relay.
 pub struct Wait<'a> {
-    pub relays: &'a Relays,
-    pub done: Arc<Done>,
+    relays: &'a Relays,
+    done: Arc<Done>,
     relay: Option<Arc<Relay>>,
 }
 
