@@ -9,7 +9,9 @@
 //! that touches an archived day (a late visit, an import) deletes that day's archive; the next
 //! run builds it again.
 
-use super::model::{AggregateQuery, Dimension, Metric, TimeBucket, VISIT_FIELDS};
+use super::model::{
+    AggregateQuery, Dimension, FilterOp, Metric, TimeBucket, VisitField, VISIT_FIELDS,
+};
 use crate::clock::SharedClock;
 use crate::store::{
     ArchiveRow, ArchivedDay, Batch, EventAgg, SessionAgg, Store, StoreError, StoreFuture,
@@ -39,6 +41,12 @@ const BUILD_SITES: usize = 2_000;
 /// Days without events recorded in one write.
 const EMPTY_DAYS_PER_WRITE: usize = 5_000;
 
+/// The archives' layout, kept in the store (document `archive/format`): archives of another
+/// layout are deleted at start and built again. 2: with the rollups of `rollup_filters`.
+const FORMAT: &str = "2";
+const FORMAT_KIND: &str = "archive";
+const FORMAT_KEY: &str = "format";
+
 /// The dimensions that have archives, besides the day's totals.
 pub fn archived_dimensions() -> Vec<Dimension> {
     let mut dims = vec![
@@ -50,6 +58,27 @@ pub fn archived_dimensions() -> Vec<Dimension> {
     ];
     dims.extend(VISIT_FIELDS.iter().map(|(_, f)| Dimension::Visit(*f)));
     dims
+}
+
+/// The filters whose values have rollups: for each value, every archived dimension's sums
+/// among the events (visits) with that value, so that a dashboard filtered by one of them
+/// reads archives too. Small vocabularies, clicked often.
+pub fn rollup_filters() -> Vec<Dimension> {
+    vec![
+        Dimension::Visit(VisitField::Source),
+        Dimension::Visit(VisitField::Country),
+        Dimension::Visit(VisitField::Browser),
+        Dimension::Visit(VisitField::Os),
+        Dimension::Visit(VisitField::Device),
+        Dimension::EventName,
+    ]
+}
+
+/// The archive's dimension name of a rollup: `filter=value>panel` (`panel` empty for the
+/// totals), e.g. `visit:country=DE>event:page`. Unambiguous: filter and panel names come
+/// from fixed lists and contain neither `=` nor `>`.
+pub fn rollup_key(filter: &Dimension, value: &str, panel: &str) -> String {
+    format!("{}={value}>{panel}", filter.api_name())
 }
 
 /// The local day (days since 1970-01-01 in `tz`) that holds `ts`.
@@ -107,9 +136,11 @@ impl Archive {
     ) -> Result<Self, StoreError> {
         let mut state = State::default();
         let mut stale: HashMap<u32, Vec<i32>> = HashMap::new();
+        // Archives of an older layout (without the rollups) are built again.
+        let current = store.doc(FORMAT_KIND, FORMAT_KEY).await?.as_deref() == Some(FORMAT);
         for d in store.archived_days().await? {
             match sites.by_id(SiteId(d.site_id)) {
-                Some(site) if site.timezone == d.timezone => {
+                Some(site) if current && site.timezone == d.timezone => {
                     state.days.entry(d.site_id).or_default().insert(d.day);
                 }
                 _ => stale.entry(d.site_id).or_default().push(d.day),
@@ -117,6 +148,15 @@ impl Archive {
         }
         for (site_id, days) in stale {
             store.archive_delete(site_id, days).await?;
+        }
+        if !current {
+            store
+                .apply(vec![crate::store::DocChange {
+                    kind: FORMAT_KIND,
+                    key: FORMAT_KEY.into(),
+                    body: Some(FORMAT.into()),
+                }])
+                .await?;
         }
         let archive = Self {
             store,
@@ -463,53 +503,76 @@ impl Archive {
         let window = (day_start(tz, first), day_start(tz, last + 1));
         let wanted: BTreeSet<i32> = days.iter().copied().collect();
         let mut rows: BuildRows = HashMap::new();
-        let dims = std::iter::once(None).chain(archived_dimensions().into_iter().map(Some));
-        for dim in dims {
-            let mut dimensions = vec![Dimension::Time(TimeBucket::Day)];
-            dimensions.extend(dim.iter().cloned());
-            let q = AggregateQuery {
-                site_id: site0.id.0,
-                from_ts: window.0,
-                to_ts: window.1,
-                offsets: crate::timezone::offsets(tz, window.0, window.1),
-                month_starts: Vec::new(),
-                dimensions,
-                filters: Vec::new(),
-                metrics: vec![Metric::Visitors, Metric::Pageviews, Metric::Visits],
-                exact: true,
-                max_groups: None,
-                by_site: sites.iter().map(|s| s.id.0).collect(),
-            };
-            let (events, sessions) = tokio::try_join!(
-                self.store.event_aggregate(&q),
-                self.store.session_aggregate(&q)
-            )?;
-            let name = dim.as_ref().map(Dimension::api_name).unwrap_or_default();
-            // The dimensions are the site, the local day's start (local seconds), the value.
-            let split = |dims: Vec<String>| -> Option<((u32, i32), String)> {
-                let mut it = dims.into_iter();
-                let site: u32 = it.next()?.parse().ok()?;
-                let local: i64 = it.next()?.parse().ok()?;
-                let day = local.div_euclid(DAY) as i32;
-                wanted
-                    .contains(&day)
-                    .then(|| ((site, day), it.next().unwrap_or_default()))
-            };
-            for e in events {
-                if let Some((key, value)) = split(e.dims) {
-                    let r = archive_row(&mut rows, key, &name, value);
-                    r.visitors = e.visitors;
-                    r.pageviews = e.pageviews;
-                    r.events = e.events;
+        let q = AggregateQuery {
+            site_id: site0.id.0,
+            from_ts: window.0,
+            to_ts: window.1,
+            offsets: crate::timezone::offsets(tz, window.0, window.1),
+            month_starts: Vec::new(),
+            dimensions: Vec::new(),
+            filters: Vec::new(),
+            metrics: vec![Metric::Visitors, Metric::Pageviews, Metric::Visits],
+            exact: true,
+            max_groups: None,
+            by_site: sites.iter().map(|s| s.id.0).collect(),
+        };
+        // The unfiltered sums, then those of each rollup filter's values (see `rollup_key`),
+        // one grouping at a time: events and visits at once.
+        let filters = std::iter::once(None).chain(rollup_filters().into_iter().map(Some));
+        for filter in filters {
+            let panels = std::iter::once(None).chain(archived_dimensions().into_iter().map(Some));
+            for panel in panels {
+                let mut dimensions = vec![Dimension::Time(TimeBucket::Day)];
+                dimensions.extend(filter.iter().cloned());
+                dimensions.extend(panel.iter().cloned());
+                let q = AggregateQuery {
+                    dimensions,
+                    ..q.clone()
+                };
+                // Filtered rollups of visit pages hold the visits only (their visitors would
+                // join every event with its visit): such queries read raw events.
+                let visit_page = matches!(panel, Some(Dimension::EntryPage | Dimension::ExitPage));
+                let events = async {
+                    if filter.is_some() && visit_page {
+                        Ok(Vec::new())
+                    } else {
+                        self.store.event_aggregate(&q).await
+                    }
+                };
+                let (events, sessions) =
+                    tokio::try_join!(events, self.store.session_aggregate(&q))?;
+                let panel_name = panel.as_ref().map(Dimension::api_name).unwrap_or_default();
+                // The dimensions are the site, the local day's start (local seconds), the
+                // filter's value (rollups), the panel's value.
+                let split = |dims: Vec<String>| -> Option<((u32, i32), String, String)> {
+                    let mut it = dims.into_iter();
+                    let site: u32 = it.next()?.parse().ok()?;
+                    let local: i64 = it.next()?.parse().ok()?;
+                    let day = local.div_euclid(DAY) as i32;
+                    let name = match &filter {
+                        None => panel_name.clone(),
+                        Some(f) => rollup_key(f, &it.next()?, &panel_name),
+                    };
+                    wanted
+                        .contains(&day)
+                        .then(|| ((site, day), name, it.next().unwrap_or_default()))
+                };
+                for e in events {
+                    if let Some((key, name, value)) = split(e.dims) {
+                        let r = archive_row(&mut rows, key, &name, value);
+                        r.visitors = e.visitors;
+                        r.pageviews = e.pageviews;
+                        r.events = e.events;
+                    }
                 }
-            }
-            for s in sessions {
-                if let Some((key, value)) = split(s.dims) {
-                    let r = archive_row(&mut rows, key, &name, value);
-                    r.visits = s.visits;
-                    r.visit_pageviews = s.pageviews;
-                    r.bounces = s.bounces;
-                    r.duration = s.duration;
+                for s in sessions {
+                    if let Some((key, name, value)) = split(s.dims) {
+                        let r = archive_row(&mut rows, key, &name, value);
+                        r.visits = s.visits;
+                        r.visit_pageviews = s.pageviews;
+                        r.bounces = s.bounces;
+                        r.duration = s.duration;
+                    }
                 }
             }
         }
@@ -571,19 +634,10 @@ impl Archive {
         Ok(n)
     }
 
-    /// Which days of `q` archives answer; `None` when the query needs raw events only.
-    fn plan(&self, site: &Site, q: &AggregateQuery) -> Option<Plan> {
-        if !q.filters.is_empty() || q.dimensions.len() > 1 {
-            return None;
-        }
-        let (dim, bucket) = match q.dimensions.first() {
-            None => (String::new(), None),
-            Some(Dimension::Time(b @ (TimeBucket::Day | TimeBucket::Week | TimeBucket::Month))) => {
-                (String::new(), Some(*b))
-            }
-            Some(d) if archived_dimensions().contains(d) => (d.api_name(), None),
-            Some(_) => return None,
-        };
+    /// Which days of `q` archives answer (of its event sums, `events`, or its visit sums);
+    /// `None` when the query needs raw events only.
+    fn plan(&self, site: &Site, q: &AggregateQuery, events: bool) -> Option<Plan> {
+        let (dim, bucket) = archive_dimension(q, events)?;
         let state = self.state();
         let days = state.days.get(&site.id.0)?;
         let (first_archived, last_archived) = (*days.first()?, *days.last()?);
@@ -643,7 +697,7 @@ impl Archive {
             .map(|(day, row)| {
                 let key = match plan.bucket {
                     Some(b) => vec![bucket_value(b, day, q).to_string()],
-                    None if plan.dim.is_empty() => Vec::new(),
+                    None if q.dimensions.is_empty() => Vec::new(),
                     None => vec![row.value.clone()],
                 };
                 (key, row)
@@ -657,7 +711,7 @@ impl Archive {
         site: &Site,
         q: &AggregateQuery,
     ) -> Result<Vec<EventAgg>, StoreError> {
-        self.answer(site, q, |sub| self.store.event_aggregate(sub))
+        self.answer(site, q, true, |sub| self.store.event_aggregate(sub))
             .await
     }
 
@@ -667,7 +721,7 @@ impl Archive {
         site: &Site,
         q: &AggregateQuery,
     ) -> Result<Vec<SessionAgg>, StoreError> {
-        self.answer(site, q, |sub| self.store.session_aggregate(sub))
+        self.answer(site, q, false, |sub| self.store.session_aggregate(sub))
             .await
     }
 
@@ -676,9 +730,10 @@ impl Archive {
         &'a self,
         site: &Site,
         q: &AggregateQuery,
+        events: bool,
         raw: impl Fn(&AggregateQuery) -> StoreFuture<'a, Vec<T>>,
     ) -> Result<Vec<T>, StoreError> {
-        let Some(plan) = self.plan(site, q) else {
+        let Some(plan) = self.plan(site, q, events) else {
             return raw(q).await;
         };
         let raw_rows = async {
@@ -791,6 +846,35 @@ fn day_groups(busy: &[i32], counts: &std::collections::BTreeMap<i32, u64>) -> Ve
     out
 }
 
+/// The archive dimension that answers `q`'s event sums (`events`) or visit sums, with the
+/// time bucket its days add up to; `None` when archives cannot answer `q`.
+fn archive_dimension(q: &AggregateQuery, events: bool) -> Option<(String, Option<TimeBucket>)> {
+    let (dim, bucket) = match q.dimensions.as_slice() {
+        [] => (String::new(), None),
+        [Dimension::Time(b @ (TimeBucket::Day | TimeBucket::Week | TimeBucket::Month))] => {
+            (String::new(), Some(*b))
+        }
+        [d] if archived_dimensions().contains(d) => (d.api_name(), None),
+        _ => return None,
+    };
+    let visit_page = matches!(
+        q.dimensions.first(),
+        Some(Dimension::EntryPage | Dimension::ExitPage)
+    );
+    match q.filters.as_slice() {
+        [] => Some((dim, bucket)),
+        // One value of a rollup filter: its rollup (of visit pages the visits only).
+        [f] if f.op == FilterOp::Is
+            && f.values.len() == 1
+            && rollup_filters().contains(&f.dimension)
+            && !(events && visit_page) =>
+        {
+            Some((rollup_key(&f.dimension, &f.values[0], &dim), bucket))
+        }
+        _ => None,
+    }
+}
+
 /// The row of a site-day for `dim` = `value` in a build, made on first use.
 fn archive_row<'a>(
     rows: &'a mut BuildRows,
@@ -830,5 +914,98 @@ fn bucket_value(bucket: TimeBucket, day: i32, q: &AggregateQuery) -> i64 {
             .copied()
             .unwrap_or(0),
         _ => local,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::model::{Filter, Offsets};
+
+    fn query(dimensions: Vec<Dimension>, filters: Vec<Filter>) -> AggregateQuery {
+        AggregateQuery {
+            site_id: 1,
+            from_ts: 0,
+            to_ts: DAY,
+            offsets: Offsets::default(),
+            month_starts: Vec::new(),
+            dimensions,
+            filters,
+            metrics: vec![Metric::Visitors],
+            exact: false,
+            max_groups: None,
+            by_site: Vec::new(),
+        }
+    }
+
+    fn is(dimension: Dimension, values: &[&str]) -> Filter {
+        Filter {
+            op: FilterOp::Is,
+            dimension,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn one_value_of_a_rollup_filter_is_read_from_its_rollup() {
+        let country = Dimension::Visit(VisitField::Country);
+        let de = || vec![is(country.clone(), &["DE"])];
+        let page = || vec![Dimension::Page];
+        assert_eq!(
+            archive_dimension(&query(page(), de()), true),
+            Some(("visit:country=DE>event:page".into(), None))
+        );
+        assert_eq!(
+            archive_dimension(&query(vec![], de()), false),
+            Some(("visit:country=DE>".into(), None))
+        );
+        assert_eq!(
+            archive_dimension(&query(vec![Dimension::Time(TimeBucket::Week)], de()), true),
+            Some(("visit:country=DE>".into(), Some(TimeBucket::Week)))
+        );
+        // The empty value (shown as "(none)") has its rollup too.
+        let none = vec![is(Dimension::EventName, &[""])];
+        assert_eq!(
+            archive_dimension(&query(vec![], none), true),
+            Some(("event:name=>".into(), None))
+        );
+        // Visit pages: the rollup holds their visits, not their visitors.
+        let entry = || vec![Dimension::EntryPage];
+        assert!(archive_dimension(&query(entry(), de()), false).is_some());
+        assert_eq!(archive_dimension(&query(entry(), de()), true), None);
+        // Raw events answer everything else.
+        let raw = [
+            query(page(), vec![is(country.clone(), &["DE", "FR"])]),
+            query(page(), vec![is(Dimension::Page, &["/"])]),
+            query(
+                page(),
+                vec![Filter {
+                    op: FilterOp::IsNot,
+                    ..is(country.clone(), &["DE"])
+                }],
+            ),
+            query(
+                page(),
+                vec![
+                    is(country.clone(), &["DE"]),
+                    is(Dimension::EventName, &["x"]),
+                ],
+            ),
+            query(vec![Dimension::Time(TimeBucket::Hour)], de()),
+            query(vec![Dimension::Page, Dimension::EventName], vec![]),
+        ];
+        for q in raw {
+            assert_eq!(archive_dimension(&q, true), None, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn rollup_keys_tell_value_and_panel_apart() {
+        let source = Dimension::Visit(VisitField::Source);
+        // Values may hold the separators; the panel is what follows the last `>`.
+        let a = rollup_key(&source, "a>event:page", "");
+        let b = rollup_key(&source, "a", "event:page");
+        assert_ne!(a, b);
+        assert_eq!(b, "visit:source=a>event:page");
     }
 }

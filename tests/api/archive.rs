@@ -1,7 +1,7 @@
 //! Day archives give the answers raw events give: the same queries before and after archiving,
 //! a visit across local midnight, and a late hit into an archived day.
 
-use super::fixtures::{answers, dashboard, three_days_on, SITE};
+use super::fixtures::{answers, answers_to, dashboard, filtered_dashboard, three_days_on, SITE};
 use super::helpers::*;
 use serde_json::{json, Value};
 
@@ -19,8 +19,9 @@ async fn archive_now(app: &TestApp) -> u64 {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    let status = r.status();
     let v: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{v}");
     v["archived_days"].as_u64().unwrap()
 }
 
@@ -64,6 +65,24 @@ async fn archived_days_answer_like_raw_events() {
         IPHONE,
     ] {
         assert_no_file_contains(app.data_dir.path(), needle.as_bytes());
+    }
+}
+
+/// Rollups: the dashboard's queries filtered by every value of each rollup filter answer
+/// alike from raw events and from archives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filtered_archives_answer_like_raw_events() {
+    let app = three_days().await;
+    let queries = filtered_dashboard(&app).await;
+    let raw = answers_to(&app, &queries).await;
+    assert!(
+        raw.iter().any(|r| !r.as_array().unwrap().is_empty()),
+        "the filters match something"
+    );
+    assert_eq!(archive_now(&app).await, 2);
+    let archived = answers_to(&app, &queries).await;
+    for (i, (a, b)) in raw.iter().zip(&archived).enumerate() {
+        assert_eq!(a, b, "query {i}: {}", queries[i]);
     }
 }
 

@@ -105,7 +105,7 @@ pub async fn three_days_on(app: &TestApp) {
     app.wait_for_events(SITE, 11).await;
 }
 
-const ALL: [&str; 8] = [
+pub const ALL: [&str; 8] = [
     "visitors",
     "visits",
     "pageviews",
@@ -166,6 +166,70 @@ pub async fn answers(app: &TestApp) -> Vec<Value> {
     for q in dashboard() {
         let v = app.query(q).await;
         out.push(v["results"].clone());
+    }
+    out
+}
+
+/// The dashboard's queries filtered by each value of each filter that has rollups (values as
+/// the Stats API shows them, e.g. `Direct / None`, and one that no event has), over a range
+/// of archived days only and one that includes today.
+pub async fn filtered_dashboard(app: &TestApp) -> Vec<Value> {
+    let mut queries = Vec::new();
+    for filter in [
+        "visit:source",
+        "visit:country",
+        "visit:browser",
+        "visit:os",
+        "visit:device",
+        "event:name",
+    ] {
+        let shown = app
+            .query(json!({"site_id": SITE, "metrics": ["events"], "date_range": "all", "dimensions": [filter]}))
+            .await;
+        let mut values: Vec<String> = shown["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["dimensions"][0].as_str().unwrap().to_string())
+            .collect();
+        assert!(!values.is_empty(), "{filter}: {shown}");
+        values.push("Nowhere".into());
+        for value in values {
+            for range in [
+                json!(["2024-06-10", "2024-06-11"]),
+                json!(["2024-06-10", "2024-06-12"]),
+            ] {
+                for d in [
+                    &[][..],
+                    &["time:day"],
+                    &["event:page"],
+                    &["visit:entry_page"],
+                    &["visit:exit_page"],
+                    &["visit:source"],
+                    &["visit:browser"],
+                    &["event:name"],
+                ] {
+                    let metrics = if d.is_empty() { &ALL[..7] } else { &ALL[..] };
+                    queries.push(json!({
+                        "site_id": SITE,
+                        "metrics": metrics,
+                        "date_range": range,
+                        "dimensions": d,
+                        "filters": [["is", filter, [value]]],
+                        "include": {"comparisons": {"mode": "previous_period"}},
+                    }));
+                }
+            }
+        }
+    }
+    queries
+}
+
+/// The `results` of each query.
+pub async fn answers_to(app: &TestApp, queries: &[Value]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for q in queries {
+        out.push(app.query(q.clone()).await["results"].clone());
     }
     out
 }

@@ -262,6 +262,41 @@ impl<'q> Builder<'q> {
         sql
     }
 
+    /// `WHERE` clause over sessions: the site, visits that start in the window, the filters
+    /// on visits, and the event-level filters as visits with such an event (unless `joined`:
+    /// the query joins the events that pass them).
+    fn session_where(&mut self, joined: bool) -> String {
+        let (d, q) = (self.d, self.q);
+        let site = self.site_match(&d.se("site_id"));
+        let from_ts = self.param(Value::BigInt(q.from_ts));
+        let to_ts = self.param(Value::BigInt(q.to_ts));
+        let start = d.se("start_ts");
+        let mut wh = format!("{site} AND {start} >= {from_ts} AND {start} < {to_ts}");
+        for f in &q.filters {
+            let c = match &f.dimension {
+                Dimension::EntryPage => self.signed(&d.se("entry_page"), f),
+                Dimension::ExitPage => self.signed(&d.se("exit_page"), f),
+                Dimension::Visit(v) => self.signed(&d.se(visit_column(*v)), f),
+                _ => continue,
+            };
+            wh.push_str(" AND ");
+            wh.push_str(&c);
+        }
+        if !joined && q.filters.iter().any(|f| f.dimension.is_event_level()) {
+            let ew = self.event_where(true);
+            let events = match d {
+                Dialect::DuckDb => "events e",
+                Dialect::ClickHouse => "events",
+            };
+            wh.push_str(&format!(
+                " AND {} IN (SELECT {} FROM {events} WHERE {ew})",
+                d.se("session_id"),
+                d.ev("session_id")
+            ));
+        }
+        wh
+    }
+
     /// DuckDB: left joins of `props` for the property dimensions, aliased `p0`, `p1`, ...
     /// (ClickHouse keeps props on the events row and needs none).
     fn prop_joins(&mut self) -> String {
@@ -438,8 +473,19 @@ pub fn event_aggregate(q: &AggregateQuery, approximate: bool, d: Dialect) -> Sta
     }
     from.push_str(&b.prop_joins());
     let wh = b.event_where(false);
-    // Only what is asked for: distinct counts are the expensive part. The event count always
-    // runs, it is cheap and tells which groups exist.
+    let sums = event_sums(q, approximate, d);
+    let (select, group) = b.grouping(&dims);
+    let sql = format!("SELECT {select}{sums} FROM {from} WHERE {wh}{group}");
+    Statement {
+        sql,
+        params: b.params,
+    }
+}
+
+/// The event sums' columns: visitors, page views, all events. Only what is asked for: distinct
+/// counts are the expensive part. The event count always runs, it is cheap and tells which
+/// groups exist.
+fn event_sums(q: &AggregateQuery, approximate: bool, d: Dialect) -> String {
     let visitor = d.ev("visitor_id");
     let visitors = match (d, q.metrics.iter().any(|m| m.needs_visitors()), approximate) {
         (Dialect::DuckDb, false, _) => "CAST(0 AS BIGINT)".to_string(),
@@ -457,12 +503,22 @@ pub fn event_aggregate(q: &AggregateQuery, approximate: bool, d: Dialect) -> Sta
         (Dialect::ClickHouse, true) => "countIf(name = 'pageview')",
         (Dialect::ClickHouse, false) => "toUInt64(0)",
     };
-    let (select, group) = b.grouping(&dims);
-    let sql =
-        format!("SELECT {select}{visitors}, {pageviews}, count(*) FROM {from} WHERE {wh}{group}");
-    Statement {
-        sql,
-        params: b.params,
+    format!("{visitors}, {pageviews}, count(*)")
+}
+
+/// Visits, their page views, bounces and total duration.
+fn session_sums(d: Dialect) -> &'static str {
+    match d {
+        Dialect::DuckDb => {
+            "CAST(sum(s.sign) AS BIGINT), CAST(sum(s.sign * s.pageviews) AS BIGINT), \
+             CAST(sum(CASE WHEN s.pageviews = 1 AND s.interactive = 0 THEN s.sign ELSE 0 END) AS BIGINT), \
+             CAST(sum(s.sign * (s.end_ts - s.start_ts)) AS BIGINT)"
+        }
+        Dialect::ClickHouse => {
+            "toInt64(sum(sign)), toInt64(sum(sign * pageviews)), \
+             toInt64(sum(if(pageviews = 1 AND interactive = 0, toInt64(sign), toInt64(0)))), \
+             toInt64(sum(sign * (end_ts - start_ts)))"
+        }
     }
 }
 
@@ -479,7 +535,6 @@ pub fn session_aggregate(q: &AggregateQuery, d: Dialect) -> Statement {
         .enumerate()
         .filter(|(_, d)| d.is_event_level())
         .collect();
-    let has_event_filters = q.filters.iter().any(|f| f.dimension.is_event_level());
     let mut from = String::from(match d {
         Dialect::DuckDb => "sessions s",
         Dialect::ClickHouse => "sessions",
@@ -516,45 +571,8 @@ pub fn session_aggregate(q: &AggregateQuery, d: Dialect) -> Statement {
             _ => format!("{joined}{i}"),
         });
     }
-    let site = b.site_match(&d.se("site_id"));
-    let from_ts = b.param(Value::BigInt(q.from_ts));
-    let to_ts = b.param(Value::BigInt(q.to_ts));
-    let start = d.se("start_ts");
-    let mut wh = format!("{site} AND {start} >= {from_ts} AND {start} < {to_ts}");
-    for f in &q.filters {
-        let c = match &f.dimension {
-            Dimension::EntryPage => b.signed(&d.se("entry_page"), f),
-            Dimension::ExitPage => b.signed(&d.se("exit_page"), f),
-            Dimension::Visit(v) => b.signed(&d.se(visit_column(*v)), f),
-            _ => continue,
-        };
-        wh.push_str(" AND ");
-        wh.push_str(&c);
-    }
-    if has_event_filters && event_dims.is_empty() {
-        let ew = b.event_where(true);
-        let events = match d {
-            Dialect::DuckDb => "events e",
-            Dialect::ClickHouse => "events",
-        };
-        wh.push_str(&format!(
-            " AND {} IN (SELECT {} FROM {events} WHERE {ew})",
-            d.se("session_id"),
-            d.ev("session_id")
-        ));
-    }
-    let sums = match d {
-        Dialect::DuckDb => {
-            "CAST(sum(s.sign) AS BIGINT), CAST(sum(s.sign * s.pageviews) AS BIGINT), \
-             CAST(sum(CASE WHEN s.pageviews = 1 AND s.interactive = 0 THEN s.sign ELSE 0 END) AS BIGINT), \
-             CAST(sum(s.sign * (s.end_ts - s.start_ts)) AS BIGINT)"
-        }
-        Dialect::ClickHouse => {
-            "toInt64(sum(sign)), toInt64(sum(sign * pageviews)), \
-             toInt64(sum(if(pageviews = 1 AND interactive = 0, toInt64(sign), toInt64(0)))), \
-             toInt64(sum(sign * (end_ts - start_ts)))"
-        }
-    };
+    let wh = b.session_where(!event_dims.is_empty());
+    let sums = session_sums(d);
     let (select, group) = b.grouping(&dims);
     let sql = format!("SELECT {select}{sums} FROM {from} WHERE {wh}{group}");
     Statement {
