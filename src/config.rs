@@ -50,6 +50,11 @@ pub struct Config {
     /// memory or of the container's limit, at least 64 and at most 128 MiB); for ClickHouse,
     /// the server's own limits.
     pub store_memory_mb: u64,
+    /// Archived days with at least this many events of a site get rollups: the sums of every
+    /// dashboard dimension per value of the common filters (source, country, browser, OS,
+    /// device, event name), so that filtered dashboards read archives
+    /// (`SPURLOS_ROLLUP_MIN_EVENTS`, default 50,000; 0 gives every day rollups).
+    pub rollup_min_events: u64,
     /// A token that may read `/metrics` (besides the admin token) (`SPURLOS_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
     /// HTTP worker threads (`SPURLOS_WORKERS`); 0 means one per core.
@@ -156,6 +161,7 @@ impl Default for Config {
             max_concurrent_queries: 0,
             query_max_rows: 100_000,
             store_memory_mb: 0,
+            rollup_min_events: crate::stats::archive::ROLLUP_MIN_EVENTS,
             metrics_token: None,
             workers: 0,
             public_url: None,
@@ -259,6 +265,9 @@ impl Config {
             }
             "SPURLOS_QUERY_MAX_ROWS" => self.query_max_rows = parse_num(key_name(key), value)?,
             "SPURLOS_STORE_MEMORY_MB" => self.store_memory_mb = parse_num(key_name(key), value)?,
+            "SPURLOS_ROLLUP_MIN_EVENTS" => {
+                self.rollup_min_events = parse_num(key_name(key), value)?
+            }
             "SPURLOS_PUBLIC_URL" => {
                 self.public_url = (!value.is_empty()).then(|| value.to_string());
             }
@@ -447,6 +456,7 @@ fn key_name(env_key: &str) -> &'static str {
         "SPURLOS_MAX_CONCURRENT_QUERIES" => "max_concurrent_queries",
         "SPURLOS_QUERY_MAX_ROWS" => "query_max_rows",
         "SPURLOS_STORE_MEMORY_MB" => "store_memory_mb",
+        "SPURLOS_ROLLUP_MIN_EVENTS" => "rollup_min_events",
         _ => "max_body_bytes",
     }
 }

@@ -146,7 +146,8 @@ impl Application {
         let archive = Arc::new(
             Archive::load(store.clone(), sites.clone(), clock.clone())
                 .await
-                .context("loading the day archives")?,
+                .context("loading the day archives")?
+                .with_rollup_min_events(config.rollup_min_events),
         );
         let metrics = Arc::new(crate::metrics::Metrics::default());
         // Hits acknowledged before a crash and not yet stored come back from the journal.

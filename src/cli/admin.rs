@@ -41,11 +41,17 @@ pub(super) struct Local {
     tenancy: Tenancy,
     /// Where users reach spurlos (for set-password links).
     base: String,
+    /// Days with this many events get rollups when archived (`SPURLOS_ROLLUP_MIN_EVENTS`).
+    rollup_min_events: u64,
 }
 
 impl Local {
-    pub(super) fn new(tenancy: Tenancy, base: String) -> Self {
-        Self { tenancy, base }
+    pub(super) fn new(tenancy: Tenancy, base: String, rollup_min_events: u64) -> Self {
+        Self {
+            tenancy,
+            base,
+            rollup_min_events,
+        }
     }
 }
 
@@ -111,7 +117,7 @@ impl Admin for Local {
     }
 
     async fn archive(&self) -> anyhow::Result<u64> {
-        Ok(archive_locally(&self.tenancy).await? as u64)
+        Ok(archive_locally(&self.tenancy, self.rollup_min_events).await? as u64)
     }
 
     async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64> {
@@ -223,12 +229,14 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
 }
 
 /// Archives the data directory's finished days with a progress bar.
-async fn archive_locally(tenancy: &Tenancy) -> anyhow::Result<usize> {
+async fn archive_locally(tenancy: &Tenancy, rollup_min_events: u64) -> anyhow::Result<usize> {
     let store: std::sync::Arc<dyn Store> = tenancy.store().clone();
     let sites = crate::tenancy::sites::SiteRegistry::default();
     sites.replace(tenancy.sites().await?);
     let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
-    let archive = crate::stats::archive::Archive::load(store, sites, clock).await?;
+    let archive = crate::stats::archive::Archive::load(store, sites, clock)
+        .await?
+        .with_rollup_min_events(rollup_min_events);
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days, {eta} left")

@@ -45,7 +45,11 @@ impl Backend {
             Some(u) => u.clone(),
             None => base,
         };
-        Ok(Backend::Local(Local::new(Tenancy::new(store), base)))
+        Ok(Backend::Local(Local::new(
+            Tenancy::new(store),
+            base,
+            settings.config.rollup_min_events,
+        )))
     }
 }
 

@@ -38,6 +38,10 @@ type SameDays = std::collections::BTreeMap<(String, Vec<i32>), Vec<(Arc<Site>, u
 const BUILD_EVENTS: u64 = 2_000_000;
 /// ... and at most this many sites.
 const BUILD_SITES: usize = 2_000;
+/// Days with at least this many events get rollups (`rollup_filters`) by default: below it,
+/// a filtered month scans at most about 1.5 million events (fast enough), and rollups of
+/// small days would take more room than their events (each event is in up to ~130 rollup rows).
+pub const ROLLUP_MIN_EVENTS: u64 = 50_000;
 /// Days without events recorded in one write.
 const EMPTY_DAYS_PER_WRITE: usize = 5_000;
 
@@ -98,6 +102,8 @@ pub fn day_start(tz: Tz, day: i32) -> i64 {
 struct State {
     /// Archived local days per site.
     days: HashMap<u32, BTreeSet<i32>>,
+    /// The archived days that have rollups, per site.
+    rollups: HashMap<u32, BTreeSet<i32>>,
     /// Bumped by every invalidation; an archive built across a bump is thrown away.
     epoch: u64,
 }
@@ -124,6 +130,8 @@ pub struct Archive {
     stopping: std::sync::atomic::AtomicBool,
     /// Finished site-days without an archive, as of the last run (a metric).
     pending: std::sync::atomic::AtomicU64,
+    /// Days with at least this many events get rollups.
+    rollup_min_events: u64,
 }
 
 impl Archive {
@@ -142,6 +150,9 @@ impl Archive {
             match sites.by_id(SiteId(d.site_id)) {
                 Some(site) if current && site.timezone == d.timezone => {
                     state.days.entry(d.site_id).or_default().insert(d.day);
+                    if d.rollups {
+                        state.rollups.entry(d.site_id).or_default().insert(d.day);
+                    }
                 }
                 _ => stale.entry(d.site_id).or_default().push(d.day),
             }
@@ -167,9 +178,16 @@ impl Archive {
             boundary: AtomicI64::new(i64::MIN),
             stopping: std::sync::atomic::AtomicBool::new(false),
             pending: std::sync::atomic::AtomicU64::new(0),
+            rollup_min_events: ROLLUP_MIN_EVENTS,
         };
         archive.update_boundary();
         Ok(archive)
+    }
+
+    /// Days with at least `n` events get rollups (default [`ROLLUP_MIN_EVENTS`]).
+    pub fn with_rollup_min_events(mut self, n: u64) -> Self {
+        self.rollup_min_events = n;
+        self
     }
 
     /// Adopts the store's list of archived days: where several spurlos nodes share one
@@ -178,6 +196,7 @@ impl Archive {
         let stored = self.store.archived_days().await?;
         let _commit = self.commit.lock().await;
         let mut days: HashMap<u32, BTreeSet<i32>> = HashMap::new();
+        let mut rollups: HashMap<u32, BTreeSet<i32>> = HashMap::new();
         for d in stored {
             if self
                 .sites
@@ -185,13 +204,17 @@ impl Archive {
                 .is_some_and(|site| site.timezone == d.timezone)
             {
                 days.entry(d.site_id).or_default().insert(d.day);
+                if d.rollups {
+                    rollups.entry(d.site_id).or_default().insert(d.day);
+                }
             }
         }
         {
             let mut state = self.state();
-            if state.days != days {
+            if state.days != days || state.rollups != rollups {
                 state.epoch += 1;
                 state.days = days;
+                state.rollups = rollups;
             }
         }
         self.update_boundary();
@@ -233,8 +256,12 @@ impl Archive {
 
     /// Forgets a removed site's archives (the store deleted them with the site).
     pub fn forget_site(&self, site_id: u32) {
-        self.state().days.remove(&site_id);
-        self.state().epoch += 1;
+        {
+            let mut state = self.state();
+            state.days.remove(&site_id);
+            state.rollups.remove(&site_id);
+            state.epoch += 1;
+        }
         self.update_boundary();
     }
 
@@ -275,11 +302,14 @@ impl Archive {
     pub async fn invalidate(&self, site_id: u32, days: Vec<i32>) -> Result<(), StoreError> {
         let _commit = self.commit.lock().await;
         {
-            let mut state = self.state();
+            let mut guard = self.state();
+            let state = &mut *guard;
             state.epoch += 1;
-            if let Some(set) = state.days.get_mut(&site_id) {
-                for d in &days {
-                    set.remove(d);
+            for map in [&mut state.days, &mut state.rollups] {
+                if let Some(set) = map.get_mut(&site_id) {
+                    for d in &days {
+                        set.remove(d);
+                    }
                 }
             }
         }
@@ -362,6 +392,16 @@ impl Archive {
                     .push((site.clone(), size));
             }
         }
+        // The site-days that get rollups.
+        let rollups: BTreeSet<(u32, i32)> = per_day
+            .iter()
+            .flat_map(|(site, counts)| {
+                counts
+                    .iter()
+                    .filter(|(_, n)| **n >= self.rollup_min_events)
+                    .map(move |(day, _)| (*site, *day))
+            })
+            .collect();
         let mut builds: Vec<(Vec<Arc<Site>>, Vec<i32>)> = Vec::new();
         for ((_, days), sites) in groups {
             let mut batch: Vec<Arc<Site>> = Vec::new();
@@ -404,7 +444,9 @@ impl Archive {
                 if count >= EMPTY_DAYS_PER_WRITE {
                     let epoch = self.state().epoch;
                     let batch = std::mem::take(&mut write);
-                    made += self.commit_days(batch, HashMap::new(), epoch).await?;
+                    made += self
+                        .commit_days(batch, HashMap::new(), &BTreeSet::new(), epoch)
+                        .await?;
                     step(count);
                     count = 0;
                 }
@@ -412,7 +454,9 @@ impl Archive {
         }
         if !write.is_empty() {
             let epoch = self.state().epoch;
-            made += self.commit_days(write, HashMap::new(), epoch).await?;
+            made += self
+                .commit_days(write, HashMap::new(), &BTreeSet::new(), epoch)
+                .await?;
             step(count);
         }
         for (sites, days) in builds {
@@ -420,7 +464,7 @@ impl Archive {
                 return Ok(made);
             }
             let n = sites.len() * days.len();
-            made += self.build(&sites, &days).await?;
+            made += self.build(&sites, &days, &rollups).await?;
             step(n);
         }
         if made > 0 {
@@ -493,7 +537,12 @@ impl Archive {
     /// Builds and stores the archives of `days` (ascending) of `sites` (one time zone) in
     /// one write; returns how many site-days it stored: none when a write touched the
     /// archives meanwhile (the next run tries again).
-    async fn build(&self, sites: &[Arc<Site>], days: &[i32]) -> Result<usize, StoreError> {
+    async fn build(
+        &self,
+        sites: &[Arc<Site>],
+        days: &[i32],
+        rollups: &BTreeSet<(u32, i32)>,
+    ) -> Result<usize, StoreError> {
         let (Some(&first), Some(&last), Some(site0)) = (days.first(), days.last(), sites.first())
         else {
             return Ok(0);
@@ -518,7 +567,19 @@ impl Archive {
         };
         // The unfiltered sums, then those of each rollup filter's values (see `rollup_key`),
         // one grouping at a time: events and visits at once.
-        let filters = std::iter::once(None).chain(rollup_filters().into_iter().map(Some));
+        // Rollups only where some site-day of the build gets them (rows of the others are
+        // dropped below).
+        let rolled: BTreeSet<(u32, i32)> = sites
+            .iter()
+            .flat_map(|s| days.iter().map(move |d| (s.id.0, *d)))
+            .filter(|k| rollups.contains(k))
+            .collect();
+        let filters = if rolled.is_empty() {
+            Vec::new()
+        } else {
+            rollup_filters()
+        };
+        let filters = std::iter::once(None).chain(filters.into_iter().map(Some));
         for filter in filters {
             let panels = std::iter::once(None).chain(archived_dimensions().into_iter().map(Some));
             for panel in panels {
@@ -553,9 +614,9 @@ impl Archive {
                         None => panel_name.clone(),
                         Some(f) => rollup_key(f, &it.next()?, &panel_name),
                     };
-                    wanted
-                        .contains(&day)
-                        .then(|| ((site, day), name, it.next().unwrap_or_default()))
+                    let keep = wanted.contains(&day)
+                        && (filter.is_none() || rolled.contains(&(site, day)));
+                    keep.then(|| ((site, day), name, it.next().unwrap_or_default()))
                 };
                 for e in events {
                     if let Some((key, name, value)) = split(e.dims) {
@@ -577,16 +638,17 @@ impl Archive {
             }
         }
         let put = sites.iter().map(|s| (s.clone(), days.to_vec())).collect();
-        self.commit_days(put, rows, epoch).await
+        self.commit_days(put, rows, &rolled, epoch).await
     }
 
     /// Stores the archives of these sites' days (rows from a build; days without rows are
-    /// empty) unless a write touched the archives since `epoch`; returns the site-days
-    /// stored.
+    /// empty; `rollups`: the site-days whose rollups the rows hold) unless a write touched
+    /// the archives since `epoch`; returns the site-days stored.
     async fn commit_days(
         &self,
         days: Vec<(Arc<Site>, Vec<i32>)>,
         mut rows: BuildRows,
+        rollups: &BTreeSet<(u32, i32)>,
         epoch: u64,
     ) -> Result<usize, StoreError> {
         let _commit = self.commit.lock().await;
@@ -609,6 +671,7 @@ impl Archive {
                     site_id: site.id.0,
                     day: *day,
                     timezone: site.timezone.clone(),
+                    rollups: rollups.contains(&(site.id.0, *day)),
                 };
                 put.push((archived, day_rows));
             }
@@ -622,11 +685,14 @@ impl Archive {
             let mut state = self.state();
             for (site, list) in &days {
                 if self.sites.by_id(site.id).is_some() {
+                    let id = site.id.0;
                     state
                         .days
-                        .entry(site.id.0)
+                        .entry(id)
                         .or_default()
                         .extend(list.iter().copied());
+                    let rolled = list.iter().filter(|d| rollups.contains(&(id, **d)));
+                    state.rollups.entry(id).or_default().extend(rolled);
                 }
             }
         }
@@ -639,7 +705,12 @@ impl Archive {
     fn plan(&self, site: &Site, q: &AggregateQuery, events: bool) -> Option<Plan> {
         let (dim, bucket) = archive_dimension(q, events)?;
         let state = self.state();
-        let days = state.days.get(&site.id.0)?;
+        // Filtered queries: the days with rollups.
+        let days = if q.filters.is_empty() {
+            state.days.get(&site.id.0)?
+        } else {
+            state.rollups.get(&site.id.0)?
+        };
         let (first_archived, last_archived) = (*days.first()?, *days.last()?);
         let tz = site.tz();
         let first = local_day(tz, q.from_ts).max(first_archived - 1);

@@ -124,6 +124,8 @@ pub struct ArchivedDay {
     pub site_id: u32,
     pub day: i32,
     pub timezone: String,
+    /// Whether the day's archive holds rollups (`stats::archive::rollup_filters`).
+    pub rollups: bool,
 }
 
 /// A failure below the storage boundary.

@@ -69,20 +69,28 @@ async fn archived_days_answer_like_raw_events() {
 }
 
 /// Rollups: the dashboard's queries filtered by every value of each rollup filter answer
-/// alike from raw events and from archives.
+/// alike from raw events and from archives, with rollups for every day and for only the
+/// busier of the two archived days (the 11th has five events, the 10th four).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filtered_archives_answer_like_raw_events() {
-    let app = three_days().await;
-    let queries = filtered_dashboard(&app).await;
-    let raw = answers_to(&app, &queries).await;
-    assert!(
-        raw.iter().any(|r| !r.as_array().unwrap().is_empty()),
-        "the filters match something"
-    );
-    assert_eq!(archive_now(&app).await, 2);
-    let archived = answers_to(&app, &queries).await;
-    for (i, (a, b)) in raw.iter().zip(&archived).enumerate() {
-        assert_eq!(a, b, "query {i}: {}", queries[i]);
+    for min_events in ["1", "5"] {
+        let app = spawn_app_with(&[("SPURLOS_ROLLUP_MIN_EVENTS", min_events)]).await;
+        three_days_on(&app).await;
+        let queries = filtered_dashboard(&app).await;
+        let raw = answers_to(&app, &queries).await;
+        assert!(
+            raw.iter().any(|r| !r.as_array().unwrap().is_empty()),
+            "the filters match something"
+        );
+        assert_eq!(archive_now(&app).await, 2);
+        let archived = answers_to(&app, &queries).await;
+        for (i, (a, b)) in raw.iter().zip(&archived).enumerate() {
+            assert_eq!(
+                a, b,
+                "rollups from {min_events} events, query {i}: {}",
+                queries[i]
+            );
+        }
     }
 }
 

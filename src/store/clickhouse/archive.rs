@@ -29,6 +29,7 @@ impl ArchiveStore for ClickHouse {
                     site_id: d.site_id,
                     day: d.day,
                     timezone: d.timezone,
+                    rollups: d.rollups,
                 })
                 .collect())
         })

@@ -16,6 +16,9 @@ pub struct ArchivedDoc {
     pub day: i32,
     pub timezone: String,
     pub build: u64,
+    /// Whether the build holds rollups (absent in documents of older versions).
+    #[serde(default)]
+    pub rollups: bool,
 }
 
 fn json_err(kind: &str, e: serde_json::Error) -> StoreError {
@@ -144,6 +147,7 @@ impl ClickHouse {
                 day: day.day,
                 timezone: day.timezone.clone(),
                 build,
+                rollups: day.rollups,
             };
             let body = serde_json::to_string(&d).map_err(|e| json_err(ARCHIVED_DAY, e))?;
             changes.push(DocChange {

@@ -22,7 +22,7 @@ impl ArchiveStore for Embedded {
         Box::pin(async move {
             self.with_reader(|conn| {
                 let mut stmt = conn
-                    .prepare("SELECT site_id, day, timezone FROM archived_days")
+                    .prepare("SELECT site_id, day, timezone, rollups FROM archived_days")
                     .map_err(db("listing archived days"))?;
                 let rows = stmt
                     .query_map([], |r| {
@@ -30,6 +30,7 @@ impl ArchiveStore for Embedded {
                             site_id: r.get(0)?,
                             day: r.get(1)?,
                             timezone: r.get(2)?,
+                            rollups: r.get::<_, Option<bool>>(3)?.unwrap_or(false),
                         })
                     })
                     .map_err(db("listing archived days"))?
@@ -88,8 +89,14 @@ impl ArchiveStore for Embedded {
                         .appender("archived_days")
                         .map_err(db("recording archived days"))?;
                     for (day, _) in &days {
-                        app.append_row(params![day.site_id, day.day, day.timezone, now])
-                            .map_err(db("recording archived days"))?;
+                        app.append_row(params![
+                            day.site_id,
+                            day.day,
+                            day.timezone,
+                            now,
+                            day.rollups
+                        ])
+                        .map_err(db("recording archived days"))?;
                     }
                     app.flush().map_err(db("recording archived days"))?;
                 }

@@ -73,6 +73,12 @@ const MIGRATIONS: &[(&str, Step)] = &[
         "0010_journal",
         Step::Sql(include_str!("../../../migrations/duckdb/0010_journal.sql")),
     ),
+    (
+        "0011_archive_rollups",
+        Step::Sql(include_str!(
+            "../../../migrations/duckdb/0011_archive_rollups.sql"
+        )),
+    ),
 ];
 
 /// File name of the database under the data directory.
