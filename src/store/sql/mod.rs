@@ -427,6 +427,21 @@ pub fn int_list<T: ToString>(items: &[T]) -> String {
         .join(", ")
 }
 
+/// Whether the statement for `q` (over visits when `visits`, else over events) joins
+/// events with visits: those need much more memory than a scan (a hash table of visits).
+pub fn joins_events_and_visits(q: &AggregateQuery, visits: bool) -> bool {
+    let visit_page = |d: &Dimension| matches!(d, Dimension::EntryPage | Dimension::ExitPage);
+    let mut dims = q
+        .dimensions
+        .iter()
+        .chain(q.filters.iter().map(|f| &f.dimension));
+    if visits {
+        dims.any(Dimension::is_event_level)
+    } else {
+        dims.any(visit_page)
+    }
+}
+
 /// Visitors, page views and all events per group; `approximate` counts visitors with
 /// a sketch (HyperLogLog in DuckDB, `uniq` in ClickHouse) instead of exactly.
 pub fn event_aggregate(q: &AggregateQuery, approximate: bool, d: Dialect) -> Statement {
