@@ -185,7 +185,14 @@ impl SessionTracker {
             events.push(EventRow {
                 site_id: hit.site_id,
                 ts: hit.ts,
-                event_id: rand::random(),
+                // Only events with properties need an id (their props rows point to it); the
+                // others get 0, which the store compresses to nothing (8 bytes per event
+                // otherwise, a fifth of the data directory).
+                event_id: if hit.props.is_empty() {
+                    0
+                } else {
+                    rand::random::<u64>().max(1)
+                },
                 session_id: session.session_id,
                 visitor_id,
                 name: hit.name,

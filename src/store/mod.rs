@@ -39,6 +39,8 @@ pub struct EventRow {
     pub site_id: u32,
     /// Seconds since the Unix epoch, UTC.
     pub ts: i64,
+    /// Links the event's `props` rows to it: random and not 0 for events with properties,
+    /// 0 for the others.
     pub event_id: u64,
     pub session_id: u64,
     pub visitor_id: u64,
