@@ -46,8 +46,9 @@ pub const ROLLUP_MIN_EVENTS: u64 = 50_000;
 const EMPTY_DAYS_PER_WRITE: usize = 5_000;
 
 /// The archives' layout, kept in the store (document `archive/format`): archives of another
-/// layout are deleted at start and built again. 2: with the rollups of `rollup_filters`.
-const FORMAT: &str = "2";
+/// layout are deleted at start and built again. 2: with the rollups of `rollup_filters`;
+/// 3: rollups of pages too, of the dashboard's panels only.
+const FORMAT: &str = "3";
 const FORMAT_KIND: &str = "archive";
 const FORMAT_KEY: &str = "format";
 
@@ -64,9 +65,9 @@ pub fn archived_dimensions() -> Vec<Dimension> {
     dims
 }
 
-/// The filters whose values have rollups: for each value, every archived dimension's sums
-/// among the events (visits) with that value, so that a dashboard filtered by one of them
-/// reads archives too. Small vocabularies, clicked often.
+/// The filters whose values have rollups: for each value, the sums of every
+/// [`rollup_panels`] dimension among the events (visits) with that value, so that a dashboard
+/// filtered by one of them reads archives too. The filters clicked most.
 pub fn rollup_filters() -> Vec<Dimension> {
     vec![
         Dimension::Visit(VisitField::Source),
@@ -75,7 +76,37 @@ pub fn rollup_filters() -> Vec<Dimension> {
         Dimension::Visit(VisitField::Os),
         Dimension::Visit(VisitField::Device),
         Dimension::EventName,
+        Dimension::Page,
     ]
+}
+
+/// The dimensions rollups hold (besides the totals): the dashboard's panels.
+pub fn rollup_panels() -> Vec<Dimension> {
+    use VisitField::*;
+    let mut dims: Vec<Dimension> = [Source, Referrer, UtmSource, UtmMedium, UtmCampaign]
+        .into_iter()
+        .map(Dimension::Visit)
+        .collect();
+    dims.extend([Dimension::Page, Dimension::EntryPage, Dimension::ExitPage]);
+    dims.extend(
+        [Country, Region, City, Browser, Os, Device]
+            .into_iter()
+            .map(Dimension::Visit),
+    );
+    dims.push(Dimension::EventName);
+    dims
+}
+
+/// What a rollup of `filter` holds of `panel`: (event sums, visit sums). Visit pages hold
+/// the visits only (their visitors would join every event with its visit), and nothing
+/// under a page filter (a page and the entry pages of its visits are too many pairs).
+fn rollup_holds(filter: &Dimension, panel: Option<&Dimension>) -> (bool, bool) {
+    let visit_page = matches!(panel, Some(Dimension::EntryPage | Dimension::ExitPage));
+    match panel {
+        Some(p) if !rollup_panels().contains(p) => (false, false),
+        _ if visit_page => (false, *filter != Dimension::Page),
+        _ => (true, true),
+    }
 }
 
 /// The archive's dimension name of a rollup: `filter=value>panel` (`panel` empty for the
@@ -581,7 +612,11 @@ impl Archive {
         };
         let filters = std::iter::once(None).chain(filters.into_iter().map(Some));
         for filter in filters {
-            let panels = std::iter::once(None).chain(archived_dimensions().into_iter().map(Some));
+            let panel_dims = match filter {
+                None => archived_dimensions(),
+                Some(_) => rollup_panels(),
+            };
+            let panels = std::iter::once(None).chain(panel_dims.into_iter().map(Some));
             for panel in panels {
                 let mut dimensions = vec![Dimension::Time(TimeBucket::Day)];
                 dimensions.extend(filter.iter().cloned());
@@ -590,18 +625,25 @@ impl Archive {
                     dimensions,
                     ..q.clone()
                 };
-                // Filtered rollups of visit pages hold the visits only (their visitors would
-                // join every event with its visit): such queries read raw events.
-                let visit_page = matches!(panel, Some(Dimension::EntryPage | Dimension::ExitPage));
+                let (with_events, with_visits) = match &filter {
+                    None => (true, true),
+                    Some(f) => rollup_holds(f, panel.as_ref()),
+                };
                 let events = async {
-                    if filter.is_some() && visit_page {
-                        Ok(Vec::new())
-                    } else {
+                    if with_events {
                         self.store.event_aggregate(&q).await
+                    } else {
+                        Ok(Vec::new())
                     }
                 };
-                let (events, sessions) =
-                    tokio::try_join!(events, self.store.session_aggregate(&q))?;
+                let sessions = async {
+                    if with_visits {
+                        self.store.session_aggregate(&q).await
+                    } else {
+                        Ok(Vec::new())
+                    }
+                };
+                let (events, sessions) = tokio::try_join!(events, sessions)?;
                 let panel_name = panel.as_ref().map(Dimension::api_name).unwrap_or_default();
                 // The dimensions are the site, the local day's start (local seconds), the
                 // filter's value (rollups), the panel's value.
@@ -928,19 +970,18 @@ fn archive_dimension(q: &AggregateQuery, events: bool) -> Option<(String, Option
         [d] if archived_dimensions().contains(d) => (d.api_name(), None),
         _ => return None,
     };
-    let visit_page = matches!(
-        q.dimensions.first(),
-        Some(Dimension::EntryPage | Dimension::ExitPage)
-    );
     match q.filters.as_slice() {
         [] => Some((dim, bucket)),
-        // One value of a rollup filter: its rollup (of visit pages the visits only).
+        // One value of a rollup filter: its rollup, where it holds what is asked.
         [f] if f.op == FilterOp::Is
             && f.values.len() == 1
-            && rollup_filters().contains(&f.dimension)
-            && !(events && visit_page) =>
+            && rollup_filters().contains(&f.dimension) =>
         {
-            Some((rollup_key(&f.dimension, &f.values[0], &dim), bucket))
+            // Time buckets add up the days' totals.
+            let panel = q.dimensions.first().filter(|_| bucket.is_none());
+            let (with_events, with_visits) = rollup_holds(&f.dimension, panel);
+            let holds = if events { with_events } else { with_visits };
+            holds.then(|| (rollup_key(&f.dimension, &f.values[0], &dim), bucket))
         }
         _ => None,
     }
@@ -1022,6 +1063,7 @@ mod tests {
         let country = Dimension::Visit(VisitField::Country);
         let de = || vec![is(country.clone(), &["DE"])];
         let page = || vec![Dimension::Page];
+        let entry = || vec![Dimension::EntryPage];
         assert_eq!(
             archive_dimension(&query(page(), de()), true),
             Some(("visit:country=DE>event:page".into(), None))
@@ -1041,13 +1083,18 @@ mod tests {
             Some(("event:name=>".into(), None))
         );
         // Visit pages: the rollup holds their visits, not their visitors.
-        let entry = || vec![Dimension::EntryPage];
         assert!(archive_dimension(&query(entry(), de()), false).is_some());
         assert_eq!(archive_dimension(&query(entry(), de()), true), None);
+        // Pages are a rollup filter (but not for visit pages, see above).
+        assert_eq!(
+            archive_dimension(&query(vec![], vec![is(Dimension::Page, &["/"])]), false),
+            Some(("event:page=/>".into(), None))
+        );
         // Raw events answer everything else.
         let raw = [
             query(page(), vec![is(country.clone(), &["DE", "FR"])]),
-            query(page(), vec![is(Dimension::Page, &["/"])]),
+            query(entry(), vec![is(Dimension::Page, &["/"])]),
+            query(vec![Dimension::Visit(VisitField::Screen)], de()),
             query(
                 page(),
                 vec![Filter {

@@ -69,29 +69,39 @@ async fn archived_days_answer_like_raw_events() {
 }
 
 /// Rollups: the dashboard's queries filtered by every value of each rollup filter answer
-/// alike from raw events and from archives, with rollups for every day and for only the
-/// busier of the two archived days (the 11th has five events, the 10th four).
+/// alike from raw events and from archives with rollups from `min_events` events a day.
+async fn filtered_answers_stay(min_events: &str) {
+    let app = spawn_app_with(&[("SPURLOS_ROLLUP_MIN_EVENTS", min_events)]).await;
+    three_days_on(&app).await;
+    let queries = filtered_dashboard(&app).await;
+    let raw = answers_to(&app, &queries).await;
+    assert!(
+        raw.iter().any(|r| !r.as_array().unwrap().is_empty()),
+        "the filters match something"
+    );
+    // (The server's own first run, ten seconds after its start, may have archived already.)
+    assert!(archive_now(&app).await <= 2);
+    assert_eq!(archive_now(&app).await, 0, "nothing left to archive");
+    let archived = answers_to(&app, &queries).await;
+    for (i, (a, b)) in raw.iter().zip(&archived).enumerate() {
+        assert_eq!(
+            a, b,
+            "rollups from {min_events} events, query {i}: {}",
+            queries[i]
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filtered_archives_answer_like_raw_events() {
-    for min_events in ["1", "5"] {
-        let app = spawn_app_with(&[("SPURLOS_ROLLUP_MIN_EVENTS", min_events)]).await;
-        three_days_on(&app).await;
-        let queries = filtered_dashboard(&app).await;
-        let raw = answers_to(&app, &queries).await;
-        assert!(
-            raw.iter().any(|r| !r.as_array().unwrap().is_empty()),
-            "the filters match something"
-        );
-        assert_eq!(archive_now(&app).await, 2);
-        let archived = answers_to(&app, &queries).await;
-        for (i, (a, b)) in raw.iter().zip(&archived).enumerate() {
-            assert_eq!(
-                a, b,
-                "rollups from {min_events} events, query {i}: {}",
-                queries[i]
-            );
-        }
-    }
+    filtered_answers_stay("1").await;
+}
+
+/// Rollups on the busier of the two archived days only (the 11th has five events, the 10th
+/// four): the other day is scanned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partly_rolled_up_archives_answer_like_raw_events() {
+    filtered_answers_stay("5").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

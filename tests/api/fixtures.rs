@@ -171,8 +171,8 @@ pub async fn answers(app: &TestApp) -> Vec<Value> {
 }
 
 /// The dashboard's queries filtered by each value of each filter that has rollups (values as
-/// the Stats API shows them, e.g. `Direct / None`, and one that no event has), over a range
-/// of archived days only and one that includes today.
+/// the Stats API shows them, e.g. `Direct / None`, and one that no event has), over two
+/// archived days and today.
 pub async fn filtered_dashboard(app: &TestApp) -> Vec<Value> {
     let mut queries = Vec::new();
     for filter in [
@@ -182,6 +182,7 @@ pub async fn filtered_dashboard(app: &TestApp) -> Vec<Value> {
         "visit:os",
         "visit:device",
         "event:name",
+        "event:page",
     ] {
         let shown = app
             .query(json!({"site_id": SITE, "metrics": ["events"], "date_range": "all", "dimensions": [filter]}))
@@ -195,10 +196,8 @@ pub async fn filtered_dashboard(app: &TestApp) -> Vec<Value> {
         assert!(!values.is_empty(), "{filter}: {shown}");
         values.push("Nowhere".into());
         for value in values {
-            for range in [
-                json!(["2024-06-10", "2024-06-11"]),
-                json!(["2024-06-10", "2024-06-12"]),
-            ] {
+            // Two archived days and today (raw).
+            for range in [json!(["2024-06-10", "2024-06-12"])] {
                 for d in [
                     &[][..],
                     &["time:day"],
@@ -208,6 +207,7 @@ pub async fn filtered_dashboard(app: &TestApp) -> Vec<Value> {
                     &["visit:source"],
                     &["visit:browser"],
                     &["event:name"],
+                    &["visit:screen"],
                 ] {
                     let metrics = if d.is_empty() { &ALL[..7] } else { &ALL[..] };
                     queries.push(json!({

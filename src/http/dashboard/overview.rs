@@ -402,3 +402,18 @@ async fn panel(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PANELS;
+    use crate::stats::archive::rollup_panels;
+    use crate::stats::model::Dimension;
+
+    #[test]
+    fn every_panel_has_rollups() {
+        for (_, _, dim) in PANELS {
+            let d = Dimension::parse(dim).expect("a dimension");
+            assert!(rollup_panels().contains(&d), "{dim} has no rollups");
+        }
+    }
+}
