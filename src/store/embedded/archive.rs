@@ -124,6 +124,7 @@ impl ArchiveStore for Embedded {
         let dim = dim.to_string();
         Box::pin(async move {
             self.with_reader(move |conn| {
+                let started = std::time::Instant::now();
                 let mut stmt = conn
                     .prepare(
                         "SELECT day, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration \
@@ -150,6 +151,12 @@ impl ArchiveStore for Embedded {
                     .map_err(db("reading archives"))?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(db("reading archives"))?;
+                tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    rows = rows.len(),
+                    dim = %dim,
+                    "archive read"
+                );
                 Ok(rows)
             })
             .await
