@@ -128,9 +128,14 @@ async fn a_late_hit_into_an_archived_day_is_counted() {
         after.contains(&(vec!["/late-import".to_string()], vec![1.0, 1.0])),
         "{after:?}"
     );
-    // Rebuilt, the archive agrees.
+    // Both days: the 10th from its archive, the 11th raw.
+    let both = json!({"site_id": SITE, "metrics": ["visitors", "pageviews"], "date_range": ["2024-06-10", "2024-06-11"], "dimensions": ["event:page"]});
+    let both_after = rows(&app.query(both.clone()).await);
+    // Rebuilt, the archive agrees, also where the 10th's archive (built with the 11th's old
+    // one) is read with the 11th's new one.
     assert_eq!(archive_now(&app).await, 1);
     assert_eq!(rows(&app.query(day).await), after);
+    assert_eq!(rows(&app.query(both).await), both_after);
 }
 
 /// Archives follow the data (issue 12): a few visits over five years in a zone with a

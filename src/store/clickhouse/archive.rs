@@ -91,16 +91,21 @@ impl ArchiveStore for ClickHouse {
     ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>> {
         let dim = dim.to_string();
         Box::pin(async move {
-            let builds: Vec<u64> = self
+            // Each day's current build: a build covers several days, and the rows of a day
+            // rebuilt since stay in the older build for up to an hour (see `build_cutoff`).
+            let current: std::collections::HashMap<i32, u64> = self
                 .archived_docs()
                 .await?
                 .into_iter()
                 .filter(|d| d.site_id == site_id && d.day >= from && d.day <= to)
-                .map(|d| d.build)
+                .map(|d| (d.day, d.build))
                 .collect();
-            if builds.is_empty() {
+            if current.is_empty() {
                 return Ok(Vec::new());
             }
+            let mut builds: Vec<u64> = current.values().copied().collect();
+            builds.sort_unstable();
+            builds.dedup();
             let rows = self
                 .client
                 .query("SELECT site_id, day, build, dim, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ? AND has(?, build)")
@@ -112,7 +117,11 @@ impl ArchiveStore for ClickHouse {
                 .fetch_all::<ArchiveRecord>()
                 .await
                 .map_err(ch("reading archives"))?;
-            Ok(rows.into_iter().map(ArchiveRecord::into_row).collect())
+            Ok(rows
+                .into_iter()
+                .filter(|r| current.get(&r.day) == Some(&r.build))
+                .map(ArchiveRecord::into_row)
+                .collect())
         })
     }
 
