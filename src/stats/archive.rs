@@ -163,7 +163,20 @@ pub struct Archive {
     pending: std::sync::atomic::AtomicU64,
     /// Days with at least this many events get rollups.
     rollup_min_events: u64,
+    /// Recent sums over archived days (they change only with the epoch).
+    sums: Mutex<SumCache>,
 }
+
+/// Archive sums recently read, by site, dimension and days, valid for one epoch.
+#[derive(Default)]
+struct SumCache {
+    epoch: u64,
+    rows: HashMap<(u32, String, i32, i32), Arc<Vec<ArchiveRow>>>,
+}
+
+/// At most this many sums are kept, each of at most `SUM_CACHE_ROWS` rows (a few MB at most).
+const SUM_CACHE_ENTRIES: usize = 1_000;
+const SUM_CACHE_ROWS: usize = 2_000;
 
 impl Archive {
     /// Loads the list of archived days; archives cut in a time zone the site no longer has
@@ -210,6 +223,7 @@ impl Archive {
             stopping: std::sync::atomic::AtomicBool::new(false),
             pending: std::sync::atomic::AtomicU64::new(0),
             rollup_min_events: ROLLUP_MIN_EVENTS,
+            sums: Mutex::new(SumCache::default()),
         };
         archive.update_boundary();
         Ok(archive)
@@ -240,6 +254,12 @@ impl Archive {
                 }
             }
         }
+        // Another node may have rebuilt a day meanwhile (the same days, other sums).
+        self.sums
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rows
+            .clear();
         {
             let mut state = self.state();
             if state.days != days || state.rollups != rollups {
@@ -800,6 +820,24 @@ impl Archive {
         let (Some(first), Some(last)) = (plan.archived.first(), plan.archived.last()) else {
             return Ok(Vec::new());
         };
+        // Without time buckets, over days without gaps: summed by the store (a month of a
+        // page list is 400 rows instead of 12,000).
+        let unbroken = plan.archived.len() as i64 == i64::from(*last) - i64::from(*first) + 1;
+        if plan.bucket.is_none() && unbroken {
+            let rows = self.archive_sum(site_id, *first, *last, &plan.dim).await?;
+            return Ok(rows
+                .iter()
+                .cloned()
+                .map(|row| {
+                    let key = if q.dimensions.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![row.value.clone()]
+                    };
+                    (key, row)
+                })
+                .collect());
+        }
         let rows = self
             .store
             .archive_get(site_id, *first, *last, &plan.dim)
@@ -816,6 +854,39 @@ impl Archive {
                 (key, row)
             })
             .collect())
+    }
+
+    /// The store's [`ArchiveStore::archive_sum`](crate::store::ArchiveStore::archive_sum),
+    /// remembered until the archives change: dashboards ask the same sums again and again.
+    async fn archive_sum(
+        &self,
+        site_id: u32,
+        first: i32,
+        last: i32,
+        dim: &str,
+    ) -> Result<Arc<Vec<ArchiveRow>>, StoreError> {
+        let key = (site_id, dim.to_string(), first, last);
+        let epoch = self.state().epoch;
+        {
+            let mut cache = self.sums.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.epoch != epoch {
+                cache.rows.clear();
+                cache.epoch = epoch;
+            }
+            if let Some(rows) = cache.rows.get(&key) {
+                return Ok(rows.clone());
+            }
+        }
+        let rows = Arc::new(self.store.archive_sum(site_id, first, last, dim).await?);
+        // Kept only if no archive changed meanwhile.
+        let mut cache = self.sums.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.epoch == epoch && self.state().epoch == epoch && rows.len() <= SUM_CACHE_ROWS {
+            if cache.rows.len() >= SUM_CACHE_ENTRIES {
+                cache.rows.clear();
+            }
+            cache.rows.insert(key, rows.clone());
+        }
+        Ok(rows)
     }
 
     /// Event sums for `q`, from archives where they exist and raw events elsewhere.

@@ -119,6 +119,19 @@ pub struct ArchiveRow {
     pub duration: i64,
 }
 
+impl ArchiveRow {
+    /// Adds another day's sums of the same value (every sum adds up over days).
+    pub fn add(&mut self, o: &ArchiveRow) {
+        self.visitors += o.visitors;
+        self.pageviews += o.pageviews;
+        self.events += o.events;
+        self.visits += o.visits;
+        self.visit_pageviews += o.visit_pageviews;
+        self.bounces += o.bounces;
+        self.duration += o.duration;
+    }
+}
+
 /// One archived day of a site: local day number (days since 1970-01-01 in the site's time
 /// zone) and the time zone it was cut in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +308,29 @@ pub trait ArchiveStore: Send + Sync {
         to: i32,
         dim: &str,
     ) -> StoreFuture<'_, Vec<(i32, ArchiveRow)>>;
+    /// Archive rows of one dimension summed over the local days `from..=to`, one per value.
+    /// By default the days' rows added up here; a store may add them up itself.
+    fn archive_sum(
+        &self,
+        site_id: u32,
+        from: i32,
+        to: i32,
+        dim: &str,
+    ) -> StoreFuture<'_, Vec<ArchiveRow>> {
+        let rows = self.archive_get(site_id, from, to, dim);
+        Box::pin(async move {
+            let mut sums: std::collections::HashMap<String, ArchiveRow> = Default::default();
+            for (_, r) in rows.await? {
+                match sums.get_mut(&r.value) {
+                    Some(sum) => sum.add(&r),
+                    None => {
+                        sums.insert(r.value.clone(), r);
+                    }
+                }
+            }
+            Ok(sums.into_values().collect())
+        })
+    }
     /// Forgets the archives of these days.
     fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()>;
 }

@@ -163,6 +163,56 @@ impl ArchiveStore for Embedded {
         })
     }
 
+    fn archive_sum(
+        &self,
+        site_id: u32,
+        from: i32,
+        to: i32,
+        dim: &str,
+    ) -> StoreFuture<'_, Vec<ArchiveRow>> {
+        let dim = dim.to_string();
+        Box::pin(async move {
+            self.with_reader(move |conn| {
+                let started = std::time::Instant::now();
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT value, CAST(sum(visitors) AS BIGINT), CAST(sum(pageviews) AS BIGINT), \
+                         CAST(sum(events) AS BIGINT), CAST(sum(visits) AS BIGINT), \
+                         CAST(sum(visit_pageviews) AS BIGINT), CAST(sum(bounces) AS BIGINT), \
+                         CAST(sum(duration) AS BIGINT) \
+                         FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ? \
+                         GROUP BY value",
+                    )
+                    .map_err(db("reading archives"))?;
+                let rows = stmt
+                    .query_map(params![site_id, dim, from, to], |r| {
+                        Ok(ArchiveRow {
+                            dim: dim.clone(),
+                            value: r.get(0)?,
+                            visitors: r.get::<_, i64>(1)? as u64,
+                            pageviews: r.get::<_, i64>(2)? as u64,
+                            events: r.get::<_, i64>(3)? as u64,
+                            visits: r.get(4)?,
+                            visit_pageviews: r.get(5)?,
+                            bounces: r.get(6)?,
+                            duration: r.get(7)?,
+                        })
+                    })
+                    .map_err(db("reading archives"))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db("reading archives"))?;
+                tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    rows = rows.len(),
+                    dim = %dim,
+                    "archive sum"
+                );
+                Ok(rows)
+            })
+            .await
+        })
+    }
+
     fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.with_writer(move |conn| {
