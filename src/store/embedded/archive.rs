@@ -6,6 +6,49 @@ use crate::store::{ArchiveRow, ArchiveStore, ArchivedDay, StoreError, StoreFutur
 use duckdb::{params, Connection};
 
 /// Deletes one archived day (its rows and its record) inside a transaction.
+/// Archive rows of one site and dimension over the days `from..=to`: `columns` are the day
+/// (or a stand-in), the value and the sums in `ArchiveRow`'s order; `group` ends the statement.
+fn read_archive(
+    conn: &Connection,
+    columns: &str,
+    group: &str,
+    (site_id, dim, from, to): (u32, &str, i32, i32),
+) -> Result<Vec<(i32, ArchiveRow)>, StoreError> {
+    let started = std::time::Instant::now();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {columns} FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ?{group}"
+        ))
+        .map_err(db("reading archives"))?;
+    let rows = stmt
+        .query_map(params![site_id, dim, from, to], |r| {
+            Ok((
+                r.get::<_, i32>(0)?,
+                ArchiveRow {
+                    dim: dim.to_string(),
+                    value: r.get(1)?,
+                    visitors: r.get::<_, i64>(2)? as u64,
+                    pageviews: r.get::<_, i64>(3)? as u64,
+                    events: r.get::<_, i64>(4)? as u64,
+                    visits: r.get(5)?,
+                    visit_pageviews: r.get(6)?,
+                    bounces: r.get(7)?,
+                    duration: r.get(8)?,
+                },
+            ))
+        })
+        .map_err(db("reading archives"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db("reading archives"))?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        rows = rows.len(),
+        dim = %dim,
+        "archive read"
+    );
+    Ok(rows)
+}
+
 fn delete_archived_day(conn: &Connection, site_id: u32, day: i32) -> Result<(), StoreError> {
     for table in ["archive", "archived_days"] {
         conn.execute(
@@ -124,40 +167,13 @@ impl ArchiveStore for Embedded {
         let dim = dim.to_string();
         Box::pin(async move {
             self.with_reader(move |conn| {
-                let started = std::time::Instant::now();
-                let mut stmt = conn
-                    .prepare(
-                        "SELECT day, value, visitors, pageviews, events, visits, visit_pageviews, bounces, duration \
-                         FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ?",
-                    )
-                    .map_err(db("reading archives"))?;
-                let rows = stmt
-                    .query_map(params![site_id, dim, from, to], |r| {
-                        Ok((
-                            r.get::<_, i32>(0)?,
-                            ArchiveRow {
-                                dim: dim.clone(),
-                                value: r.get(1)?,
-                                visitors: r.get::<_, i64>(2)? as u64,
-                                pageviews: r.get::<_, i64>(3)? as u64,
-                                events: r.get::<_, i64>(4)? as u64,
-                                visits: r.get(5)?,
-                                visit_pageviews: r.get(6)?,
-                                bounces: r.get(7)?,
-                                duration: r.get(8)?,
-                            },
-                        ))
-                    })
-                    .map_err(db("reading archives"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("reading archives"))?;
-                tracing::debug!(
-                    ms = started.elapsed().as_millis() as u64,
-                    rows = rows.len(),
-                    dim = %dim,
-                    "archive read"
-                );
-                Ok(rows)
+                read_archive(
+                    conn,
+                    "day, value, visitors, pageviews, events, visits, visit_pageviews, bounces, \
+                     duration",
+                    "",
+                    (site_id, &dim, from, to),
+                )
             })
             .await
         })
@@ -172,44 +188,20 @@ impl ArchiveStore for Embedded {
     ) -> StoreFuture<'_, Vec<ArchiveRow>> {
         let dim = dim.to_string();
         Box::pin(async move {
-            self.with_reader(move |conn| {
-                let started = std::time::Instant::now();
-                let mut stmt = conn
-                    .prepare(
-                        "SELECT value, CAST(sum(visitors) AS BIGINT), CAST(sum(pageviews) AS BIGINT), \
+            let rows = self
+                .with_reader(move |conn| {
+                    read_archive(
+                        conn,
+                        "0, value, CAST(sum(visitors) AS BIGINT), CAST(sum(pageviews) AS BIGINT), \
                          CAST(sum(events) AS BIGINT), CAST(sum(visits) AS BIGINT), \
                          CAST(sum(visit_pageviews) AS BIGINT), CAST(sum(bounces) AS BIGINT), \
-                         CAST(sum(duration) AS BIGINT) \
-                         FROM archive WHERE site_id = ? AND dim = ? AND day >= ? AND day <= ? \
-                         GROUP BY value",
+                         CAST(sum(duration) AS BIGINT)",
+                        " GROUP BY value",
+                        (site_id, &dim, from, to),
                     )
-                    .map_err(db("reading archives"))?;
-                let rows = stmt
-                    .query_map(params![site_id, dim, from, to], |r| {
-                        Ok(ArchiveRow {
-                            dim: dim.clone(),
-                            value: r.get(0)?,
-                            visitors: r.get::<_, i64>(1)? as u64,
-                            pageviews: r.get::<_, i64>(2)? as u64,
-                            events: r.get::<_, i64>(3)? as u64,
-                            visits: r.get(4)?,
-                            visit_pageviews: r.get(5)?,
-                            bounces: r.get(6)?,
-                            duration: r.get(7)?,
-                        })
-                    })
-                    .map_err(db("reading archives"))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db("reading archives"))?;
-                tracing::debug!(
-                    ms = started.elapsed().as_millis() as u64,
-                    rows = rows.len(),
-                    dim = %dim,
-                    "archive sum"
-                );
-                Ok(rows)
-            })
-            .await
+                })
+                .await?;
+            Ok(rows.into_iter().map(|(_, row)| row).collect())
         })
     }
 
