@@ -40,7 +40,8 @@ const BUILD_EVENTS: u64 = 2_000_000;
 const BUILD_SITES: usize = 2_000;
 /// Days with at least this many events get rollups (`rollup_filters`) by default: below it,
 /// a filtered month scans at most about 1.5 million events (fast enough), and rollups of
-/// small days would take more room than their events (each event is in up to ~130 rollup rows).
+/// small days would take more room than their events (each event is in up to ~110 rollup rows:
+/// 7 filters × the totals and 15 panels).
 pub const ROLLUP_MIN_EVENTS: u64 = 50_000;
 /// Days without events recorded in one write.
 const EMPTY_DAYS_PER_WRITE: usize = 5_000;
