@@ -13,6 +13,7 @@ pub mod config;
 pub mod geo;
 pub mod http;
 pub mod ingest;
+pub mod logs;
 pub mod metrics;
 pub mod migrate;
 pub mod referrer;

@@ -54,6 +54,13 @@ impl Salts {
         pick(&kept, today).ok_or_else(|| StoreError::Salts("no salt after rotation".into()))
     }
 
+    /// The kept salt of a UTC day, while it exists (log lines of today and yesterday are
+    /// hashed like live hits of those days).
+    pub async fn kept(&self, day: NaiveDate) -> Option<[u8; 32]> {
+        let kept = self.kept.read().await;
+        kept.iter().find(|(d, _)| *d == day).map(|(_, s)| *s)
+    }
+
     /// Makes sure today's salt exists and every salt older than yesterday's is deleted.
     pub async fn rotate(&self) -> Result<(), StoreError> {
         let today = self.today();

@@ -213,7 +213,15 @@ impl Application {
                 }
             })
         };
+        let logs = Arc::new(crate::logs::import::LogImporter::new(
+            store.clone(),
+            sites.clone(),
+            geo.clone(),
+            salts.clone(),
+            archive.clone(),
+        ));
         let state = web::Data::new(AppState {
+            logs,
             ingest: Ingest {
                 sites: sites.clone(),
                 geo,

@@ -6,13 +6,14 @@
 use super::remote::Backend;
 use super::{Command, CustomerCommand, SiteCommand, TokenCommand, UserCommand};
 use crate::config::Settings;
+use crate::logs::import::{BatchResult, Entry, LogImporter};
 use crate::store::Store;
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSpec};
 use crate::tenancy::tokens::TokenRequest;
 use crate::tenancy::users::{Membership, User};
 use crate::tenancy::{Manager, Tenancy, TokenAccess};
-use anyhow::{anyhow, bail};
+use anyhow::{anyhow, bail, Context};
 
 /// What the admin commands ask of a spurlos installation.
 pub(super) trait Admin {
@@ -34,6 +35,14 @@ pub(super) trait Admin {
     async fn archive(&self) -> anyhow::Result<u64>;
     /// Writes a consistent copy of the store to `out`; answers its size.
     async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64>;
+    /// Starts a log import run for lines of `source`; answers its id.
+    async fn log_start(&self, source: &str) -> anyhow::Result<String>;
+    /// Stores a batch of log entries of a run.
+    async fn log_batch(&self, run: &str, entries: Vec<Entry>) -> anyhow::Result<BatchResult>;
+    /// Ends a log import run.
+    async fn log_finish(&self, run: &str) -> anyhow::Result<()>;
+    /// What happens after an import (archives rebuilt now, or by the server soon).
+    async fn after_import(&self) -> anyhow::Result<String>;
 }
 
 /// The data directory, when no server runs on it.
@@ -43,15 +52,54 @@ pub(super) struct Local {
     base: String,
     /// Days with this many events get rollups when archived (`SPURLOS_ROLLUP_MIN_EVENTS`).
     rollup_min_events: u64,
+    /// The GeoIP database for log imports.
+    geoip: Option<std::path::PathBuf>,
+    logs: tokio::sync::OnceCell<LogImporter>,
 }
 
 impl Local {
-    pub(super) fn new(tenancy: Tenancy, base: String, rollup_min_events: u64) -> Self {
+    pub(super) fn new(
+        tenancy: Tenancy,
+        base: String,
+        rollup_min_events: u64,
+        geoip: Option<std::path::PathBuf>,
+    ) -> Self {
         Self {
             tenancy,
             base,
             rollup_min_events,
+            geoip,
+            logs: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The log importer on the data directory, made when first needed.
+    async fn logs(&self) -> anyhow::Result<&LogImporter> {
+        self.logs
+            .get_or_try_init(|| async {
+                let store: std::sync::Arc<dyn Store> = self.tenancy.store().clone();
+                let sites = crate::tenancy::sites::SiteRegistry::default();
+                sites.replace(self.tenancy.sites().await?);
+                let clock: crate::clock::SharedClock =
+                    std::sync::Arc::new(crate::clock::SystemClock);
+                let geo = crate::geo::Geo::open(self.geoip.as_deref())?;
+                let salts = crate::salt::Salts::load(store.clone(), clock.clone())
+                    .await
+                    .context("loading salts")?;
+                let archive =
+                    crate::stats::archive::Archive::load(store.clone(), sites.clone(), clock)
+                        .await
+                        .context("loading the day archives")?
+                        .with_rollup_min_events(self.rollup_min_events);
+                Ok::<_, anyhow::Error>(LogImporter::new(
+                    store,
+                    sites,
+                    std::sync::Arc::new(geo),
+                    std::sync::Arc::new(salts),
+                    std::sync::Arc::new(archive),
+                ))
+            })
+            .await
     }
 }
 
@@ -120,6 +168,24 @@ impl Admin for Local {
         Ok(archive_locally(&self.tenancy, self.rollup_min_events).await? as u64)
     }
 
+    async fn log_start(&self, source: &str) -> anyhow::Result<String> {
+        Ok(self.logs().await?.start(source)?)
+    }
+
+    async fn log_batch(&self, run: &str, entries: Vec<Entry>) -> anyhow::Result<BatchResult> {
+        Ok(self.logs().await?.batch(run, entries).await?)
+    }
+
+    async fn log_finish(&self, run: &str) -> anyhow::Result<()> {
+        self.logs().await?.finish(run);
+        Ok(())
+    }
+
+    async fn after_import(&self) -> anyhow::Result<String> {
+        let days = self.archive().await?;
+        Ok(format!("archived {days} days"))
+    }
+
     async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64> {
         self.tenancy.store().backup_to(out.to_path_buf()).await?;
         Ok(std::fs::metadata(out)?.len())
@@ -131,7 +197,7 @@ impl Admin for Local {
 pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
     match Backend::connect(&settings).await? {
         Backend::Remote(remote) => run(&remote, command).await,
-        Backend::Local(local) => run(&local, command).await,
+        Backend::Local(local) => run(local.as_ref(), command).await,
     }
 }
 
@@ -223,6 +289,9 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         Command::Archive => {
             let days = admin.archive().await?;
             println!("archived {days} days");
+        }
+        Command::Logs(super::logs::LogsCommand::Import(args)) => {
+            super::logs::import(admin, args).await?;
         }
     }
     Ok(())

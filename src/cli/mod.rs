@@ -3,6 +3,7 @@
 //! at the configured address, and open the data directory directly otherwise.
 
 mod admin;
+mod logs;
 mod remote;
 
 pub use admin::run_admin;
@@ -85,6 +86,9 @@ pub enum Command {
     /// Create Stats API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Statistics from web-server access logs (import).
+    #[command(subcommand)]
+    Logs(logs::LogsCommand),
     /// Archive every finished day now (the server also does so every five minutes).
     ///
     /// Day archives hold each day's sums per dimension value, so dashboards over weeks and

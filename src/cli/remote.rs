@@ -3,6 +3,7 @@
 
 use super::admin::{Admin, Local};
 use crate::config::Settings;
+use crate::logs::import::{BatchResult, Entry};
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSpec};
 use crate::tenancy::tokens::TokenRequest;
@@ -14,7 +15,7 @@ use std::time::Duration;
 /// Where admin commands are carried out: the running server, or the data directory.
 pub(super) enum Backend {
     Remote(Remote),
-    Local(Local),
+    Local(Box<Local>),
 }
 
 /// The admin API of a running server.
@@ -45,11 +46,12 @@ impl Backend {
             Some(u) => u.clone(),
             None => base,
         };
-        Ok(Backend::Local(Local::new(
+        Ok(Backend::Local(Box::new(Local::new(
             Tenancy::new(store),
             base,
             settings.config.rollup_min_events,
-        )))
+            settings.config.geoip_db.clone(),
+        ))))
     }
 }
 
@@ -303,6 +305,51 @@ impl Admin for Remote {
             std::fs::rename(&tmp, out).with_context(|| format!("naming {}", out.display()))?;
             Ok(copied)
         })
+    }
+
+    async fn log_start(&self, source: &str) -> anyhow::Result<String> {
+        let v = self.json(
+            "POST",
+            "/api/admin/logs/runs",
+            Some(serde_json::json!({ "source": source })),
+        )?;
+        v["run"]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| anyhow!("the server answered no run id"))
+    }
+
+    async fn log_batch(&self, run: &str, entries: Vec<Entry>) -> anyhow::Result<BatchResult> {
+        let url = format!("{}/api/admin/logs/runs/{}", self.base, url_segment(run));
+        let body = serde_json::to_vec(&serde_json::json!({ "entries": entries }))?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(600)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        tokio::task::block_in_place(|| {
+            let mut resp = agent
+                .post(&url)
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .header("Content-Type", "application/json")
+                .send(&body[..])
+                .with_context(|| format!("calling {url}"))?;
+            if !resp.status().is_success() {
+                return Err(remote_error(resp));
+            }
+            Ok(serde_json::from_str(&resp.body_mut().read_to_string()?)?)
+        })
+    }
+
+    async fn log_finish(&self, run: &str) -> anyhow::Result<()> {
+        self.delete(&format!("/api/admin/logs/runs/{}", url_segment(run)))
+    }
+
+    async fn after_import(&self) -> anyhow::Result<String> {
+        Ok(format!(
+            "the server at {} archives the imported days within five minutes",
+            self.base
+        ))
     }
 
     async fn archive(&self) -> anyhow::Result<u64> {

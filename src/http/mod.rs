@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod error;
 pub mod event;
 pub mod html;
+pub mod logs;
 pub mod matomo;
 pub mod matomo_api;
 pub mod optout;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// The data directory (for backups in the making).
     pub data_dir: std::path::PathBuf,
+    /// Log imports through the admin API.
+    pub logs: Arc<crate::logs::import::LogImporter>,
 }
 
 /// The tracker script, built from `tracker-js/` (see its README).
@@ -104,6 +107,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/admin/archive", web::post().to(admin::archive))
         .route("/api/admin/backup", web::post().to(admin::backup))
+        .route("/api/admin/logs/runs", web::post().to(logs::start))
+        .route("/api/admin/logs/runs/{run}", web::post().to(logs::batch))
+        .route("/api/admin/logs/runs/{run}", web::delete().to(logs::finish))
         .route("/api/openapi.json", web::get().to(openapi))
         .route("/api/admin/users", web::get().to(team::list_users))
         .route("/api/admin/users/{email}", web::put().to(team::put_user))

@@ -132,121 +132,133 @@ impl Ingest {
     }
 
     async fn prepare_uncounted(&self, raw: RawHit) -> Result<Prepared, IngestError> {
-        let name = raw.name.trim();
-        if name.is_empty() {
-            return Err(IngestError::Invalid {
-                field: "name",
-                message: "is required".into(),
-            });
-        }
-        let page =
-            enrich::page_url(&raw.url, raw.hash_mode).map_err(|message| IngestError::Invalid {
-                field: "url",
-                message,
-            })?;
-        if name == "engagement" {
-            return Ok(Prepared::Excluded(Exclusion::Engagement));
-        }
-        if raw.signals.opted_out {
-            return Ok(Prepared::Excluded(Exclusion::OptOutCookie));
-        }
-        let sites: Vec<_> = match raw.site_id {
-            Some(id) => self
-                .sites
-                .by_id(crate::tenancy::SiteId(id))
-                .into_iter()
-                .collect(),
-            None => raw
-                .domains
-                .iter()
-                .filter_map(|d| self.sites.by_domain(d))
-                .collect(),
-        };
-        if sites.is_empty() {
-            return Ok(Prepared::Excluded(Exclusion::UnknownSite));
-        }
-        let agent = crate::useragent::classify(&raw.user_agent);
-        if agent.bot && !raw.track_bots {
-            return Ok(Prepared::Excluded(Exclusion::Bot));
-        }
-        // Each site's own rules: its privacy-signal switch and its excluded ranges.
-        let mut first_exclusion = None;
-        let sites: Vec<_> = sites
-            .into_iter()
-            .filter(|s| match site_exclusion(s, &raw) {
-                None => true,
-                Some(why) => {
-                    first_exclusion.get_or_insert(why);
-                    false
-                }
-            })
-            .collect();
-        if sites.is_empty() {
-            return Ok(Prepared::Excluded(
-                first_exclusion.unwrap_or(Exclusion::UnknownSite),
-            ));
-        }
-        let ua = &agent.info;
         let salts = self.salts.current().await?;
-        let ts = raw.ts.unwrap_or_else(|| self.clock.now().timestamp());
-        let name = enrich::bounded(name, enrich::MAX_NAME);
-        let interactive = raw.interactive || name == "pageview";
-        let props = enrich::bound_props(raw.props);
-        let mut hits = Vec::with_capacity(sites.len());
-        for site in &sites {
-            // Truncate first: from here on only the site's truncated address exists.
-            let ip = raw.client.duplicate().truncate(site.ip_mask_bytes);
-            let geo = self.geo.lookup(&ip);
-            let referrer = raw
-                .referrer
-                .as_deref()
-                .and_then(|r| crate::referrer::classify(r, &site.domains()))
-                .unwrap_or_default();
-            let source = if page.utm_source.is_empty() {
-                referrer.source.clone()
-            } else {
-                crate::referrer::source_for_utm(&page.utm_source)
-            };
-            let attrs = VisitAttrs {
-                referrer: enrich::bounded(&referrer.referrer, enrich::MAX_TEXT),
-                source: enrich::bounded(&source, enrich::MAX_NAME * 2),
-                utm_source: page.utm_source.clone(),
-                utm_medium: page.utm_medium.clone(),
-                utm_campaign: page.utm_campaign.clone(),
-                utm_content: page.utm_content.clone(),
-                utm_term: page.utm_term.clone(),
-                country_code: geo.country_code.clone(),
-                region: geo.region.clone(),
-                city: geo.city.clone(),
-                browser: ua.browser.clone(),
-                browser_version: ua.browser_version.clone(),
-                os: ua.os.clone(),
-                os_version: ua.os_version.clone(),
-                device: ua.device.clone(),
-                screen: enrich::screen_class(raw.screen_width),
-            };
-            let bytes = ip.hash_bytes();
-            hits.push(Hit {
-                site_id: site.id.0,
-                ts,
-                name: name.clone(),
-                interactive,
-                hostname: page.hostname.clone(),
-                pathname: page.pathname.clone(),
-                attrs,
-                props: props.clone(),
-                visitor_id: visitor_id(&salts.today, site.id.0, &bytes, &raw.user_agent),
-                prev_visitor_id: salts
-                    .yesterday
-                    .map(|y| visitor_id(&y, site.id.0, &bytes, &raw.user_agent)),
-                utc_offset: crate::timezone::offset_at(site.tz(), ts),
-                new_visit: raw.new_visit,
-                heartbeat: raw.heartbeat,
-                seq: 0,
-            });
-        }
-        Ok(Prepared::Hits(hits))
+        let now = self.clock.now().timestamp();
+        prepare_hits(&self.sites, &self.geo, raw, salts, now)
     }
+}
+
+/// Runs one hit through every rule with the given salts (`now` stands in for a missing time):
+/// live hits use the current salts, log imports the salts of each line's day.
+pub fn prepare_hits(
+    sites: &SiteRegistry,
+    geo: &Geo,
+    raw: RawHit,
+    salts: crate::salt::CurrentSalts,
+    now: i64,
+) -> Result<Prepared, IngestError> {
+    let name = raw.name.trim();
+    if name.is_empty() {
+        return Err(IngestError::Invalid {
+            field: "name",
+            message: "is required".into(),
+        });
+    }
+    let page =
+        enrich::page_url(&raw.url, raw.hash_mode).map_err(|message| IngestError::Invalid {
+            field: "url",
+            message,
+        })?;
+    if name == "engagement" {
+        return Ok(Prepared::Excluded(Exclusion::Engagement));
+    }
+    if raw.signals.opted_out {
+        return Ok(Prepared::Excluded(Exclusion::OptOutCookie));
+    }
+    let sites: Vec<_> = match raw.site_id {
+        Some(id) => sites
+            .by_id(crate::tenancy::SiteId(id))
+            .into_iter()
+            .collect(),
+        None => raw
+            .domains
+            .iter()
+            .filter_map(|d| sites.by_domain(d))
+            .collect(),
+    };
+    if sites.is_empty() {
+        return Ok(Prepared::Excluded(Exclusion::UnknownSite));
+    }
+    let agent = crate::useragent::classify(&raw.user_agent);
+    if agent.bot && !raw.track_bots {
+        return Ok(Prepared::Excluded(Exclusion::Bot));
+    }
+    // Each site's own rules: its privacy-signal switch and its excluded ranges.
+    let mut first_exclusion = None;
+    let sites: Vec<_> = sites
+        .into_iter()
+        .filter(|s| match site_exclusion(s, &raw) {
+            None => true,
+            Some(why) => {
+                first_exclusion.get_or_insert(why);
+                false
+            }
+        })
+        .collect();
+    if sites.is_empty() {
+        return Ok(Prepared::Excluded(
+            first_exclusion.unwrap_or(Exclusion::UnknownSite),
+        ));
+    }
+    let ua = &agent.info;
+    let ts = raw.ts.unwrap_or(now);
+    let name = enrich::bounded(name, enrich::MAX_NAME);
+    let interactive = raw.interactive || name == "pageview";
+    let props = enrich::bound_props(raw.props);
+    let mut hits = Vec::with_capacity(sites.len());
+    for site in &sites {
+        // Truncate first: from here on only the site's truncated address exists.
+        let ip = raw.client.duplicate().truncate(site.ip_mask_bytes);
+        let geo = geo.lookup(&ip);
+        let referrer = raw
+            .referrer
+            .as_deref()
+            .and_then(|r| crate::referrer::classify(r, &site.domains()))
+            .unwrap_or_default();
+        let source = if page.utm_source.is_empty() {
+            referrer.source.clone()
+        } else {
+            crate::referrer::source_for_utm(&page.utm_source)
+        };
+        let attrs = VisitAttrs {
+            referrer: enrich::bounded(&referrer.referrer, enrich::MAX_TEXT),
+            source: enrich::bounded(&source, enrich::MAX_NAME * 2),
+            utm_source: page.utm_source.clone(),
+            utm_medium: page.utm_medium.clone(),
+            utm_campaign: page.utm_campaign.clone(),
+            utm_content: page.utm_content.clone(),
+            utm_term: page.utm_term.clone(),
+            country_code: geo.country_code.clone(),
+            region: geo.region.clone(),
+            city: geo.city.clone(),
+            browser: ua.browser.clone(),
+            browser_version: ua.browser_version.clone(),
+            os: ua.os.clone(),
+            os_version: ua.os_version.clone(),
+            device: ua.device.clone(),
+            screen: enrich::screen_class(raw.screen_width),
+        };
+        let bytes = ip.hash_bytes();
+        hits.push(Hit {
+            site_id: site.id.0,
+            ts,
+            name: name.clone(),
+            interactive,
+            hostname: page.hostname.clone(),
+            pathname: page.pathname.clone(),
+            attrs,
+            props: props.clone(),
+            visitor_id: visitor_id(&salts.today, site.id.0, &bytes, &raw.user_agent),
+            prev_visitor_id: salts
+                .yesterday
+                .map(|y| visitor_id(&y, site.id.0, &bytes, &raw.user_agent)),
+            utc_offset: crate::timezone::offset_at(site.tz(), ts),
+            new_visit: raw.new_visit,
+            heartbeat: raw.heartbeat,
+            seq: 0,
+        });
+    }
+    Ok(Prepared::Hits(hits))
 }
 
 /// Why `site`'s own rules exclude the hit, if they do.

@@ -18,6 +18,7 @@ mod hardening;
 mod helpers;
 mod ingest;
 mod limits;
+mod logs;
 mod matomo;
 mod meta_store;
 mod metrics;

@@ -1,0 +1,484 @@
+//! `spurlos logs import`: reads access logs on a thread of its own (files in time order,
+//! format detected per file, address truncated per line by `logs::read`), sends batches of
+//! entries to the running server or stores them in the data directory, shows a progress bar,
+//! and ends with a summary per site.
+
+use super::admin::Admin;
+use crate::logs::import::{BatchResult, Entry, SiteCounts};
+use crate::logs::parse::Format;
+use crate::logs::read::{self, Assign, Line, LineReader, ReadStats};
+use crate::tenancy::sites::{Site, SiteSpec};
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Entries per batch sent.
+const BATCH: usize = 5_000;
+
+/// Statistics from web-server access logs.
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Import access logs: page views, 404s and downloads, counted by the same rules as live
+    /// hits (README, "Statistics from web-server logs").
+    #[command(long_about = IMPORT_HELP)]
+    Import(LogsImport),
+}
+
+const IMPORT_HELP: &str = "Import access logs: page views, 404s and downloads.
+
+Reads plain, .gz and .zst files (several in one run, taken in the order of their first lines'
+times) or standard input (-). Each line goes to the site named by --site (a per-site log, as
+Plesk, cPanel, Froxlor and DirectAdmin write them) or, with --by-vhost, to the site whose
+domain or alias is the line's virtual host (Apache's vhost_combined, ISPConfig's `%v %h ...`,
+the JSON logs' host field). Lines of other hosts are counted and the ten most frequent listed;
+--create-sites --customer HANDLE adds sites for them instead.
+
+The client address is truncated by the site's mask as the line is read, before anything else
+sees it; no address or User-Agent is stored. Counted: successful GET requests of pages (2xx,
+304), not static files, not bots; 404s of pages become a `404` event, downloads (PDF,
+archives, documents, media) a `File Download` event. Query strings are dropped except UTM tags.
+
+Importing the same lines again (the same file, a rotated copy, an overlapping range) counts
+nothing twice: spurlos remembers which time ranges of each site it imported from a --source.
+Logs of several web servers of one site are different sources: import each with its own
+--source. Works through the running server (admin API) or, when none answers, on the data
+directory.";
+
+/// `logs import`
+#[derive(Debug, Args)]
+pub struct LogsImport {
+    /// Log files (plain, .gz or .zst); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Every line belongs to this site (a per-site log).
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        conflicts_with = "by_vhost",
+        required_unless_present = "by_vhost"
+    )]
+    pub site: Option<String>,
+    /// Each line belongs to the site of its virtual host (a shared log).
+    #[arg(long)]
+    pub by_vhost: bool,
+    /// The log format; auto detects it from each file's first lines.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Where the lines come from (a name): lines imported from the same source are imported
+    /// once. Give each web server of a site its own.
+    #[arg(long, default_value = "access-log", value_name = "NAME")]
+    pub source: String,
+    /// Add a site for each virtual host of no site (with --customer) instead of skipping its
+    /// lines.
+    #[arg(long, requires = "customer", requires = "by_vhost")]
+    pub create_sites: bool,
+    /// The customer that sites made by --create-sites belong to.
+    #[arg(long, value_name = "HANDLE")]
+    pub customer: Option<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--format`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    Combined,
+    Common,
+    #[value(name = "vhost_combined")]
+    VhostCombined,
+    NginxJson,
+    CaddyJson,
+}
+
+impl FormatArg {
+    fn fixed(self) -> Option<Format> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::Combined => Some(Format::Combined),
+            FormatArg::Common => Some(Format::Common),
+            FormatArg::VhostCombined => Some(Format::VhostCombined),
+            FormatArg::NginxJson => Some(Format::NginxJson),
+            FormatArg::CaddyJson => Some(Format::CaddyJson),
+        }
+    }
+}
+
+/// What the reading thread hands over.
+enum Msg {
+    Batch(Vec<Entry>),
+    /// A host to make a site for; the answer is the site, or `None`.
+    NewHost(String, tokio::sync::oneshot::Sender<Option<Site>>),
+    Done(Result<ReadStats, String>),
+}
+
+/// Progress shared with the reading thread.
+#[derive(Default)]
+struct Progress {
+    bytes: Arc<AtomicU64>,
+    lines: AtomicU64,
+}
+
+/// Runs `logs import` against `admin`.
+pub(super) async fn import(admin: &impl Admin, args: LogsImport) -> anyhow::Result<()> {
+    let sites = admin.sites().await?;
+    let assign = match &args.site {
+        Some(d) => {
+            let registry = crate::tenancy::sites::SiteRegistry::default();
+            registry.replace(sites.clone());
+            let site = registry
+                .by_domain(d)
+                .with_context(|| format!("no site {d}; add it first (spurlos site add {d})"))?;
+            Assign::Site(site)
+        }
+        None => Assign::ByVhost,
+    };
+    let total: u64 = args
+        .files
+        .iter()
+        .filter(|f| *f != "-")
+        .map(|f| std::fs::metadata(f).map(|m| m.len()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("reading the log files' sizes")?
+        .iter()
+        .sum();
+    let run = admin.log_start(&args.source).await?;
+    let progress = Arc::new(Progress::default());
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4);
+    let reader = {
+        let files = args.files.clone();
+        let fixed = args.format.fixed();
+        let create = args.create_sites;
+        let progress = progress.clone();
+        std::thread::spawn(move || {
+            let done = read_all(&files, fixed, assign, sites, create, &progress, &tx);
+            let _ = tx.blocking_send(Msg::Done(done.map_err(|e| format!("{e:#}"))));
+        })
+    };
+    let bar = progress_bar(total);
+    let started = Instant::now();
+    let mut last_line = Instant::now();
+    let mut stored = BatchResult::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let outcome: anyhow::Result<ReadStats> = loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Batch(entries)) => {
+                    let r = admin.log_batch(&run, entries).await;
+                    match r {
+                        Ok(r) => merge(&mut stored, r),
+                        Err(e) => break Err(e),
+                    }
+                }
+                Some(Msg::NewHost(host, answer)) => {
+                    let spec = SiteSpec {
+                        domain: host.clone(),
+                        aliases: Vec::new(),
+                        timezone: None,
+                        ip_mask_bytes: None,
+                        respect_dnt: None,
+                        excluded_ranges: Vec::new(),
+                        customer: args.customer.clone(),
+                    };
+                    let made = match admin.add_site(spec).await {
+                        Ok(site) => {
+                            bar.println(format!("added site {} for customer {}", site.domain, args.customer.as_deref().unwrap_or("")));
+                            Some(site)
+                        }
+                        Err(e) => {
+                            bar.println(format!("no site made for {host}: {e:#}"));
+                            None
+                        }
+                    };
+                    let _ = answer.send(made);
+                }
+                Some(Msg::Done(r)) => break r.map_err(anyhow::Error::msg),
+                None => break Err(anyhow::anyhow!("the log reader stopped")),
+            },
+            _ = tick.tick() => {
+                let bytes = progress.bytes.load(Ordering::Relaxed);
+                let lines = progress.lines.load(Ordering::Relaxed);
+                bar.set_position(bytes);
+                let rate = lines as f64 / started.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(format!("{lines} lines, {rate:.0} lines/s"));
+                if bar.is_hidden() && last_line.elapsed() >= Duration::from_secs(10) {
+                    eprintln!("read {} of {} MB, {lines} lines, {rate:.0} lines/s",
+                        bytes / 1_000_000, total / 1_000_000);
+                    last_line = Instant::now();
+                }
+            }
+        }
+    };
+    bar.finish_and_clear();
+    let _ = reader.join();
+    let finished = admin.log_finish(&run).await;
+    let read = outcome?;
+    finished?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary_json(&read, &stored, elapsed))?
+        );
+    } else {
+        print_summary(&read, &stored, elapsed);
+    }
+    let after = admin.after_import().await?;
+    if !args.json {
+        println!("{after}");
+    }
+    Ok(())
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total.max(1));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}, {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn merge(into: &mut BatchResult, r: BatchResult) {
+    into.unknown_sites += r.unknown_sites;
+    for (site, counts) in r.sites {
+        into.sites.entry(site).or_default().add(&counts);
+    }
+}
+
+/// The reading thread: every file in the order of its first line's time.
+fn read_all(
+    files: &[String],
+    fixed: Option<Format>,
+    assign: Assign,
+    sites: Vec<Site>,
+    create: bool,
+    progress: &Progress,
+    tx: &tokio::sync::mpsc::Sender<Msg>,
+) -> anyhow::Result<ReadStats> {
+    let mut order: Vec<(i64, usize)> = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let first = if f == "-" {
+            i64::MAX
+        } else {
+            first_time(f, fixed).unwrap_or(i64::MAX)
+        };
+        order.push((first, i));
+    }
+    order.sort();
+    let mut stats = ReadStats::default();
+    let mut reader: Option<LineReader> = None;
+    for (_, i) in order {
+        let name = &files[i];
+        let (mut input, _) =
+            read::open(name, progress.bytes.clone()).with_context(|| format!("opening {name}"))?;
+        let mut sample = Vec::new();
+        let detected =
+            read::detect_in(&mut input, &mut sample).with_context(|| format!("reading {name}"))?;
+        let Some(format) = fixed.or(detected) else {
+            if sample.is_empty() {
+                continue;
+            }
+            bail!("{name}: no line fits a known log format (give --format)");
+        };
+        let mut r = match reader.take() {
+            Some(mut r) => {
+                r.format = format;
+                r
+            }
+            None => {
+                let r = LineReader::new(format, assign.clone(), sites.clone());
+                if create {
+                    r.creating_sites()
+                } else {
+                    r
+                }
+            }
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut line_no = 0u64;
+        let mut buf = Vec::new();
+        let mut sampled = sample.into_iter();
+        loop {
+            let line = match sampled.next() {
+                Some(l) => l,
+                None => {
+                    if !read::next_line(&mut input, &mut buf)
+                        .with_context(|| format!("reading {name}"))?
+                    {
+                        break;
+                    }
+                    std::mem::take(&mut buf)
+                }
+            };
+            line_no += 1;
+            progress.lines.fetch_add(1, Ordering::Relaxed);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            loop {
+                match r.line(name, line_no, &line) {
+                    Line::Entry(e) => batch.push(e),
+                    Line::Skipped => {}
+                    Line::NewHost(host) => {
+                        // Entries of earlier lines go first (their sites exist).
+                        send(tx, &mut batch)?;
+                        let (answer, made) = tokio::sync::oneshot::channel();
+                        tx.blocking_send(Msg::NewHost(host.clone(), answer))
+                            .map_err(|_| anyhow::anyhow!("import stopped"))?;
+                        match made.blocking_recv().ok().flatten() {
+                            Some(site) => r.add_site(site),
+                            None => r.refuse_host(host),
+                        }
+                        continue;
+                    }
+                }
+                break;
+            }
+            if batch.len() >= BATCH {
+                send(tx, &mut batch)?;
+            }
+            buf = line;
+        }
+        send(tx, &mut batch)?;
+        reader = Some(r);
+    }
+    if let Some(r) = reader {
+        stats = r.stats;
+    }
+    Ok(stats)
+}
+
+fn send(tx: &tokio::sync::mpsc::Sender<Msg>, batch: &mut Vec<Entry>) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    tx.blocking_send(Msg::Batch(std::mem::take(batch)))
+        .map_err(|_| anyhow::anyhow!("import stopped"))
+}
+
+/// The time of a file's first readable line.
+fn first_time(path: &str, fixed: Option<Format>) -> Option<i64> {
+    let (mut input, _) = read::open(path, Arc::new(AtomicU64::new(0))).ok()?;
+    let mut sample = Vec::new();
+    let format = fixed.or(read::detect_in(&mut input, &mut sample).ok()?)?;
+    sample
+        .iter()
+        .find_map(|l| crate::logs::parse::parse(format, l).ok())
+        .map(|r| r.ts)
+}
+
+/// One site's row of the summary.
+#[derive(serde::Serialize)]
+struct SiteSummary<'a> {
+    site: &'a str,
+    lines: u64,
+    #[serde(flatten)]
+    stored: SiteCounts,
+    skipped: BTreeMap<&'static str, u64>,
+    excluded_ip: u64,
+}
+
+fn site_rows<'a>(read: &'a ReadStats, stored: &'a BatchResult) -> Vec<SiteSummary<'a>> {
+    read.sites
+        .iter()
+        .map(|(site, seen)| SiteSummary {
+            site,
+            lines: seen.lines,
+            stored: stored.sites.get(site).cloned().unwrap_or_default(),
+            skipped: seen.skipped.clone(),
+            excluded_ip: seen.excluded_ip,
+        })
+        .collect()
+}
+
+fn summary_json(read: &ReadStats, stored: &BatchResult, seconds: f64) -> serde_json::Value {
+    let malformed: BTreeMap<&str, serde_json::Value> = read
+        .malformed
+        .iter()
+        .map(|(why, (n, first))| {
+            (
+                why.as_str(),
+                serde_json::json!({"lines": n, "first": first}),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "lines": read.lines,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "sites": site_rows(read, stored),
+        "malformed": malformed,
+        "unknown_hosts": read.unknown_hosts.values().sum::<u64>(),
+        "top_unknown_hosts": read.top_unknown_hosts(),
+        "no_vhost": read.no_vhost,
+    })
+}
+
+fn print_summary(read: &ReadStats, stored: &BatchResult, seconds: f64) {
+    println!(
+        "read {} lines in {seconds:.1} s ({:.0} lines/s)",
+        read.lines,
+        read.lines as f64 / seconds.max(0.001)
+    );
+    println!(
+        "{:<32} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "SITE",
+        "LINES",
+        "PAGEVIEWS",
+        "EVENTS",
+        "REPEATED",
+        "BOTS",
+        "STATIC",
+        "STATUS",
+        "METHOD",
+        "OTHER"
+    );
+    for row in site_rows(read, stored) {
+        let skip =
+            |k: crate::logs::classify::Skip| row.skipped.get(k.as_str()).copied().unwrap_or(0);
+        use crate::logs::classify::Skip;
+        println!(
+            "{:<32} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            row.site,
+            row.lines,
+            row.stored.pageviews,
+            row.stored.events,
+            row.stored.duplicates,
+            row.stored.bots,
+            skip(Skip::Static),
+            skip(Skip::Status),
+            skip(Skip::Method),
+            row.excluded_ip + row.stored.excluded + row.stored.invalid,
+        );
+    }
+    for (why, (n, first)) in &read.malformed {
+        println!(
+            "skipped {n} lines: {} (first: {})",
+            why.as_str(),
+            first.join(", ")
+        );
+    }
+    if read.no_vhost > 0 {
+        println!("skipped {} lines without a virtual host", read.no_vhost);
+    }
+    let unknown: u64 = read.unknown_hosts.values().sum();
+    if unknown > 0 {
+        println!("skipped {unknown} lines of hosts that are no site's; the most frequent:");
+        for (host, n) in read.top_unknown_hosts() {
+            println!("  {n:>10}  {host}");
+        }
+        println!(
+            "(add them with spurlos site add, or import with --create-sites --customer HANDLE)"
+        );
+    }
+}

@@ -1,0 +1,521 @@
+//! The storing half of a log import, the same in the server (admin API) and in the CLI on a
+//! data directory: entries whose addresses the reader already truncated go through the live
+//! hits' rules (`ingest::prepare_hits`) with the salt of their own day, a session tracker of
+//! their own run, and one atomic batch write each. Lines imported before are recognised by
+//! the time ranges already imported from the same source (see [`Coverage`]).
+
+use crate::geo::Geo;
+use crate::ingest::identify::SessionTracker;
+use crate::ingest::privacy::{ClientAddr, Exclusion, PrivacySignals};
+use crate::ingest::{prepare_hits, IngestError, Prepared, RawHit};
+use crate::salt::{CurrentSalts, Salts};
+use crate::stats::archive::Archive;
+use crate::store::{Batch, DocChange, Store, StoreError};
+use crate::tenancy::sites::SiteRegistry;
+use crate::tenancy::SiteId;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Most entries in one batch.
+pub const MAX_BATCH_ENTRIES: usize = 10_000;
+/// Lines this close to the start or end of an imported range are told apart by their digest
+/// (web servers write lines when a request ends, so neighbouring files overlap by seconds).
+const EDGE_SECONDS: i64 = 120;
+/// Imported ranges closer than this are one range (the time between two batches of a file).
+const MERGE_GAP: i64 = 300;
+/// Most separate ranges remembered per site and source; beyond, the closest are joined.
+const MAX_RANGES: usize = 2_000;
+/// A run without a batch for this long is forgotten.
+const RUN_IDLE: Duration = Duration::from_secs(15 * 60);
+const COVERAGE_KIND: &str = "logs-coverage";
+const KEY_KIND: &str = "logs";
+const KEY_KEY: &str = "digest-key";
+
+/// What a counted log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Pageview,
+    NotFound,
+    Download,
+}
+
+/// One counted log line as the reader hands it over: the client address already truncated by
+/// the site's mask (the storing half truncates it again, by construction).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    /// The site's main domain.
+    pub site: String,
+    pub ip: IpAddr,
+    pub ts: i64,
+    pub kind: EntryKind,
+    /// The host the request was for (the virtual host, else the site's domain).
+    pub host: String,
+    /// Path and query as requested.
+    pub target: String,
+    #[serde(default)]
+    pub referrer: Option<String>,
+    #[serde(default)]
+    pub ua: String,
+    /// The log has no User-Agent field (common format): bots cannot be told apart, and the
+    /// visitor is the address alone.
+    #[serde(default)]
+    pub no_agent_field: bool,
+    pub status: u16,
+}
+
+/// What became of one site's entries in a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SiteCounts {
+    pub pageviews: u64,
+    pub events: u64,
+    /// Imported before (same source, same time range).
+    pub duplicates: u64,
+    pub bots: u64,
+    /// Other exclusions of the live rules.
+    pub excluded: u64,
+    /// Requests that make no page address.
+    pub invalid: u64,
+}
+
+impl SiteCounts {
+    pub fn add(&mut self, o: &SiteCounts) {
+        self.pageviews += o.pageviews;
+        self.events += o.events;
+        self.duplicates += o.duplicates;
+        self.bots += o.bots;
+        self.excluded += o.excluded;
+        self.invalid += o.invalid;
+    }
+}
+
+/// What became of a batch, per site domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BatchResult {
+    pub sites: BTreeMap<String, SiteCounts>,
+    /// Entries naming no registered site.
+    pub unknown_sites: u64,
+}
+
+/// Why a log import request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("no log import run {0} (finished, or idle for 15 minutes)")]
+    UnknownRun(String),
+    #[error("at most {MAX_BATCH_ENTRIES} entries per batch")]
+    TooMany,
+    #[error("source: 1-64 of a-z, 0-9, '.', '_', '-'")]
+    Source,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A site's time ranges already imported from one source, with the digests of the lines near
+/// their edges: a line inside a range is a duplicate, except within [`EDGE_SECONDS`] of its
+/// edges, where it is one only if its digest was seen. Digests are keyed hashes of the
+/// truncated entry (a key stored in the metadata store), never of a full address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Coverage {
+    ranges: Vec<[i64; 2]>,
+    /// `(ts, digest)`, sorted.
+    edges: Vec<(i64, u64)>,
+}
+
+impl Coverage {
+    /// Whether a line of time `ts` and digest `digest` was imported before.
+    pub fn covers(&self, ts: i64, digest: u64) -> bool {
+        self.ranges.iter().any(|&[from, to]| {
+            ts >= from
+                && ts <= to
+                && ((ts > from + EDGE_SECONDS && ts < to - EDGE_SECONDS)
+                    || self.edges.binary_search(&(ts, digest)).is_ok())
+        })
+    }
+
+    /// Records newly imported lines.
+    pub fn add(&mut self, lines: &[(i64, u64)]) {
+        let (Some(lo), Some(hi)) = (
+            lines.iter().map(|l| l.0).min(),
+            lines.iter().map(|l| l.0).max(),
+        ) else {
+            return;
+        };
+        self.ranges.push([lo, hi]);
+        self.ranges.sort_unstable();
+        let mut merged: Vec<[i64; 2]> = Vec::with_capacity(self.ranges.len());
+        for r in self.ranges.drain(..) {
+            match merged.last_mut() {
+                Some(last) if r[0] <= last[1] + MERGE_GAP => last[1] = last[1].max(r[1]),
+                _ => merged.push(r),
+            }
+        }
+        while merged.len() > MAX_RANGES {
+            let i = (1..merged.len())
+                .min_by_key(|&i| merged[i][0] - merged[i - 1][1])
+                .unwrap_or(1);
+            merged[i - 1][1] = merged[i][1];
+            merged.remove(i);
+        }
+        self.ranges = merged;
+        self.edges.extend_from_slice(lines);
+        let ranges = &self.ranges;
+        self.edges.retain(|&(ts, _)| {
+            ranges.iter().any(|&[from, to]| {
+                (ts >= from && ts <= from + EDGE_SECONDS) || (ts <= to && ts >= to - EDGE_SECONDS)
+            })
+        });
+        self.edges.sort_unstable();
+        self.edges.dedup();
+    }
+}
+
+/// One import run: its own visits, and the salts it made for days whose salt is gone.
+struct Run {
+    source: String,
+    /// Makes the salts of days without a kept salt; never stored, gone with the run.
+    key: [u8; 32],
+    tracker: SessionTracker,
+    newest: i64,
+}
+
+/// Runs by id, with when they were last used.
+type Runs = HashMap<String, (Instant, Arc<tokio::sync::Mutex<Run>>)>;
+
+/// The log importer of a store.
+pub struct LogImporter {
+    store: Arc<dyn Store>,
+    sites: SiteRegistry,
+    geo: Arc<Geo>,
+    salts: Arc<Salts>,
+    archive: Arc<Archive>,
+    runs: Mutex<Runs>,
+    /// One batch at a time writes (runs share the imported ranges).
+    writing: tokio::sync::Mutex<()>,
+    digest_key: tokio::sync::OnceCell<[u8; 32]>,
+}
+
+impl LogImporter {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sites: SiteRegistry,
+        geo: Arc<Geo>,
+        salts: Arc<Salts>,
+        archive: Arc<Archive>,
+    ) -> Self {
+        Self {
+            store,
+            sites,
+            geo,
+            salts,
+            archive,
+            runs: Mutex::new(HashMap::new()),
+            writing: tokio::sync::Mutex::new(()),
+            digest_key: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    fn runs(&self) -> std::sync::MutexGuard<'_, Runs> {
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a run for lines of `source` (a name for where the lines come from: the same
+    /// lines from the same source are imported once); answers its id.
+    pub fn start(&self, source: &str) -> Result<String, LogError> {
+        let valid = !source.is_empty()
+            && source.len() <= 64
+            && source
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        if !valid {
+            return Err(LogError::Source);
+        }
+        let id = format!("{:032x}", rand::random::<u128>());
+        let run = Run {
+            source: source.to_string(),
+            key: rand::random(),
+            tracker: SessionTracker::default(),
+            newest: i64::MIN,
+        };
+        let mut runs = self.runs();
+        runs.retain(|_, (used, _)| used.elapsed() < RUN_IDLE);
+        runs.insert(
+            id.clone(),
+            (Instant::now(), Arc::new(tokio::sync::Mutex::new(run))),
+        );
+        Ok(id)
+    }
+
+    /// Ends a run (its visits are stored already); false when there was none.
+    pub fn finish(&self, id: &str) -> bool {
+        self.runs().remove(id).is_some()
+    }
+
+    async fn key(&self) -> Result<[u8; 32], StoreError> {
+        let store = self.store.clone();
+        let key = self
+            .digest_key
+            .get_or_try_init(|| async move {
+                if let Some(hex) = store.doc(KEY_KIND, KEY_KEY).await? {
+                    if let Some(k) = parse_key(&hex) {
+                        return Ok(k);
+                    }
+                }
+                let k: [u8; 32] = rand::random();
+                store
+                    .apply(vec![DocChange {
+                        kind: KEY_KIND,
+                        key: KEY_KEY.into(),
+                        body: Some(serde_json::to_string(&hex_key(&k)).unwrap_or_default()),
+                    }])
+                    .await?;
+                // Several nodes may race: the stored one wins.
+                match store
+                    .doc(KEY_KIND, KEY_KEY)
+                    .await?
+                    .as_deref()
+                    .and_then(parse_key)
+                {
+                    Some(stored) => Ok(stored),
+                    None => Ok::<_, StoreError>(k),
+                }
+            })
+            .await?;
+        Ok(*key)
+    }
+
+    /// Stores one batch of a run: all of it, or (on an error) nothing.
+    pub async fn batch(&self, id: &str, entries: Vec<Entry>) -> Result<BatchResult, LogError> {
+        if entries.len() > MAX_BATCH_ENTRIES {
+            return Err(LogError::TooMany);
+        }
+        let run = {
+            let mut runs = self.runs();
+            let (used, run) = runs
+                .get_mut(id)
+                .ok_or_else(|| LogError::UnknownRun(id.to_string()))?;
+            *used = Instant::now();
+            run.clone()
+        };
+        let mut run = run.lock().await;
+        let key = self.key().await?;
+        let _writing = self.writing.lock().await;
+        let mut result = BatchResult::default();
+        let mut coverage: HashMap<u32, Coverage> = HashMap::new();
+        let mut fresh: HashMap<u32, Vec<(i64, u64)>> = HashMap::new();
+        let mut hits = Vec::with_capacity(entries.len());
+        let mut salts: HashMap<chrono::NaiveDate, [u8; 32]> = HashMap::new();
+        for e in entries {
+            let Some(site) = self.sites.by_domain(&e.site) else {
+                result.unknown_sites += 1;
+                continue;
+            };
+            let counts = result.sites.entry(site.domain.clone()).or_default();
+            if let std::collections::hash_map::Entry::Vacant(v) = coverage.entry(site.id.0) {
+                let doc = self
+                    .store
+                    .doc(COVERAGE_KIND, &coverage_key(site.id.0, &run.source))
+                    .await?;
+                v.insert(
+                    doc.and_then(|d| serde_json::from_str(&d).ok())
+                        .unwrap_or_default(),
+                );
+            }
+            let d = digest(&key, &e);
+            if coverage.get(&site.id.0).is_some_and(|c| c.covers(e.ts, d)) {
+                counts.duplicates += 1;
+                continue;
+            }
+            fresh.entry(site.id.0).or_default().push((e.ts, d));
+            let day = chrono::DateTime::from_timestamp(e.ts, 0)
+                .map(|t| t.date_naive())
+                .unwrap_or_default();
+            let today = self.salt(&run, &mut salts, day).await;
+            let yesterday = match day.pred_opt() {
+                Some(y) => Some(self.salt(&run, &mut salts, y).await),
+                None => None,
+            };
+            let kind = e.kind;
+            let raw = raw_hit(e);
+            match prepare_hits(
+                &self.sites,
+                &self.geo,
+                raw,
+                CurrentSalts { today, yesterday },
+                0,
+            ) {
+                Ok(Prepared::Hits(h)) => {
+                    match kind {
+                        EntryKind::Pageview => counts.pageviews += h.len() as u64,
+                        _ => counts.events += h.len() as u64,
+                    }
+                    hits.extend(h);
+                }
+                Ok(Prepared::Excluded(Exclusion::Bot)) => counts.bots += 1,
+                Ok(Prepared::Excluded(_)) => counts.excluded += 1,
+                Err(IngestError::Invalid { .. }) => counts.invalid += 1,
+                Err(e) => return Err(LogError::Store(StoreError::Task(e.to_string()))),
+            }
+        }
+        hits.sort_by_key(|h| h.ts);
+        run.newest = hits.iter().map(|h| h.ts).fold(run.newest, i64::max);
+        let batch = run.tracker.assign(hits);
+        self.write(batch).await?;
+        let changes: Vec<DocChange> = fresh
+            .into_iter()
+            .filter_map(|(site_id, lines)| {
+                let mut c = coverage.remove(&site_id).unwrap_or_default();
+                c.add(&lines);
+                Some(DocChange {
+                    kind: COVERAGE_KIND,
+                    key: coverage_key(site_id, &run.source),
+                    body: Some(serde_json::to_string(&c).ok()?),
+                })
+            })
+            .collect();
+        if !changes.is_empty() {
+            self.store.apply(changes).await?;
+        }
+        let newest = run.newest;
+        run.tracker.expire(newest);
+        Ok(result)
+    }
+
+    /// Writes a batch like the live writer does: archives of the days it reaches into are
+    /// dropped before and after, rows of sites deleted meanwhile left out.
+    async fn write(&self, mut batch: Batch) -> Result<(), StoreError> {
+        if batch.events.is_empty() && batch.sessions.is_empty() {
+            return Ok(());
+        }
+        self.archive.touch(&batch).await?;
+        let batch = {
+            let _sites = self.sites.writing().await;
+            let known = |id: u32| self.sites.by_id(SiteId(id)).is_some();
+            batch.events.retain(|e| known(e.site_id));
+            batch.sessions.retain(|s| known(s.site_id));
+            let batch = Arc::new(batch);
+            self.store.write_batch(batch.clone()).await?;
+            batch
+        };
+        self.archive.touch(&batch).await
+    }
+
+    /// The salt of a UTC day: the kept one while it exists (today, yesterday), else one made
+    /// from the run's key.
+    async fn salt(
+        &self,
+        run: &Run,
+        made: &mut HashMap<chrono::NaiveDate, [u8; 32]>,
+        day: chrono::NaiveDate,
+    ) -> [u8; 32] {
+        if let Some(s) = made.get(&day) {
+            return *s;
+        }
+        let s = match self.salts.kept(day).await {
+            Some(s) => s,
+            None => *blake3::keyed_hash(&run.key, day.to_string().as_bytes()).as_bytes(),
+        };
+        made.insert(day, s);
+        s
+    }
+}
+
+fn coverage_key(site_id: u32, source: &str) -> String {
+    format!("{site_id}/{source}")
+}
+
+fn hex_key(k: &[u8; 32]) -> String {
+    k.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_key(s: &str) -> Option<[u8; 32]> {
+    let s: String = serde_json::from_str(s).ok()?;
+    let mut k = [0u8; 32];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(k)
+}
+
+/// A keyed digest of a (truncated) entry.
+fn digest(key: &[u8; 32], e: &Entry) -> u64 {
+    let bytes = serde_json::to_vec(e).unwrap_or_default();
+    let out = blake3::keyed_hash(key, &bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&out.as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// The entry as a hit of the live pipeline: a page view, a `404` event with the path, or a
+/// `File Download` event with the file's address.
+fn raw_hit(e: Entry) -> RawHit {
+    let url = format!("http://{}{}", e.host, e.target);
+    let path = super::classify::path_of(&e.target).to_string();
+    let (name, props) = match e.kind {
+        EntryKind::Pageview => ("pageview", Vec::new()),
+        EntryKind::NotFound => ("404", vec![("path".to_string(), path)]),
+        EntryKind::Download => (
+            "File Download",
+            vec![("url".to_string(), format!("http://{}{path}", e.host))],
+        ),
+    };
+    RawHit {
+        domains: vec![e.site],
+        site_id: None,
+        name: name.into(),
+        url,
+        referrer: e.referrer,
+        props,
+        hash_mode: false,
+        interactive: true,
+        screen_width: None,
+        user_agent: e.ua,
+        signals: PrivacySignals::default(),
+        client: ClientAddr::reported(e.ip),
+        ts: Some(e.ts),
+        track_bots: e.no_agent_field,
+        new_visit: false,
+        heartbeat: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_tells_repeats_from_neighbours() {
+        let mut c = Coverage::default();
+        let first: Vec<(i64, u64)> = (0..1000).map(|i| (1_000_000 + i, i as u64)).collect();
+        c.add(&first);
+        // The same lines again: all covered, inside and at the edges.
+        assert!(first.iter().all(|&(ts, d)| c.covers(ts, d)));
+        // Other lines at the edges (the next file overlapping by seconds) are not.
+        assert!(!c.covers(1_000_999, 77_777));
+        assert!(!c.covers(1_000_000, 77_777));
+        // Deep inside, any line is (the same source has no other lines there).
+        assert!(c.covers(1_000_500, 77_777));
+        assert!(!c.covers(999_999, 1));
+        // Later batches extend the range; the edge between them becomes inside.
+        let next: Vec<(i64, u64)> = (990..2000)
+            .map(|i| (1_000_000 + i, 10_000 + i as u64))
+            .collect();
+        c.add(&next);
+        assert_eq!(c.ranges, vec![[1_000_000, 1_001_999]]);
+        assert!(c.covers(1_000_995, 10_995));
+        assert!(c.edges.len() <= 2 * (EDGE_SECONDS as usize + 1));
+        // A distant range stays separate.
+        c.add(&[(5_000_000, 1)]);
+        assert_eq!(c.ranges.len(), 2);
+        assert!(!c.covers(3_000_000, 1));
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        let k: [u8; 32] = rand::random();
+        let doc = serde_json::to_string(&hex_key(&k)).unwrap();
+        assert_eq!(parse_key(&doc), Some(k));
+        assert_eq!(parse_key("\"zz\""), None);
+    }
+}

@@ -1,0 +1,661 @@
+//! Statistics from web-server logs: every format, per-site and shared logs, imports repeated
+//! and overlapping, bad lines, through the server and on the data directory, and the real
+//! sample end to end with every client address searched for in what was stored.
+
+use super::helpers::*;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One logged request.
+struct Req {
+    ip: &'static str,
+    ts: i64,
+    method: &'static str,
+    target: &'static str,
+    status: u16,
+    referrer: &'static str,
+    ua: &'static str,
+}
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0";
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36";
+const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+const BOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+fn t(day: u32, h: u32, m: u32, s: u32) -> i64 {
+    Utc.with_ymd_and_hms(2024, 6, day, h, m, s)
+        .unwrap()
+        .timestamp()
+}
+
+/// Three visitors: a visit from Google with two pages, an asset, a UTM-tagged page with a
+/// private query parameter and a 404; a download, a bot, a HEAD and a redirect; a page
+/// answered 304 over IPv6.
+fn requests() -> Vec<Req> {
+    let r = |ip, ts, method, target, status, referrer, ua| Req {
+        ip,
+        ts,
+        method,
+        target,
+        status,
+        referrer,
+        ua,
+    };
+    vec![
+        r(
+            "198.51.100.10",
+            t(3, 10, 0, 0),
+            "GET",
+            "/",
+            200,
+            "https://www.google.com/",
+            FIREFOX,
+        ),
+        r(
+            "198.51.100.10",
+            t(3, 10, 0, 1),
+            "GET",
+            "/style.css",
+            200,
+            "-",
+            FIREFOX,
+        ),
+        r(
+            "198.51.100.10",
+            t(3, 10, 1, 0),
+            "GET",
+            "/pricing?utm_source=newsletter&session=s3cr3t",
+            200,
+            "-",
+            FIREFOX,
+        ),
+        r(
+            "198.51.100.10",
+            t(3, 10, 2, 0),
+            "GET",
+            "/missing",
+            404,
+            "-",
+            FIREFOX,
+        ),
+        r(
+            "203.0.113.20",
+            t(3, 11, 0, 0),
+            "GET",
+            "/docs/manual.pdf",
+            200,
+            "-",
+            CHROME,
+        ),
+        r("203.0.113.20", t(3, 11, 0, 5), "GET", "/", 200, "-", BOT),
+        r(
+            "203.0.113.20",
+            t(3, 11, 0, 6),
+            "HEAD",
+            "/",
+            200,
+            "-",
+            CHROME,
+        ),
+        r(
+            "203.0.113.20",
+            t(3, 11, 0, 7),
+            "GET",
+            "/old",
+            301,
+            "-",
+            CHROME,
+        ),
+        r(
+            "2001:db8:1:2::5",
+            t(3, 12, 0, 0),
+            "GET",
+            "/about",
+            304,
+            "-",
+            SAFARI,
+        ),
+    ]
+}
+
+fn clf_time(ts: i64) -> String {
+    DateTime::from_timestamp(ts, 0)
+        .unwrap()
+        .format("%d/%b/%Y:%H:%M:%S +0000")
+        .to_string()
+}
+
+fn combined(r: &Req) -> String {
+    format!(
+        "{} - - [{}] \"{} {} HTTP/1.1\" {} 1234 \"{}\" \"{}\"",
+        r.ip,
+        clf_time(r.ts),
+        r.method,
+        r.target,
+        r.status,
+        r.referrer,
+        r.ua
+    )
+}
+
+/// The requests in one format, for `host`.
+fn render(format: &str, host: &str) -> String {
+    let mut out = String::new();
+    for r in requests() {
+        let line = match format {
+            "combined" => combined(&r),
+            "common" => format!(
+                "{} - - [{}] \"{} {} HTTP/1.1\" {} 1234",
+                r.ip,
+                clf_time(r.ts),
+                r.method,
+                r.target,
+                r.status
+            ),
+            "vhost_combined" => format!("{host}:443 {}", combined(&r)),
+            "ispconfig" => format!("{host} {}", combined(&r)),
+            "nginx-json" => json!({
+                "time_iso8601": DateTime::from_timestamp(r.ts, 0).unwrap().to_rfc3339(),
+                "remote_addr": r.ip,
+                "request": format!("{} {} HTTP/2.0", r.method, r.target),
+                "status": r.status.to_string(),
+                "body_bytes_sent": "1234",
+                "http_referer": if r.referrer == "-" { "" } else { r.referrer },
+                "http_user_agent": r.ua,
+                "host": host,
+            })
+            .to_string(),
+            "caddy-json" => json!({
+                "level": "info", "ts": r.ts as f64 + 0.25, "logger": "http.log.access",
+                "msg": "handled request",
+                "request": {
+                    "remote_ip": "10.0.0.1", "client_ip": r.ip, "proto": "HTTP/2.0",
+                    "method": r.method, "host": host, "uri": r.target,
+                    "headers": {"User-Agent": [r.ua], "Referer": if r.referrer == "-" { json!([]) } else { json!([r.referrer]) }}
+                },
+                "size": 1234, "status": r.status,
+                "resp_headers": {"Content-Type": [if r.target.ends_with(".css") { "text/css" } else { "text/html" }]}
+            })
+            .to_string(),
+            other => panic!("{other}"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Runs the CLI against the data directory `data`, reaching a server at `listen` if one
+/// answers there.
+fn cli(data: &Path, listen: &str, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(binary());
+    cmd.args(args);
+    for (k, v) in test_env(data, &[("SPURLOS_LISTEN", listen)]) {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `logs import ... --json` through the server of `app`; the summary.
+fn import(app: &TestApp, args: &[&str]) -> Value {
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let mut all = vec!["logs", "import", "--json"];
+    all.extend_from_slice(args);
+    let (ok, out, err) = cli(app.data_dir.path(), &listen, &all);
+    assert!(ok, "{out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn site_row<'a>(summary: &'a Value, site: &str) -> &'a Value {
+    summary["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["site"] == site)
+        .unwrap_or_else(|| panic!("no {site} in {summary}"))
+}
+
+async fn totals(app: &TestApp, site: &str) -> Vec<f64> {
+    let v = app
+        .query(
+            json!({"site_id": site, "metrics": ["visitors", "visits", "pageviews", "events"],
+            "date_range": ["2024-06-01", "2024-06-09"]}),
+        )
+        .await;
+    rows(&v)[0].1.clone()
+}
+
+async fn breakdown(app: &TestApp, site: &str, dim: &str) -> Vec<(String, f64)> {
+    let v = app
+        .query(
+            json!({"site_id": site, "metrics": ["events"], "dimensions": [dim],
+            "date_range": ["2024-06-01", "2024-06-09"]}),
+        )
+        .await;
+    let mut out: Vec<(String, f64)> = rows(&v)
+        .into_iter()
+        .map(|(d, m)| (d[0].clone(), m[0]))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_format_counts_the_same_visits() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("combined", "f-combined.example", false),
+        ("common", "f-common.example", false),
+        ("vhost_combined", "f-vhost.example", true),
+        ("ispconfig", "f-ispconfig.example", true),
+        ("nginx-json", "f-nginx.example", false),
+        ("caddy-json", "f-caddy.example", true),
+    ];
+    for (format, site, by_vhost) in cases {
+        app.add_site(site, "UTC").await;
+        let file = write(dir.path(), &format!("{format}.log"), &render(format, site));
+        let file = file.to_str().unwrap();
+        let summary = if by_vhost {
+            import(&app, &["--by-vhost", file])
+        } else {
+            import(&app, &["--site", site, file])
+        };
+        let row = site_row(&summary, site);
+        assert_eq!(row["lines"], 9, "{format}: {summary}");
+        if format == "common" {
+            // No User-Agent field: the bot's page view counts, the visitor is the address.
+            assert_eq!(row["pageviews"], 4, "{format}: {summary}");
+            assert_eq!(
+                totals(&app, site).await,
+                vec![3.0, 3.0, 4.0, 6.0],
+                "{format}"
+            );
+            continue;
+        }
+        assert_eq!(
+            (&row["pageviews"], &row["events"], &row["bots"]),
+            (&json!(3), &json!(2), &json!(1)),
+            "{format}: {summary}"
+        );
+        assert_eq!(row["skipped"]["static file"], 1, "{format}: {summary}");
+        assert_eq!(row["skipped"]["not GET"], 1, "{format}: {summary}");
+        assert_eq!(
+            row["skipped"]["redirect or error"], 1,
+            "{format}: {summary}"
+        );
+        // Three visitors in three visits; three page views and five events in all.
+        assert_eq!(
+            totals(&app, site).await,
+            vec![3.0, 3.0, 3.0, 5.0],
+            "{format}"
+        );
+        assert_eq!(
+            breakdown(&app, site, "event:name").await,
+            vec![
+                ("404".to_string(), 1.0),
+                ("File Download".to_string(), 1.0),
+                ("pageview".to_string(), 3.0)
+            ],
+            "{format}"
+        );
+        // Query strings are gone, UTM tags kept, the referrer is the source.
+        let pages: Vec<String> = breakdown(&app, site, "event:page")
+            .await
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(
+            pages,
+            vec!["/", "/about", "/docs/manual.pdf", "/missing", "/pricing"],
+            "{format}"
+        );
+        let sources = breakdown(&app, site, "visit:source").await;
+        assert!(
+            sources.iter().any(|s| s.0 == "Google"),
+            "{format}: {sources:?}"
+        );
+        let browsers = breakdown(&app, site, "visit:browser").await;
+        assert!(
+            browsers.iter().any(|s| s.0 == "Firefox"),
+            "{format}: {browsers:?}"
+        );
+    }
+    assert_no_file_contains(app.data_dir.path(), b"s3cr3t");
+}
+
+/// `n` page views of distinct visitors from 2024-06-04 10:00 on, one every `step` seconds,
+/// starting with visitor `first`.
+fn pageviews(first: u32, n: u32, step: i64) -> String {
+    (first..first + n)
+        .map(|i| {
+            let r = Req {
+                ip: Box::leak(format!("100.{}.{}.9", 64 + i / 250, i % 250).into_boxed_str()),
+                ts: t(4, 10, 0, 0) + i as i64 * step,
+                method: "GET",
+                target: Box::leak(format!("/page/{}", i % 7).into_boxed_str()),
+                status: 200,
+                referrer: "-",
+                ua: FIREFOX,
+            };
+            combined(&r) + "\n"
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_again_counts_nothing_twice() {
+    let app = spawn_app().await;
+    app.add_site("again.example", "UTC").await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(dir.path(), "access.log", &pageviews(0, 300, 20));
+    let first = first.to_str().unwrap();
+    let s = import(&app, &["--site", "again.example", first]);
+    assert_eq!(site_row(&s, "again.example")["pageviews"], 300, "{s}");
+    // The same file again, and a rotated, compressed copy of it.
+    let s = import(&app, &["--site", "again.example", first]);
+    assert_eq!(site_row(&s, "again.example")["duplicates"], 300, "{s}");
+    assert_eq!(site_row(&s, "again.example")["pageviews"], 0, "{s}");
+    let gz = dir.path().join("access.log.1.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    enc.write_all(pageviews(0, 300, 20).as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let s = import(&app, &["--site", "again.example", gz.to_str().unwrap()]);
+    assert_eq!(site_row(&s, "again.example")["duplicates"], 300, "{s}");
+    // An overlapping range: the last 100 lines again and 200 new ones.
+    let next = write(dir.path(), "access.log.next", &pageviews(200, 300, 20));
+    let s = import(&app, &["--site", "again.example", next.to_str().unwrap()]);
+    assert_eq!(
+        (
+            &site_row(&s, "again.example")["pageviews"],
+            &site_row(&s, "again.example")["duplicates"]
+        ),
+        (&json!(200), &json!(100)),
+        "{s}"
+    );
+    assert_eq!(totals(&app, "again.example").await[2], 500.0);
+    // Another source (a second web server) is counted.
+    let s = import(
+        &app,
+        &["--site", "again.example", "--source", "web2", first],
+    );
+    assert_eq!(site_row(&s, "again.example")["pageviews"], 300, "{s}");
+    assert_eq!(totals(&app, "again.example").await[2], 800.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_logs_go_to_each_vhosts_site() {
+    let app = spawn_app().await;
+    app.add_site("one.example", "UTC").await;
+    app.add_site_spec(json!({"domain": "two.example", "aliases": ["two.example.org"]}))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for (i, host) in [
+        "one.example:80",
+        "www.two.example.org:443",
+        "stranger.example:443",
+        "two.example:443",
+        "stranger.example:80",
+        "other.example:80",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = Req {
+            ip: "198.51.100.1",
+            ts: t(5, 9, i as u32, 0),
+            method: "GET",
+            target: "/",
+            status: 200,
+            referrer: "-",
+            ua: FIREFOX,
+        };
+        text.push_str(&format!("{host} {}\n", combined(&r)));
+    }
+    let file = write(dir.path(), "other_vhosts_access.log", &text);
+    let file = file.to_str().unwrap();
+    let s = import(&app, &["--by-vhost", file]);
+    assert_eq!(site_row(&s, "one.example")["pageviews"], 1, "{s}");
+    assert_eq!(site_row(&s, "two.example")["pageviews"], 2, "{s}");
+    assert_eq!(s["unknown_hosts"], 3, "{s}");
+    assert_eq!(
+        s["top_unknown_hosts"],
+        json!([["stranger.example", 2], ["other.example", 1]])
+    );
+    // Sites made for the unknown hosts on request, for a customer.
+    app.admin(
+        reqwest::Method::PUT,
+        "/api/admin/customers/acme",
+        Some(json!({"name": "Acme"})),
+    )
+    .await;
+    let s = import(
+        &app,
+        &["--by-vhost", "--create-sites", "--customer", "acme", file],
+    );
+    assert_eq!(site_row(&s, "stranger.example")["pageviews"], 2, "{s}");
+    assert_eq!(site_row(&s, "one.example")["duplicates"], 1, "{s}");
+    let (_, sites) = app
+        .admin(reqwest::Method::GET, "/api/admin/sites", None)
+        .await;
+    let stranger = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["domain"] == "stranger.example")
+        .unwrap();
+    assert!(stranger["customer_id"].is_number(), "{stranger}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_lines_are_counted_skips() {
+    let app = spawn_app().await;
+    app.add_site("bad.example", "UTC").await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = pageviews(0, 3, 60);
+    let mut bytes = good.as_bytes().to_vec();
+    bytes.extend_from_slice(b"198.51.100.1 - - [04/Jun/2024:10:00:00 +0000] \"GET / HT\n");
+    bytes.extend_from_slice(b"\x00\x01\x02\xff binary garbage\n");
+    bytes.extend_from_slice(&vec![b'a'; 1024 * 1024]);
+    bytes.push(b'\n');
+    bytes.extend_from_slice(
+        b"198.51.100.1 - - [04/Jun/2024:10:00:00 +0000] \"GET /\xe9 HTTP/1.1\" 200 1 \"-\" \"x\"\n",
+    );
+    bytes.extend_from_slice(
+        b"198.51.100.1 - - [31/Jun/2024:10:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n",
+    );
+    bytes.extend_from_slice(
+        b"- - - [04/Jun/2024:10:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n",
+    );
+    bytes.extend_from_slice(
+        good.lines()
+            .next()
+            .unwrap()
+            .replace("10:00:00", "11:30:00")
+            .as_bytes(),
+    );
+    let file = dir.path().join("bad.log");
+    std::fs::write(&file, &bytes).unwrap();
+    let s = import(
+        &app,
+        &[
+            "--site",
+            "bad.example",
+            "--format",
+            "combined",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(site_row(&s, "bad.example")["pageviews"], 4, "{s}");
+    let m = &s["malformed"];
+    assert_eq!(m["does not fit the format"]["lines"], 1, "{s}");
+    assert_eq!(m["line too long"]["lines"], 1, "{s}");
+    assert_eq!(m["invalid UTF-8"]["lines"], 2, "{s}");
+    assert_eq!(m["impossible time"]["lines"], 1, "{s}");
+    assert_eq!(m["no client address"]["lines"], 1, "{s}");
+    assert_eq!(
+        m["line too long"]["first"],
+        json!([format!("{}:6", file.display())])
+    );
+    // A file of no known format is refused with its name, and nothing is stored.
+    let junk = write(dir.path(), "junk.log", "hello\nworld\n");
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let (ok, _, err) = cli(
+        app.data_dir.path(),
+        &listen,
+        &[
+            "logs",
+            "import",
+            "--site",
+            "bad.example",
+            junk.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !ok && err.contains("junk.log") && err.contains("format"),
+        "{err}"
+    );
+    assert_eq!(totals(&app, "bad.example").await[2], 4.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_on_the_data_directory_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let idle = format!("127.0.0.1:{}", free_port());
+    let (ok, out, err) = cli(&data, &idle, &["site", "add", "local.example"]);
+    assert!(ok, "{out}{err}");
+    let file = write(dir.path(), "a.log", &pageviews(0, 50, 30));
+    let (ok, out, err) = cli(
+        &data,
+        &idle,
+        &[
+            "logs",
+            "import",
+            "--site",
+            "local.example",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("local.example") && out.contains("archived"),
+        "{out}"
+    );
+    let app = spawn_binary(&data, &dir.path().join("log"), &[]);
+    let v = app
+        .query(
+            json!({"site_id": "local.example", "metrics": ["pageviews", "visitors"],
+            "date_range": ["2024-06-01", "2024-06-09"]}),
+        )
+        .await;
+    assert_eq!(rows(&v)[0].1, vec![50.0, 50.0], "{v}");
+}
+
+/// The real sample (`../shared/data/access-logs/`, not in the repository): imported through
+/// the binary with debug logging, then no client address of the sample (text; the most
+/// frequent also as bytes) and no full User-Agent is found in anything stored or logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_sample_leaves_no_address_behind() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/access-logs/apache_combined_10k.log");
+    if !sample.exists() {
+        eprintln!("SKIPPED: {} is not there", sample.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("spurlos.log");
+    let app = spawn_binary(&data, &log, &[("SPURLOS_LOG", "debug")]);
+    app.add_site("semicomplete.com").await;
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let (ok, out, err) = cli(
+        &data,
+        &listen,
+        &[
+            "logs",
+            "import",
+            "--json",
+            "--site",
+            "semicomplete.com",
+            sample.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    let row = site_row(&s, "semicomplete.com");
+    assert_eq!(row["lines"], 9_999, "{s}");
+    let pageviews = row["pageviews"].as_u64().unwrap();
+    assert!(pageviews > 1_000, "{s}");
+    let v = app
+        .query(
+            json!({"site_id": "semicomplete.com", "metrics": ["pageviews"],
+            "date_range": ["2015-05-17", "2015-05-20"]}),
+        )
+        .await;
+    assert_eq!(rows(&v)[0].1[0] as u64, pageviews, "{v}");
+    let status = app.terminate();
+    assert!(status.success());
+
+    let text = std::fs::read_to_string(&sample).unwrap();
+    let mut counts: std::collections::HashMap<&str, usize> = Default::default();
+    let mut agents = std::collections::HashSet::new();
+    for line in text.lines() {
+        let ip = line.split(' ').next().unwrap();
+        *counts.entry(ip).or_default() += 1;
+        if let Some(ua) = line.rsplit('"').nth(1) {
+            if ua.len() > 40 {
+                agents.insert(ua.to_string());
+            }
+        }
+    }
+    let mut blobs = stored_blobs(&data);
+    blobs.push(("server log".into(), std::fs::read(&log).unwrap()));
+    blobs.push(("import output".into(), format!("{out}{err}").into_bytes()));
+    let mut frequent: Vec<(&str, usize)> = counts.iter().map(|(k, v)| (*k, *v)).collect();
+    frequent.sort_by_key(|f| std::cmp::Reverse(f.1));
+    for (what, bytes) in &blobs {
+        let hay = String::from_utf8_lossy(bytes);
+        for ip in counts.keys() {
+            // As text, bounded so that 1.2.3.4 is not found inside 11.2.3.45.
+            let found = hay.match_indices(ip).any(|(i, _)| {
+                let before = hay[..i].chars().last();
+                let after = hay[i + ip.len()..].chars().next();
+                !before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+                    && !after.is_some_and(|c| c.is_ascii_digit())
+            });
+            assert!(!found, "{what} contains {ip}");
+        }
+        for (ip, _) in frequent.iter().take(5) {
+            let octets = ip.parse::<std::net::Ipv4Addr>().unwrap().octets();
+            assert!(
+                !bytes.windows(4).any(|w| w == octets),
+                "{what} contains {ip} as bytes"
+            );
+        }
+        for ua in &agents {
+            assert!(
+                !hay.contains(ua.as_str()),
+                "{what} contains the User-Agent {ua}"
+            );
+        }
+    }
+}
