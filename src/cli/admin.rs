@@ -195,7 +195,15 @@ impl Admin for Local {
 /// Runs an admin command where `settings` say: on the running server, else on the data
 /// directory.
 pub async fn run_admin(command: Command, settings: Settings) -> anyhow::Result<()> {
-    match Backend::connect(&settings).await? {
+    let backend = Backend::connect(&settings).await?;
+    if let Command::Logs(super::logs::LogsCommand::Follow(args)) = command {
+        let dir = &settings.config.data_dir;
+        return match backend {
+            Backend::Remote(remote) => super::logs::follow(&remote, args, dir).await,
+            Backend::Local(local) => super::logs::follow(local.as_ref(), args, dir).await,
+        };
+    }
+    match backend {
         Backend::Remote(remote) => run(&remote, command).await,
         Backend::Local(local) => run(local.as_ref(), command).await,
     }
@@ -292,6 +300,9 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         }
         Command::Logs(super::logs::LogsCommand::Import(args)) => {
             super::logs::import(admin, args).await?;
+        }
+        Command::Logs(super::logs::LogsCommand::Follow(_)) => {
+            bail!("logs follow needs the data directory's path")
         }
     }
     Ok(())

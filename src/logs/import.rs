@@ -306,6 +306,8 @@ impl LogImporter {
         let mut fresh: HashMap<u32, Vec<(i64, u64)>> = HashMap::new();
         let mut hits = Vec::with_capacity(entries.len());
         let mut salts: HashMap<chrono::NaiveDate, [u8; 32]> = HashMap::new();
+        // The same line twice in one batch (a log read again) is one line too.
+        let mut in_batch: std::collections::HashSet<(u32, u64)> = Default::default();
         for e in entries {
             let Some(site) = self.sites.by_domain(&e.site) else {
                 result.unknown_sites += 1;
@@ -323,7 +325,9 @@ impl LogImporter {
                 );
             }
             let d = digest(&key, &e);
-            if coverage.get(&site.id.0).is_some_and(|c| c.covers(e.ts, d)) {
+            if coverage.get(&site.id.0).is_some_and(|c| c.covers(e.ts, d))
+                || !in_batch.insert((site.id.0, d))
+            {
                 counts.duplicates += 1;
                 continue;
             }

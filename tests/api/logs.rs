@@ -236,7 +236,10 @@ async fn totals(app: &TestApp, site: &str) -> Vec<f64> {
             "date_range": ["2024-06-01", "2024-06-09"]}),
         )
         .await;
-    rows(&v)[0].1.clone()
+    rows(&v)
+        .first()
+        .map(|r| r.1.clone())
+        .unwrap_or_else(|| vec![0.0; 4])
 }
 
 async fn breakdown(app: &TestApp, site: &str, dim: &str) -> Vec<(String, f64)> {
@@ -658,4 +661,110 @@ async fn real_sample_leaves_no_address_behind() {
             );
         }
     }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+async fn wait_for_pageviews(app: &TestApp, site: &str, n: f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = totals(app, site).await[2];
+        if now == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{now} page views, not {n}: {:?}",
+            breakdown(app, site, "event:page").await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn follower(app: &TestApp, log: &Path, state: &Path) -> std::process::Child {
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let mut cmd = Command::new(binary());
+    cmd.args([
+        "logs",
+        "follow",
+        "--json",
+        "--site",
+        "follow.example",
+        "--poll-ms",
+        "50",
+    ]);
+    cmd.arg("--state").arg(state).arg(log);
+    for (k, v) in test_env(app.data_dir.path(), &[("SPURLOS_LISTEN", &listen)]) {
+        cmd.env(k, v);
+    }
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(child: std::process::Child) -> String {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_goes_on_through_rotation_and_restarts() {
+    let app = spawn_app().await;
+    app.add_site("follow.example", "UTC").await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let state = dir.path().join("follow-state.json");
+    append(&log, &pageviews(0, 10, 20));
+    let child = follower(&app, &log, &state);
+    wait_for_pageviews(&app, "follow.example", 10.0).await;
+    // Lines appended, the last one in two writes.
+    append(&log, &pageviews(10, 4, 20));
+    let last = pageviews(14, 1, 20);
+    append(&log, &last[..20]);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    append(&log, &last[20..]);
+    wait_for_pageviews(&app, "follow.example", 15.0).await;
+    // logrotate by rename: the old file gets its last lines, then the new one starts.
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    append(&rotated, &pageviews(15, 2, 20));
+    append(&log, &pageviews(17, 3, 20));
+    wait_for_pageviews(&app, "follow.example", 20.0).await;
+    // copytruncate: the file emptied in place, shorter and then longer than before.
+    std::fs::write(&log, pageviews(20, 2, 20)).unwrap();
+    wait_for_pageviews(&app, "follow.example", 22.0).await;
+    std::fs::write(&log, pageviews(22, 6, 20)).unwrap();
+    wait_for_pageviews(&app, "follow.example", 28.0).await;
+    let out = stop(child);
+    assert!(out.contains("\"pageviews\": 28"), "{out}");
+    // Stopped: lines written meanwhile are read after the restart, nothing read twice.
+    append(&log, &pageviews(28, 2, 20));
+    let child = follower(&app, &log, &state);
+    wait_for_pageviews(&app, "follow.example", 30.0).await;
+    let out = stop(child);
+    assert!(
+        out.contains("\"pageviews\": 2") && out.contains("\"duplicates\": 0"),
+        "{out}"
+    );
+    assert!(std::fs::read_to_string(&state)
+        .unwrap()
+        .contains("access.log"));
 }

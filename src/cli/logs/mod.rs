@@ -1,7 +1,9 @@
-//! `spurlos logs import`: reads access logs on a thread of its own (files in time order,
-//! format detected per file, address truncated per line by `logs::read`), sends batches of
-//! entries to the running server or stores them in the data directory, shows a progress bar,
-//! and ends with a summary per site.
+//! `spurlos logs import` and `logs follow`: a thread of their own reads access logs (files in
+//! time order, format detected per file, address truncated per line by `logs::read`) and
+//! hands batches of entries to the running server or the data directory; the command shows a
+//! progress bar and ends with a summary per site.
+
+mod follow;
 
 use super::admin::Admin;
 use crate::logs::import::{BatchResult, Entry, SiteCounts};
@@ -12,12 +14,15 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Entries per batch sent.
 const BATCH: usize = 5_000;
+/// Longest time entries wait to be sent while lines trickle in (piped and followed logs).
+const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// Statistics from web-server access logs.
 #[derive(Debug, Subcommand)]
@@ -26,12 +31,16 @@ pub enum LogsCommand {
     /// hits (README, "Statistics from web-server logs").
     #[command(long_about = IMPORT_HELP)]
     Import(LogsImport),
+    /// Follow growing access logs (like tail -F) and import their lines as they come.
+    #[command(long_about = FOLLOW_HELP)]
+    Follow(LogsFollow),
 }
 
 const IMPORT_HELP: &str = "Import access logs: page views, 404s and downloads.
 
 Reads plain, .gz and .zst files (several in one run, taken in the order of their first lines'
-times) or standard input (-). Each line goes to the site named by --site (a per-site log, as
+times) or standard input (-, also as Apache's piped log: CustomLog \"|spurlos logs import
+--by-vhost -\" vhost_combined). Each line goes to the site named by --site (a per-site log, as
 Plesk, cPanel, Froxlor and DirectAdmin write them) or, with --by-vhost, to the site whose
 domain or alias is the line's virtual host (Apache's vhost_combined, ISPConfig's `%v %h ...`,
 the JSON logs' host field). Lines of other hosts are counted and the ten most frequent listed;
@@ -48,12 +57,17 @@ Logs of several web servers of one site are different sources: import each with 
 --source. Works through the running server (admin API) or, when none answers, on the data
 directory.";
 
-/// `logs import`
+const FOLLOW_HELP: &str = "Follow growing access logs and import their lines as they come.
+
+Like tail -F: a log renamed by logrotate is read to its end and the new file from its start; a
+log truncated in place (copytruncate) is read again from its start. The position in each file
+is kept in the state file (default DATA_DIR/logs-follow.json), so a restart goes on where it
+stopped; lines read twice are recognised like in `logs import` and not counted twice. Stops on
+SIGINT or SIGTERM after sending what it read. The same rules and options as `logs import`.";
+
+/// Where lines go and how they are read (shared by `import` and `follow`).
 #[derive(Debug, Args)]
-pub struct LogsImport {
-    /// Log files (plain, .gz or .zst); `-` reads standard input.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<String>,
+pub struct LogTarget {
     /// Every line belongs to this site (a per-site log).
     #[arg(
         long,
@@ -82,6 +96,32 @@ pub struct LogsImport {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `logs import`
+#[derive(Debug, Args)]
+pub struct LogsImport {
+    /// Log files (plain, .gz or .zst); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    #[command(flatten)]
+    pub target: LogTarget,
+}
+
+/// `logs follow`
+#[derive(Debug, Args)]
+pub struct LogsFollow {
+    /// Log files to follow (plain text).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Where the position in each file is kept (default DATA_DIR/logs-follow.json).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// How often the files are looked at for new lines, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub poll_ms: u64,
+    #[command(flatten)]
+    pub target: LogTarget,
 }
 
 /// `--format`
@@ -114,20 +154,106 @@ enum Msg {
     Batch(Vec<Entry>),
     /// A host to make a site for; the answer is the site, or `None`.
     NewHost(String, tokio::sync::oneshot::Sender<Option<Site>>),
+    /// Positions to record, now that everything read before them is stored (`follow`).
+    Checkpoint(follow::Checkpoint),
     Done(Result<ReadStats, String>),
 }
 
-/// Progress shared with the reading thread.
+/// What the reading thread shares with the command.
 #[derive(Default)]
 struct Progress {
     bytes: Arc<AtomicU64>,
     lines: AtomicU64,
+    /// Set on SIGINT/SIGTERM: send what was read and stop.
+    stop: AtomicBool,
 }
 
-/// Runs `logs import` against `admin`.
-pub(super) async fn import(admin: &impl Admin, args: LogsImport) -> anyhow::Result<()> {
+/// The reading thread's end of the pipe: lines in, batches of entries out.
+struct Feed<'a> {
+    reader: LineReader,
+    batch: Vec<Entry>,
+    last_send: Instant,
+    tx: &'a tokio::sync::mpsc::Sender<Msg>,
+    progress: &'a Progress,
+}
+
+impl<'a> Feed<'a> {
+    fn new(
+        target: &ReadTarget,
+        format: Format,
+        tx: &'a tokio::sync::mpsc::Sender<Msg>,
+        progress: &'a Progress,
+    ) -> Self {
+        let reader = LineReader::new(format, target.assign.clone(), target.sites.clone());
+        Self {
+            reader: if target.create {
+                reader.creating_sites()
+            } else {
+                reader
+            },
+            batch: Vec::with_capacity(BATCH),
+            last_send: Instant::now(),
+            tx,
+            progress,
+        }
+    }
+
+    /// Reads one line of `file`.
+    fn line(&mut self, file: &str, line_no: u64, line: &[u8]) -> anyhow::Result<()> {
+        self.progress.lines.fetch_add(1, Ordering::Relaxed);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        loop {
+            match self.reader.line(file, line_no, line) {
+                Line::Entry(e) => self.batch.push(e),
+                Line::Skipped => {}
+                Line::NewHost(host) => {
+                    // Entries of earlier lines go first (their sites exist).
+                    self.send()?;
+                    let (answer, made) = tokio::sync::oneshot::channel();
+                    self.tx
+                        .blocking_send(Msg::NewHost(host.clone(), answer))
+                        .map_err(|_| anyhow::anyhow!("import stopped"))?;
+                    match made.blocking_recv().ok().flatten() {
+                        Some(site) => self.reader.add_site(site),
+                        None => self.reader.refuse_host(host),
+                    }
+                    continue;
+                }
+            }
+            break;
+        }
+        if self.batch.len() >= BATCH || self.last_send.elapsed() >= MAX_WAIT {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the entries read so far.
+    fn send(&mut self) -> anyhow::Result<()> {
+        self.last_send = Instant::now();
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .blocking_send(Msg::Batch(std::mem::take(&mut self.batch)))
+            .map_err(|_| anyhow::anyhow!("import stopped"))
+    }
+}
+
+/// What the reading thread needs to know about sites.
+#[derive(Clone)]
+struct ReadTarget {
+    assign: Assign,
+    sites: Vec<Site>,
+    create: bool,
+    fixed: Option<Format>,
+}
+
+async fn read_target(admin: &impl Admin, t: &LogTarget) -> anyhow::Result<ReadTarget> {
     let sites = admin.sites().await?;
-    let assign = match &args.site {
+    let assign = match &t.site {
         Some(d) => {
             let registry = crate::tenancy::sites::SiteRegistry::default();
             registry.replace(sites.clone());
@@ -138,6 +264,17 @@ pub(super) async fn import(admin: &impl Admin, args: LogsImport) -> anyhow::Resu
         }
         None => Assign::ByVhost,
     };
+    Ok(ReadTarget {
+        assign,
+        sites,
+        create: t.create_sites,
+        fixed: t.format.fixed(),
+    })
+}
+
+/// Runs `logs import` against `admin`.
+pub(super) async fn import(admin: &impl Admin, args: LogsImport) -> anyhow::Result<()> {
+    let target = read_target(admin, &args.target).await?;
     let total: u64 = args
         .files
         .iter()
@@ -147,16 +284,46 @@ pub(super) async fn import(admin: &impl Admin, args: LogsImport) -> anyhow::Resu
         .context("reading the log files' sizes")?
         .iter()
         .sum();
-    let run = admin.log_start(&args.source).await?;
+    let files = args.files.clone();
+    drive(admin, &args.target, total, move |progress, tx| {
+        read_all(&files, &target, progress, tx)
+    })
+    .await
+}
+
+/// Runs `logs follow` against `admin` until SIGINT or SIGTERM.
+pub(super) async fn follow(
+    admin: &impl Admin,
+    args: LogsFollow,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let target = read_target(admin, &args.target).await?;
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| data_dir.join("logs-follow.json"));
+    let files = args.files.clone();
+    let poll = Duration::from_millis(args.poll_ms.max(10));
+    drive(admin, &args.target, 0, move |progress, tx| {
+        follow::follow(&files, &state, poll, &target, progress, tx)
+    })
+    .await
+}
+
+/// Runs a reading thread and stores what it sends, with a progress bar; prints the summary.
+async fn drive<F>(admin: &impl Admin, t: &LogTarget, total: u64, read: F) -> anyhow::Result<()>
+where
+    F: FnOnce(&Progress, &tokio::sync::mpsc::Sender<Msg>) -> anyhow::Result<ReadStats>
+        + Send
+        + 'static,
+{
+    let mut run = admin.log_start(&t.source).await?;
     let progress = Arc::new(Progress::default());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4);
     let reader = {
-        let files = args.files.clone();
-        let fixed = args.format.fixed();
-        let create = args.create_sites;
         let progress = progress.clone();
         std::thread::spawn(move || {
-            let done = read_all(&files, fixed, assign, sites, create, &progress, &tx);
+            let done = read(&progress, &tx);
             let _ = tx.blocking_send(Msg::Done(done.map_err(|e| format!("{e:#}"))));
         })
     };
@@ -165,48 +332,48 @@ pub(super) async fn import(admin: &impl Admin, args: LogsImport) -> anyhow::Resu
     let mut last_line = Instant::now();
     let mut stored = BatchResult::default();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let stop = stop_signal();
+    tokio::pin!(stop);
     let outcome: anyhow::Result<ReadStats> = loop {
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(Msg::Batch(entries)) => {
-                    let r = admin.log_batch(&run, entries).await;
+                    let mut r = admin.log_batch(&run, entries.clone()).await;
+                    if r.as_ref().is_err_and(|e| format!("{e:#}").contains("no log import run")) {
+                        // The run was forgotten (idle for long, or the server restarted).
+                        run = admin.log_start(&t.source).await?;
+                        r = admin.log_batch(&run, entries).await;
+                    }
                     match r {
                         Ok(r) => merge(&mut stored, r),
-                        Err(e) => break Err(e),
+                        Err(e) => {
+                            progress.stop.store(true, Ordering::Relaxed);
+                            break Err(e);
+                        }
                     }
                 }
                 Some(Msg::NewHost(host, answer)) => {
-                    let spec = SiteSpec {
-                        domain: host.clone(),
-                        aliases: Vec::new(),
-                        timezone: None,
-                        ip_mask_bytes: None,
-                        respect_dnt: None,
-                        excluded_ranges: Vec::new(),
-                        customer: args.customer.clone(),
-                    };
-                    let made = match admin.add_site(spec).await {
-                        Ok(site) => {
-                            bar.println(format!("added site {} for customer {}", site.domain, args.customer.as_deref().unwrap_or("")));
-                            Some(site)
-                        }
-                        Err(e) => {
-                            bar.println(format!("no site made for {host}: {e:#}"));
-                            None
-                        }
-                    };
-                    let _ = answer.send(made);
+                    let _ = answer.send(new_site(admin, &host, t, &bar).await);
+                }
+                Some(Msg::Checkpoint(c)) => {
+                    if let Err(e) = c.save() {
+                        progress.stop.store(true, Ordering::Relaxed);
+                        break Err(e);
+                    }
                 }
                 Some(Msg::Done(r)) => break r.map_err(anyhow::Error::msg),
                 None => break Err(anyhow::anyhow!("the log reader stopped")),
             },
+            _ = &mut stop, if !progress.stop.load(Ordering::Relaxed) => {
+                progress.stop.store(true, Ordering::Relaxed);
+            }
             _ = tick.tick() => {
                 let bytes = progress.bytes.load(Ordering::Relaxed);
                 let lines = progress.lines.load(Ordering::Relaxed);
                 bar.set_position(bytes);
                 let rate = lines as f64 / started.elapsed().as_secs_f64().max(0.001);
                 bar.set_message(format!("{lines} lines, {rate:.0} lines/s"));
-                if bar.is_hidden() && last_line.elapsed() >= Duration::from_secs(10) {
+                if bar.is_hidden() && total > 0 && last_line.elapsed() >= Duration::from_secs(10) {
                     eprintln!("read {} of {} MB, {lines} lines, {rate:.0} lines/s",
                         bytes / 1_000_000, total / 1_000_000);
                     last_line = Instant::now();
@@ -215,12 +382,15 @@ pub(super) async fn import(admin: &impl Admin, args: LogsImport) -> anyhow::Resu
         }
     };
     bar.finish_and_clear();
-    let _ = reader.join();
+    // The reader may wait to hand over a batch: let it, then it ends.
+    progress.stop.store(true, Ordering::Relaxed);
+    drop(rx);
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     let finished = admin.log_finish(&run).await;
     let read = outcome?;
     finished?;
     let elapsed = started.elapsed().as_secs_f64();
-    if args.json {
+    if t.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&summary_json(&read, &stored, elapsed))?
@@ -229,17 +399,65 @@ pub(super) async fn import(admin: &impl Admin, args: LogsImport) -> anyhow::Resu
         print_summary(&read, &stored, elapsed);
     }
     let after = admin.after_import().await?;
-    if !args.json {
+    if !t.json {
         println!("{after}");
     }
     Ok(())
 }
 
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// Makes a site for a new virtual host (`--create-sites`).
+async fn new_site(
+    admin: &impl Admin,
+    host: &str,
+    t: &LogTarget,
+    bar: &indicatif::ProgressBar,
+) -> Option<Site> {
+    let spec = SiteSpec {
+        domain: host.to_string(),
+        aliases: Vec::new(),
+        timezone: None,
+        ip_mask_bytes: None,
+        respect_dnt: None,
+        excluded_ranges: Vec::new(),
+        customer: t.customer.clone(),
+    };
+    match admin.add_site(spec).await {
+        Ok(site) => {
+            let customer = t.customer.as_deref().unwrap_or_default();
+            bar.println(format!(
+                "added site {} for customer {customer}",
+                site.domain
+            ));
+            Some(site)
+        }
+        Err(e) => {
+            bar.println(format!("no site made for {host}: {e:#}"));
+            None
+        }
+    }
+}
+
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if total == 0 || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new(total.max(1));
+    let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}, {eta} left",
@@ -256,13 +474,10 @@ fn merge(into: &mut BatchResult, r: BatchResult) {
     }
 }
 
-/// The reading thread: every file in the order of its first line's time.
+/// The reading thread of `import`: every file in the order of its first line's time.
 fn read_all(
     files: &[String],
-    fixed: Option<Format>,
-    assign: Assign,
-    sites: Vec<Site>,
-    create: bool,
+    target: &ReadTarget,
     progress: &Progress,
     tx: &tokio::sync::mpsc::Sender<Msg>,
 ) -> anyhow::Result<ReadStats> {
@@ -271,13 +486,12 @@ fn read_all(
         let first = if f == "-" {
             i64::MAX
         } else {
-            first_time(f, fixed).unwrap_or(i64::MAX)
+            first_time(f, target.fixed).unwrap_or(i64::MAX)
         };
         order.push((first, i));
     }
     order.sort();
-    let mut stats = ReadStats::default();
-    let mut reader: Option<LineReader> = None;
+    let mut feed: Option<Feed> = None;
     for (_, i) in order {
         let name = &files[i];
         let (mut input, _) =
@@ -285,86 +499,34 @@ fn read_all(
         let mut sample = Vec::new();
         let detected =
             read::detect_in(&mut input, &mut sample).with_context(|| format!("reading {name}"))?;
-        let Some(format) = fixed.or(detected) else {
+        let Some(format) = target.fixed.or(detected) else {
             if sample.is_empty() {
                 continue;
             }
             bail!("{name}: no line fits a known log format (give --format)");
         };
-        let mut r = match reader.take() {
-            Some(mut r) => {
-                r.format = format;
-                r
+        let f = match &mut feed {
+            Some(f) => {
+                f.reader.format = format;
+                f
             }
-            None => {
-                let r = LineReader::new(format, assign.clone(), sites.clone());
-                if create {
-                    r.creating_sites()
-                } else {
-                    r
-                }
-            }
+            None => feed.insert(Feed::new(target, format, tx, progress)),
         };
-        let mut batch = Vec::with_capacity(BATCH);
         let mut line_no = 0u64;
-        let mut buf = Vec::new();
-        let mut sampled = sample.into_iter();
-        loop {
-            let line = match sampled.next() {
-                Some(l) => l,
-                None => {
-                    if !read::next_line(&mut input, &mut buf)
-                        .with_context(|| format!("reading {name}"))?
-                    {
-                        break;
-                    }
-                    std::mem::take(&mut buf)
-                }
-            };
+        for line in &sample {
             line_no += 1;
-            progress.lines.fetch_add(1, Ordering::Relaxed);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            loop {
-                match r.line(name, line_no, &line) {
-                    Line::Entry(e) => batch.push(e),
-                    Line::Skipped => {}
-                    Line::NewHost(host) => {
-                        // Entries of earlier lines go first (their sites exist).
-                        send(tx, &mut batch)?;
-                        let (answer, made) = tokio::sync::oneshot::channel();
-                        tx.blocking_send(Msg::NewHost(host.clone(), answer))
-                            .map_err(|_| anyhow::anyhow!("import stopped"))?;
-                        match made.blocking_recv().ok().flatten() {
-                            Some(site) => r.add_site(site),
-                            None => r.refuse_host(host),
-                        }
-                        continue;
-                    }
-                }
-                break;
-            }
-            if batch.len() >= BATCH {
-                send(tx, &mut batch)?;
-            }
-            buf = line;
+            f.line(name, line_no, line)?;
         }
-        send(tx, &mut batch)?;
-        reader = Some(r);
+        let mut buf = Vec::new();
+        while !progress.stop.load(Ordering::Relaxed)
+            && read::next_line(&mut input, &mut buf).with_context(|| format!("reading {name}"))?
+        {
+            line_no += 1;
+            f.line(name, line_no, &buf)?;
+        }
+        f.send()?;
     }
-    if let Some(r) = reader {
-        stats = r.stats;
-    }
-    Ok(stats)
-}
-
-fn send(tx: &tokio::sync::mpsc::Sender<Msg>, batch: &mut Vec<Entry>) -> anyhow::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    tx.blocking_send(Msg::Batch(std::mem::take(batch)))
-        .map_err(|_| anyhow::anyhow!("import stopped"))
+    Ok(feed.map(|f| f.reader.stats).unwrap_or_default())
 }
 
 /// The time of a file's first readable line.
