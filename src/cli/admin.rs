@@ -38,7 +38,14 @@ pub(super) trait Admin {
     /// Starts a log import run for lines of `source`; answers its id.
     async fn log_start(&self, source: &str) -> anyhow::Result<String>;
     /// Stores a batch of log entries of a run.
-    async fn log_batch(&self, run: &str, entries: Vec<Entry>) -> anyhow::Result<BatchResult>;
+    /// Stores batch number `seq` (0, 1, ...) of a run; batches may be sent before the one
+    /// before them is answered.
+    async fn log_batch(
+        &self,
+        run: String,
+        seq: u64,
+        entries: Vec<Entry>,
+    ) -> anyhow::Result<BatchResult>;
     /// Ends a log import run.
     async fn log_finish(&self, run: &str) -> anyhow::Result<()>;
     /// What happens after an import (archives rebuilt now, or by the server soon).
@@ -172,8 +179,13 @@ impl Admin for Local {
         Ok(self.logs().await?.start(source)?)
     }
 
-    async fn log_batch(&self, run: &str, entries: Vec<Entry>) -> anyhow::Result<BatchResult> {
-        Ok(self.logs().await?.batch(run, entries).await?)
+    async fn log_batch(
+        &self,
+        run: String,
+        seq: u64,
+        entries: Vec<Entry>,
+    ) -> anyhow::Result<BatchResult> {
+        Ok(self.logs().await?.batch(&run, Some(seq), entries).await?)
     }
 
     async fn log_finish(&self, run: &str) -> anyhow::Result<()> {

@@ -319,18 +319,25 @@ impl Admin for Remote {
             .ok_or_else(|| anyhow!("the server answered no run id"))
     }
 
-    async fn log_batch(&self, run: &str, entries: Vec<Entry>) -> anyhow::Result<BatchResult> {
-        let url = format!("{}/api/admin/logs/runs/{}", self.base, url_segment(run));
-        let body = serde_json::to_vec(&serde_json::json!({ "entries": entries }))?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(600)))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        tokio::task::block_in_place(|| {
+    async fn log_batch(
+        &self,
+        run: String,
+        seq: u64,
+        entries: Vec<Entry>,
+    ) -> anyhow::Result<BatchResult> {
+        let url = format!("{}/api/admin/logs/runs/{}", self.base, url_segment(&run));
+        let auth = format!("Bearer {}", self.token);
+        // On a thread of its own, so that the next batch can be on its way meanwhile.
+        tokio::task::spawn_blocking(move || {
+            let body = serde_json::to_vec(&serde_json::json!({ "seq": seq, "entries": entries }))?;
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(600)))
+                .http_status_as_error(false)
+                .build()
+                .into();
             let mut resp = agent
                 .post(&url)
-                .header("Authorization", &format!("Bearer {}", self.token))
+                .header("Authorization", &auth)
                 .header("Content-Type", "application/json")
                 .send(&body[..])
                 .with_context(|| format!("calling {url}"))?;
@@ -339,6 +346,7 @@ impl Admin for Remote {
             }
             Ok(serde_json::from_str(&resp.body_mut().read_to_string()?)?)
         })
+        .await?
     }
 
     async fn log_finish(&self, run: &str) -> anyhow::Result<()> {

@@ -16,6 +16,7 @@ impl From<LogError> for ApiError {
             LogError::UnknownRun(_) => ApiError::new(ErrorCode::NotFound, e.to_string()),
             LogError::TooMany => ApiError::invalid("entries", e.to_string()),
             LogError::Source => ApiError::invalid("source", e.to_string()),
+            LogError::OutOfOrder(_) => ApiError::invalid("seq", e.to_string()),
             LogError::Store(s) => s.into(),
         }
     }
@@ -30,6 +31,9 @@ struct StartRequest {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BatchRequest {
+    /// The batch's number in its run (0, 1, ...): batches sent at once are stored in order.
+    #[serde(default)]
+    seq: Option<u64>,
     entries: Vec<Entry>,
 }
 
@@ -62,7 +66,7 @@ pub async fn batch(
     if r.entries.len() > MAX_BATCH_ENTRIES {
         return Err(LogError::TooMany.into());
     }
-    let result = state.logs.batch(&path, r.entries).await?;
+    let result = state.logs.batch(&path, r.seq, r.entries).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 

@@ -108,6 +108,8 @@ pub enum LogError {
     TooMany,
     #[error("source: 1-64 of a-z, 0-9, '.', '_', '-'")]
     Source,
+    #[error("batch {0} came out of order (stored already, or one before it never came)")]
+    OutOfOrder(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -178,10 +180,18 @@ struct Run {
     key: [u8; 32],
     tracker: SessionTracker,
     newest: i64,
+    /// The number of the batch whose turn it is (batches sent at once are stored in order).
+    next: u64,
+}
+
+/// A run and the signal that its next batch may go.
+struct RunSlot {
+    run: tokio::sync::Mutex<Run>,
+    turn: tokio::sync::Notify,
 }
 
 /// Runs by id, with when they were last used.
-type Runs = HashMap<String, (Instant, Arc<tokio::sync::Mutex<Run>>)>;
+type Runs = HashMap<String, (Instant, Arc<RunSlot>)>;
 
 /// The log importer of a store.
 pub struct LogImporter {
@@ -191,8 +201,10 @@ pub struct LogImporter {
     salts: Arc<Salts>,
     archive: Arc<Archive>,
     runs: Mutex<Runs>,
-    /// One batch at a time writes (runs share the imported ranges).
+    /// One batch at a time writes, in the order the batches were prepared.
     writing: tokio::sync::Mutex<()>,
+    /// The imported ranges read or written so far, by document key.
+    ranges: Mutex<HashMap<String, Coverage>>,
     digest_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
@@ -212,12 +224,17 @@ impl LogImporter {
             archive,
             runs: Mutex::new(HashMap::new()),
             writing: tokio::sync::Mutex::new(()),
+            ranges: Mutex::new(HashMap::new()),
             digest_key: tokio::sync::OnceCell::new(),
         }
     }
 
     fn runs(&self) -> std::sync::MutexGuard<'_, Runs> {
         self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ranges(&self) -> std::sync::MutexGuard<'_, HashMap<String, Coverage>> {
+        self.ranges.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts a run for lines of `source` (a name for where the lines come from: the same
@@ -237,13 +254,15 @@ impl LogImporter {
             key: rand::random(),
             tracker: SessionTracker::default(),
             newest: i64::MIN,
+            next: 0,
         };
         let mut runs = self.runs();
         runs.retain(|_, (used, _)| used.elapsed() < RUN_IDLE);
-        runs.insert(
-            id.clone(),
-            (Instant::now(), Arc::new(tokio::sync::Mutex::new(run))),
-        );
+        let slot = RunSlot {
+            run: tokio::sync::Mutex::new(run),
+            turn: tokio::sync::Notify::new(),
+        };
+        runs.insert(id.clone(), (Instant::now(), Arc::new(slot)));
         Ok(id)
     }
 
@@ -285,22 +304,46 @@ impl LogImporter {
         Ok(*key)
     }
 
-    /// Stores one batch of a run: all of it, or (on an error) nothing.
-    pub async fn batch(&self, id: &str, entries: Vec<Entry>) -> Result<BatchResult, LogError> {
+    /// Stores one batch of a run: all of it, or (on an error) nothing. Batches numbered by
+    /// `seq` (0, 1, 2, ...) are stored in that order however they arrive; `None` is stored
+    /// when it comes.
+    pub async fn batch(
+        &self,
+        id: &str,
+        seq: Option<u64>,
+        entries: Vec<Entry>,
+    ) -> Result<BatchResult, LogError> {
         if entries.len() > MAX_BATCH_ENTRIES {
             return Err(LogError::TooMany);
         }
-        let run = {
+        let slot = {
             let mut runs = self.runs();
-            let (used, run) = runs
+            let (used, slot) = runs
                 .get_mut(id)
                 .ok_or_else(|| LogError::UnknownRun(id.to_string()))?;
             *used = Instant::now();
-            run.clone()
+            slot.clone()
         };
-        let mut run = run.lock().await;
+        let mut run = loop {
+            let notified = slot.turn.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let run = slot.run.lock().await;
+            match seq {
+                Some(s) if s > run.next => {
+                    drop(run);
+                    if tokio::time::timeout(RUN_IDLE, notified).await.is_err() {
+                        return Err(LogError::OutOfOrder(s));
+                    }
+                }
+                Some(s) if s < run.next => return Err(LogError::OutOfOrder(s)),
+                _ => break run,
+            }
+        };
+        run.next += 1;
+        slot.turn.notify_waiters();
         let key = self.key().await?;
-        let _writing = self.writing.lock().await;
+        let started = Instant::now();
         let mut result = BatchResult::default();
         let mut coverage: HashMap<u32, Coverage> = HashMap::new();
         let mut fresh: HashMap<u32, Vec<(i64, u64)>> = HashMap::new();
@@ -315,14 +358,18 @@ impl LogImporter {
             };
             let counts = result.sites.entry(site.domain.clone()).or_default();
             if let std::collections::hash_map::Entry::Vacant(v) = coverage.entry(site.id.0) {
-                let doc = self
-                    .store
-                    .doc(COVERAGE_KIND, &coverage_key(site.id.0, &run.source))
-                    .await?;
-                v.insert(
-                    doc.and_then(|d| serde_json::from_str(&d).ok())
+                let doc_key = coverage_key(site.id.0, &run.source);
+                let cached = self.ranges().get(&doc_key).cloned();
+                let c = match cached {
+                    Some(c) => c,
+                    None => self
+                        .store
+                        .doc(COVERAGE_KIND, &doc_key)
+                        .await?
+                        .and_then(|d| serde_json::from_str(&d).ok())
                         .unwrap_or_default(),
-                );
+                };
+                v.insert(c);
             }
             let d = digest(&key, &e);
             if coverage.get(&site.id.0).is_some_and(|c| c.covers(e.ts, d))
@@ -365,24 +412,53 @@ impl LogImporter {
         hits.sort_by_key(|h| h.ts);
         run.newest = hits.iter().map(|h| h.ts).fold(run.newest, i64::max);
         let batch = run.tracker.assign(hits);
-        self.write(batch).await?;
-        let changes: Vec<DocChange> = fresh
-            .into_iter()
-            .filter_map(|(site_id, lines)| {
-                let mut c = coverage.remove(&site_id).unwrap_or_default();
-                c.add(&lines);
-                Some(DocChange {
-                    kind: COVERAGE_KIND,
-                    key: coverage_key(site_id, &run.source),
-                    body: Some(serde_json::to_string(&c).ok()?),
-                })
-            })
-            .collect();
-        if !changes.is_empty() {
-            self.store.apply(changes).await?;
-        }
         let newest = run.newest;
         run.tracker.expire(newest);
+        let mut changes = Vec::with_capacity(fresh.len());
+        let mut updated = Vec::with_capacity(fresh.len());
+        for (site_id, lines) in fresh {
+            let mut c = coverage.remove(&site_id).unwrap_or_default();
+            c.add(&lines);
+            let doc_key = coverage_key(site_id, &run.source);
+            changes.push(DocChange {
+                kind: COVERAGE_KIND,
+                key: doc_key.clone(),
+                body: Some(serde_json::to_string(&c).map_err(|e| StoreError::Task(e.to_string()))?),
+            });
+            updated.push((doc_key, c));
+        }
+        // The next batch sees these lines as imported at once (it is prepared while this one
+        // is written); if the write fails, the ranges are read from the store again.
+        let keys: Vec<String> = updated.iter().map(|(k, _)| k.clone()).collect();
+        self.ranges().extend(updated);
+        let prepared = started.elapsed();
+        let (events, sessions) = (batch.events.len(), batch.sessions.len());
+        // Batches are written in the order they were prepared: the write turn is taken before
+        // the run is let go.
+        let _turn = self.writing.lock().await;
+        drop(run);
+        let written = async {
+            self.write(batch).await?;
+            if !changes.is_empty() {
+                self.store.apply(changes).await?;
+            }
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if let Err(e) = written {
+            let mut ranges = self.ranges();
+            for k in keys {
+                ranges.remove(&k);
+            }
+            return Err(e.into());
+        }
+        tracing::debug!(
+            events,
+            sessions,
+            prepare_ms = prepared.as_millis() as u64,
+            write_ms = (started.elapsed() - prepared).as_millis() as u64,
+            "stored a batch of log lines"
+        );
         Ok(result)
     }
 

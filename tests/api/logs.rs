@@ -768,3 +768,90 @@ async fn follow_goes_on_through_rotation_and_restarts() {
         .unwrap()
         .contains("access.log"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_stored_in_their_order_through_the_admin_api() {
+    let app = spawn_app().await;
+    app.add_site("order.example", "UTC").await;
+    let (status, v) = app
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/logs/runs",
+            Some(json!({"source": "web1"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let run = v["run"].as_str().unwrap().to_string();
+    let entry = |ts: i64, path: &str| {
+        json!({"site": "order.example", "ip": "198.51.100.0", "ts": ts, "kind": "pageview",
+            "host": "order.example", "target": path, "ua": FIREFOX, "status": 200})
+    };
+    let path = format!("/api/admin/logs/runs/{run}");
+    // Batch 1 arrives first and waits for batch 0: one visit entering on /first.
+    let second = app.admin(
+        reqwest::Method::POST,
+        &path,
+        Some(json!({"seq": 1, "entries": [entry(t(6, 9, 1, 0), "/second")]})),
+    );
+    let first = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.admin(
+            reqwest::Method::POST,
+            &path,
+            Some(json!({"seq": 0, "entries": [entry(t(6, 9, 0, 0), "/first")]})),
+        )
+        .await
+    };
+    let ((s2, v2), (s1, v1)) = tokio::join!(second, first);
+    assert_eq!((s1, s2), (200, 200), "{v1} {v2}");
+    assert_eq!(v1["sites"]["order.example"]["pageviews"], 1);
+    let v = app
+        .query(
+            json!({"site_id": "order.example", "metrics": ["visits", "pageviews"],
+            "dimensions": ["visit:entry_page"], "date_range": ["2024-06-01", "2024-06-09"]}),
+        )
+        .await;
+    assert_eq!(
+        rows(&v),
+        vec![(vec!["/first".to_string()], vec![1.0, 2.0])],
+        "{v}"
+    );
+    // A batch number used already, bad bodies and unknown runs: clear errors.
+    let (status, v) = app
+        .admin(
+            reqwest::Method::POST,
+            &path,
+            Some(json!({"seq": 0, "entries": []})),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("out of order"),
+        "{v}"
+    );
+    let (status, v) = app
+        .admin(
+            reqwest::Method::POST,
+            &path,
+            Some(json!({"entries": [{"site": 1}]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    let (status, _) = app
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/logs/runs",
+            Some(json!({"source": "Web 1"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app.admin(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, 204);
+    let (status, v) = app
+        .admin(reqwest::Method::POST, &path, Some(json!({"entries": []})))
+        .await;
+    assert_eq!(status, 404, "{v}");
+}

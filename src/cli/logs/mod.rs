@@ -19,8 +19,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Prints a line to standard output; a closed pipe (`| head`) is not an error.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 /// Entries per batch sent.
-const BATCH: usize = 5_000;
+const BATCH: usize = 10_000;
+/// Batches sent before the first is answered.
+const IN_FLIGHT: usize = 2;
 /// Longest time entries wait to be sent while lines trickle in (piped and followed logs).
 const MAX_WAIT: Duration = Duration::from_secs(2);
 
@@ -334,35 +344,79 @@ where
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let stop = stop_signal();
     tokio::pin!(stop);
+    // Batches on their way (the next is read and sent while one is stored), in order, with
+    // their entries for a retry in a new run.
+    let mut inflight = futures_util::stream::FuturesOrdered::new();
+    let mut pending: std::collections::VecDeque<Vec<Entry>> = Default::default();
+    let (mut sent, mut done_batches) = (0u64, 0u64);
+    // Positions to record once the batches before them are stored: (batches sent, state).
+    let mut checkpoints: std::collections::VecDeque<(u64, follow::Checkpoint)> = Default::default();
+    let mut finished_reading: Option<anyhow::Result<ReadStats>> = None;
     let outcome: anyhow::Result<ReadStats> = loop {
+        if inflight.is_empty() {
+            if let Some(r) = finished_reading.take() {
+                break r;
+            }
+        }
         tokio::select! {
-            msg = rx.recv() => match msg {
+            msg = rx.recv(), if inflight.len() < IN_FLIGHT && finished_reading.is_none() => match msg {
                 Some(Msg::Batch(entries)) => {
-                    let mut r = admin.log_batch(&run, entries.clone()).await;
-                    if r.as_ref().is_err_and(|e| format!("{e:#}").contains("no log import run")) {
-                        // The run was forgotten (idle for long, or the server restarted).
-                        run = admin.log_start(&t.source).await?;
-                        r = admin.log_batch(&run, entries).await;
-                    }
-                    match r {
-                        Ok(r) => merge(&mut stored, r),
-                        Err(e) => {
-                            progress.stop.store(true, Ordering::Relaxed);
-                            break Err(e);
-                        }
-                    }
+                    pending.push_back(entries.clone());
+                    inflight.push_back(admin.log_batch(run.clone(), sent, entries));
+                    sent += 1;
                 }
                 Some(Msg::NewHost(host, answer)) => {
                     let _ = answer.send(new_site(admin, &host, t, &bar).await);
                 }
-                Some(Msg::Checkpoint(c)) => {
-                    if let Err(e) = c.save() {
+                Some(Msg::Checkpoint(c)) => checkpoints.push_back((sent, c)),
+                Some(Msg::Done(r)) => finished_reading = Some(r.map_err(anyhow::Error::msg)),
+                None => finished_reading = Some(Err(anyhow::anyhow!("the log reader stopped"))),
+            },
+            Some(r) = futures_util::StreamExt::next(&mut inflight), if !inflight.is_empty() => {
+                let entries = pending.pop_front().unwrap_or_default();
+                let r = match r {
+                    Err(e) if format!("{e:#}").contains("no log import run") => {
+                        // The run was forgotten (idle for long, or the server restarted): the
+                        // rest goes in a new one, in order.
+                        let again = async {
+                            let _ = admin.log_finish(&run).await;
+                            run = admin.log_start(&t.source).await?;
+                            let mut n = 0;
+                            let mut out = admin.log_batch(run.clone(), n, entries).await;
+                            for more in pending.drain(..) {
+                                n += 1;
+                                let r = admin.log_batch(run.clone(), n, more).await?;
+                                if let Ok(o) = &mut out {
+                                    merge(o, r);
+                                }
+                            }
+                            sent = n + 1;
+                            out
+                        };
+                        let out = again.await;
+                        // The old run's batches on their way fail alike; they are sent again.
+                        while futures_util::StreamExt::next(&mut inflight).await.is_some() {}
+                        done_batches = sent - 1;
+                        out
+                    }
+                    other => other,
+                };
+                match r {
+                    Ok(r) => merge(&mut stored, r),
+                    Err(e) => {
                         progress.stop.store(true, Ordering::Relaxed);
                         break Err(e);
                     }
                 }
-                Some(Msg::Done(r)) => break r.map_err(anyhow::Error::msg),
-                None => break Err(anyhow::anyhow!("the log reader stopped")),
+                done_batches += 1;
+                let mut saved = Ok(());
+                while let Some((_, c)) = checkpoints.pop_front_if(|(n, _)| *n <= done_batches) {
+                    saved = saved.and(c.save());
+                }
+                if let Err(e) = saved {
+                    progress.stop.store(true, Ordering::Relaxed);
+                    break Err(e);
+                }
             },
             _ = &mut stop, if !progress.stop.load(Ordering::Relaxed) => {
                 progress.stop.store(true, Ordering::Relaxed);
@@ -381,6 +435,12 @@ where
             }
         }
     };
+    // Checkpoints of a reader that ended with everything stored.
+    if outcome.is_ok() {
+        for (_, c) in checkpoints {
+            c.save()?;
+        }
+    }
     bar.finish_and_clear();
     // The reader may wait to hand over a batch: let it, then it ends.
     progress.stop.store(true, Ordering::Relaxed);
@@ -391,7 +451,7 @@ where
     finished?;
     let elapsed = started.elapsed().as_secs_f64();
     if t.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&summary_json(&read, &stored, elapsed))?
         );
@@ -400,7 +460,7 @@ where
     }
     let after = admin.after_import().await?;
     if !t.json {
-        println!("{after}");
+        say!("{after}");
     }
     Ok(())
 }
@@ -587,12 +647,12 @@ fn summary_json(read: &ReadStats, stored: &BatchResult, seconds: f64) -> serde_j
 }
 
 fn print_summary(read: &ReadStats, stored: &BatchResult, seconds: f64) {
-    println!(
+    say!(
         "read {} lines in {seconds:.1} s ({:.0} lines/s)",
         read.lines,
         read.lines as f64 / seconds.max(0.001)
     );
-    println!(
+    say!(
         "{:<32} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "SITE",
         "LINES",
@@ -609,7 +669,7 @@ fn print_summary(read: &ReadStats, stored: &BatchResult, seconds: f64) {
         let skip =
             |k: crate::logs::classify::Skip| row.skipped.get(k.as_str()).copied().unwrap_or(0);
         use crate::logs::classify::Skip;
-        println!(
+        say!(
             "{:<32} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
             row.site,
             row.lines,
@@ -624,23 +684,21 @@ fn print_summary(read: &ReadStats, stored: &BatchResult, seconds: f64) {
         );
     }
     for (why, (n, first)) in &read.malformed {
-        println!(
+        say!(
             "skipped {n} lines: {} (first: {})",
             why.as_str(),
             first.join(", ")
         );
     }
     if read.no_vhost > 0 {
-        println!("skipped {} lines without a virtual host", read.no_vhost);
+        say!("skipped {} lines without a virtual host", read.no_vhost);
     }
     let unknown: u64 = read.unknown_hosts.values().sum();
     if unknown > 0 {
-        println!("skipped {unknown} lines of hosts that are no site's; the most frequent:");
+        say!("skipped {unknown} lines of hosts that are no site's; the most frequent:");
         for (host, n) in read.top_unknown_hosts() {
-            println!("  {n:>10}  {host}");
+            say!("  {n:>10}  {host}");
         }
-        println!(
-            "(add them with spurlos site add, or import with --create-sites --customer HANDLE)"
-        );
+        say!("(add them with spurlos site add, or import with --create-sites --customer HANDLE)");
     }
 }
