@@ -313,6 +313,9 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         Command::Logs(super::logs::LogsCommand::Import(args)) => {
             super::logs::import(admin, args).await?;
         }
+        Command::Logs(super::logs::LogsCommand::Split(args)) => {
+            super::logs::split(admin, args).await?;
+        }
         Command::Logs(super::logs::LogsCommand::Follow(_)) => {
             bail!("logs follow needs the data directory's path")
         }

@@ -1,9 +1,11 @@
 //! Statistics from web-server access logs: `parse` reads lines of the common formats,
 //! `classify` decides what a request counts as, `read` turns files into entries for sites
 //! (address truncated at once by the site's mask), and `import` stores them through the same
-//! rules as live hits, once per line however often a file is imported.
+//! rules as live hits, once per line however often a file is imported; `split` cuts a shared
+//! log into one log per site for handing over.
 
 pub mod classify;
 pub mod import;
 pub mod parse;
 pub mod read;
+pub mod split;

@@ -855,3 +855,111 @@ async fn batches_are_stored_in_their_order_through_the_admin_api() {
         .await;
     assert_eq!(status, 404, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_hands_each_site_its_own_lines_without_full_addresses() {
+    let app = spawn_app().await;
+    app.add_site("a.example", "UTC").await;
+    app.add_site_spec(
+        json!({"domain": "b.example", "aliases": ["b.example.net"], "ip_mask_bytes": 2}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let line = |host: &str, ip: &str, path: &str| {
+        let r = Req {
+            ip: Box::leak(ip.to_string().into_boxed_str()),
+            ts: t(5, 9, 0, 0),
+            method: "GET",
+            target: Box::leak(path.to_string().into_boxed_str()),
+            status: 200,
+            referrer: "-",
+            ua: FIREFOX,
+        };
+        format!("{host}:443 {}\n", combined(&r))
+    };
+    let text = [
+        line("a.example", "198.51.100.77", "/a1"),
+        line("www.b.example.net", "203.0.113.45", "/b1"),
+        line("a.example", "2001:db8:aa:bb::7", "/a2.css"),
+        line("elsewhere.example", "192.0.2.99", "/x"),
+        "garbage\n".to_string(),
+        line("b.example", "203.0.113.46", "/b2"),
+    ]
+    .concat();
+    let shared = write(dir.path(), "other_vhosts_access.log", &text);
+    let out = dir.path().join("split");
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let (ok, stdout, err) = cli(
+        app.data_dir.path(),
+        &listen,
+        &[
+            "logs",
+            "split",
+            "--by-vhost",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+            shared.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{stdout}{err}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["lines"], 6, "{summary}");
+    assert_eq!(
+        summary["malformed"]["does not fit the format"], 1,
+        "{summary}"
+    );
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let a = read("a.example.log");
+    assert_eq!(a.lines().count(), 2);
+    assert!(
+        a.starts_with(
+            "a.example:443 198.51.100.0 - - [05/Jun/2024:09:00:00 +0000] \"GET /a1 HTTP/1.1\""
+        ),
+        "{a}"
+    );
+    assert!(
+        a.contains(" 2001:db8:aa:: ") && !a.contains("77") && !a.contains(":7 "),
+        "{a}"
+    );
+    let b = read("b.example.log");
+    assert_eq!(b.lines().count(), 2);
+    assert!(b.contains(" 203.0.0.0 ") && !b.contains("203.0.113"), "{b}");
+    let unknown = read("unknown-hosts.log");
+    assert!(
+        unknown.contains("elsewhere.example:443 192.0.2.0 "),
+        "{unknown}"
+    );
+    // The directory must be new or empty; full addresses only when asked for.
+    let (ok, _, err) = cli(
+        app.data_dir.path(),
+        &listen,
+        &[
+            "logs",
+            "split",
+            "--by-vhost",
+            "--out",
+            out.to_str().unwrap(),
+            shared.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && err.contains("not empty"), "{err}");
+    let kept = dir.path().join("kept");
+    let (ok, _, err) = cli(
+        app.data_dir.path(),
+        &listen,
+        &[
+            "logs",
+            "split",
+            "--by-vhost",
+            "--keep-addresses",
+            "--out",
+            kept.to_str().unwrap(),
+            shared.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(std::fs::read_to_string(kept.join("a.example.log"))
+        .unwrap()
+        .contains("198.51.100.77"));
+}

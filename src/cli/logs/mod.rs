@@ -44,6 +44,149 @@ pub enum LogsCommand {
     /// Follow growing access logs (like tail -F) and import their lines as they come.
     #[command(long_about = FOLLOW_HELP)]
     Follow(LogsFollow),
+    /// Split a shared log into one log per site, with client addresses truncated.
+    #[command(long_about = SPLIT_HELP)]
+    Split(LogsSplit),
+}
+
+const SPLIT_HELP: &str = "Split a shared log into one log per site, for handing over.
+
+Writes DIR/DOMAIN.log for every site with lines in the input (its domain and aliases), in the
+input format, with each client address truncated by the site's mask (as spurlos stores
+visits), so a customer gets their own log without anyone else's visitors in it and without
+full addresses. --keep-addresses keeps them (an explicit choice: full addresses are personal
+data). Lines of hosts that are no site's go to DIR/unknown-hosts.log (addresses truncated to
+/24 and /48); unreadable lines are counted, not written. DIR must be new or empty.";
+
+/// `logs split`
+#[derive(Debug, Args)]
+pub struct LogsSplit {
+    /// Shared log files (plain, .gz or .zst); `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Split by the lines' virtual hosts (the only way there is; say it to be sure).
+    #[arg(long, required = true)]
+    pub by_vhost: bool,
+    /// The directory to write the logs into (new or empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Keep full client addresses in the written logs.
+    #[arg(long)]
+    pub keep_addresses: bool,
+    /// The log format; auto detects it from each file's first lines.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `logs split`.
+pub(super) async fn split(admin: &impl Admin, args: LogsSplit) -> anyhow::Result<()> {
+    let sites = admin.sites().await?;
+    let total: u64 = args
+        .files
+        .iter()
+        .filter(|f| *f != "-")
+        .filter_map(|f| std::fs::metadata(f).ok().map(|m| m.len()))
+        .sum();
+    let bar = progress_bar(total);
+    let started = Instant::now();
+    let stats = {
+        let bar = bar.clone();
+        tokio::task::spawn_blocking(move || split_files(&args, sites, &bar).map(|s| (s, args)))
+            .await??
+    };
+    bar.finish_and_clear();
+    let (stats, args) = stats;
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "lines": stats.lines, "seconds": seconds, "files": stats.files,
+                "malformed": stats.malformed, "no_vhost": stats.no_vhost,
+            }))?
+        );
+        return Ok(());
+    }
+    say!(
+        "read {} lines in {seconds:.1} s ({:.1} MB/s)",
+        stats.lines,
+        total as f64 / 1e6 / seconds.max(0.001)
+    );
+    say!("{:<40} {:>12} {:>14}", "FILE", "LINES", "BYTES");
+    for (name, (lines, bytes)) in &stats.files {
+        say!(
+            "{:<40} {lines:>12} {bytes:>14}",
+            args.out.join(name).display()
+        );
+    }
+    for (why, n) in &stats.malformed {
+        say!("skipped {n} lines: {why}");
+    }
+    if stats.no_vhost > 0 {
+        say!("skipped {} lines without a virtual host", stats.no_vhost);
+    }
+    Ok(())
+}
+
+fn split_files(
+    args: &LogsSplit,
+    sites: Vec<Site>,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<crate::logs::split::SplitStats> {
+    let mut splitter: Option<crate::logs::split::Splitter> = None;
+    let read = Arc::new(AtomicU64::new(0));
+    for name in &args.files {
+        let (mut input, _) =
+            read::open(name, read.clone()).with_context(|| format!("opening {name}"))?;
+        let mut sample = Vec::new();
+        let detected =
+            read::detect_in(&mut input, &mut sample).with_context(|| format!("reading {name}"))?;
+        let Some(format) = args.format.fixed().or(detected) else {
+            if sample.is_empty() {
+                continue;
+            }
+            bail!("{name}: no line fits a known log format (give --format)");
+        };
+        let s = match &mut splitter {
+            Some(s) => {
+                s.set_format(format);
+                s
+            }
+            None => splitter.insert(
+                crate::logs::split::Splitter::new(
+                    format,
+                    sites.clone(),
+                    &args.out,
+                    args.keep_addresses,
+                )
+                .with_context(|| format!("writing into {}", args.out.display()))?,
+            ),
+        };
+        for line in &sample {
+            s.line(line)?;
+        }
+        let mut buf = Vec::new();
+        let mut n = 0u64;
+        while read::next_line(&mut input, &mut buf).with_context(|| format!("reading {name}"))? {
+            if !buf.iter().all(u8::is_ascii_whitespace) {
+                s.line(&buf)?;
+            }
+            n += 1;
+            if n % 65_536 == 0 {
+                bar.set_position(read.load(Ordering::Relaxed));
+            }
+        }
+    }
+    match splitter {
+        Some(mut s) => {
+            s.finish()?;
+            Ok(s.stats)
+        }
+        None => Ok(Default::default()),
+    }
 }
 
 const IMPORT_HELP: &str = "Import access logs: page views, 404s and downloads.
