@@ -175,7 +175,7 @@ fn split_files(
                 s.line(&buf)?;
             }
             n += 1;
-            if n % 65_536 == 0 {
+            if n.is_multiple_of(65_536) {
                 bar.set_position(read.load(Ordering::Relaxed));
             }
         }
