@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::store::clickhouse::ClickHouse;
 use crate::store::embedded::Embedded;
-use crate::store::{EventStore, SaltStore, Store};
+use crate::store::{EventStore, SaltStore, Store, TrafficStore};
 use crate::tenancy::Tenancy;
 use anyhow::{bail, Context};
 use std::sync::Arc;
@@ -95,6 +95,17 @@ pub async fn migrate(
             progress(done, total);
         }
     }
+    // Traffic sums of imported logs, as they are.
+    let site_ids: Vec<u32> = spans.iter().map(|s| s.site_id).collect();
+    let mut all_ids = snapshot.site_ids();
+    all_ids.extend(site_ids);
+    all_ids.sort_unstable();
+    all_ids.dedup();
+    let traffic = source.traffic(all_ids, i32::MIN, i32::MAX).await?;
+    target
+        .traffic_add(traffic)
+        .await
+        .context("copying traffic sums")?;
     target.set_journal_mark(journal_mark)?;
     // Batches ClickHouse refused wait in the spool; hand them over before checking.
     target.checkpoint().await?;

@@ -6,7 +6,8 @@
 use super::remote::Backend;
 use super::{Command, CustomerCommand, SiteCommand, TokenCommand, UserCommand};
 use crate::config::Settings;
-use crate::logs::import::{BatchResult, Entry, LogImporter};
+use crate::logs::import::{BatchResult, LogBatch, LogImporter};
+use crate::logs::traffic::{report, TrafficQuery, TrafficReport};
 use crate::store::Store;
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSpec};
@@ -37,19 +38,20 @@ pub(super) trait Admin {
     async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64>;
     /// Starts a log import run for lines of `source`; answers its id.
     async fn log_start(&self, source: &str) -> anyhow::Result<String>;
-    /// Stores a batch of log entries of a run.
     /// Stores batch number `seq` (0, 1, ...) of a run; batches may be sent before the one
     /// before them is answered.
     async fn log_batch(
         &self,
         run: String,
         seq: u64,
-        entries: Vec<Entry>,
+        batch: LogBatch,
     ) -> anyhow::Result<BatchResult>;
     /// Ends a log import run.
     async fn log_finish(&self, run: &str) -> anyhow::Result<()>;
     /// What happens after an import (archives rebuilt now, or by the server soon).
     async fn after_import(&self) -> anyhow::Result<String>;
+    /// Requests and bytes per site and day from imported logs.
+    async fn traffic(&self, q: &TrafficQuery) -> anyhow::Result<TrafficReport>;
 }
 
 /// The data directory, when no server runs on it.
@@ -183,9 +185,9 @@ impl Admin for Local {
         &self,
         run: String,
         seq: u64,
-        entries: Vec<Entry>,
+        batch: LogBatch,
     ) -> anyhow::Result<BatchResult> {
-        Ok(self.logs().await?.batch(&run, Some(seq), entries).await?)
+        Ok(self.logs().await?.batch(&run, Some(seq), batch).await?)
     }
 
     async fn log_finish(&self, run: &str) -> anyhow::Result<()> {
@@ -196,6 +198,17 @@ impl Admin for Local {
     async fn after_import(&self) -> anyhow::Result<String> {
         let days = self.archive().await?;
         Ok(format!("archived {days} days"))
+    }
+
+    async fn traffic(&self, q: &TrafficQuery) -> anyhow::Result<TrafficReport> {
+        let sites = self.tenancy.sites().await?;
+        let customers = match q.customer {
+            Some(_) => self.tenancy.customers().await?,
+            None => Vec::new(),
+        };
+        let picked = q.pick(sites.iter().collect(), &customers)?;
+        let (from, to) = q.range(chrono::Utc::now().date_naive());
+        Ok(report(self.tenancy.store().as_ref(), &picked, from, to).await?)
     }
 
     async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64> {
@@ -315,6 +328,9 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         }
         Command::Logs(super::logs::LogsCommand::Split(args)) => {
             super::logs::split(admin, args).await?;
+        }
+        Command::Logs(super::logs::LogsCommand::Traffic(args)) => {
+            super::logs::traffic(admin, args).await?;
         }
         Command::Logs(super::logs::LogsCommand::Follow(_)) => {
             bail!("logs follow needs the data directory's path")

@@ -3,7 +3,8 @@
 
 use super::admin::{Admin, Local};
 use crate::config::Settings;
-use crate::logs::import::{BatchResult, Entry};
+use crate::logs::import::{BatchResult, LogBatch};
+use crate::logs::traffic::{TrafficQuery, TrafficReport};
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSpec};
 use crate::tenancy::tokens::TokenRequest;
@@ -209,6 +210,21 @@ impl Admin for Remote {
         Ok(serde_json::from_value(v)?)
     }
 
+    async fn traffic(&self, q: &TrafficQuery) -> anyhow::Result<TrafficReport> {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("from", q.from.map(|d| d.to_string())),
+            ("to", q.to.map(|d| d.to_string())),
+            ("site", q.site.clone()),
+            ("customer", q.customer.clone()),
+        ] {
+            if let Some(v) = v {
+                query.append_pair(k, &v);
+            }
+        }
+        self.get(&format!("/api/admin/traffic?{}", query.finish()))
+    }
+
     async fn sites(&self) -> anyhow::Result<Vec<Site>> {
         self.get("/api/admin/sites")
     }
@@ -323,13 +339,13 @@ impl Admin for Remote {
         &self,
         run: String,
         seq: u64,
-        entries: Vec<Entry>,
+        batch: LogBatch,
     ) -> anyhow::Result<BatchResult> {
         let url = format!("{}/api/admin/logs/runs/{}", self.base, url_segment(&run));
         let auth = format!("Bearer {}", self.token);
         // On a thread of its own, so that the next batch can be on its way meanwhile.
         tokio::task::spawn_blocking(move || {
-            let body = serde_json::to_vec(&serde_json::json!({ "seq": seq, "entries": entries }))?;
+            let body = serde_json::to_vec(&serde_json::json!({ "seq": seq, "entries": batch.entries, "others": batch.others }))?;
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .timeout_global(Some(Duration::from_secs(600)))
                 .http_status_as_error(false)

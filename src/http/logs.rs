@@ -1,11 +1,17 @@
 //! Admin API of log imports (`spurlos logs import` through a running server): start a run,
-//! send batches of entries whose addresses the CLI truncated already, finish the run.
+//! send batches of entries whose addresses the CLI truncated already, finish the run; and the
+//! traffic sums of imported logs, for billing.
 
 use super::auth::require_admin;
 use super::error::{ApiError, ErrorCode};
 use super::AppState;
-use crate::logs::import::{Entry, LogError, MAX_BATCH_ENTRIES};
+use crate::logs::import::{
+    Entry, LogBatch, LogError, OtherLines, MAX_BATCH_ENTRIES, MAX_BATCH_OTHERS,
+};
+use crate::logs::traffic::{report, TrafficError, TrafficQuery};
+use crate::tenancy::sites::Site;
 use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
 
 /// Largest batch body: [`MAX_BATCH_ENTRIES`] entries of at most a few KiB each.
 pub const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
@@ -35,6 +41,9 @@ struct BatchRequest {
     #[serde(default)]
     seq: Option<u64>,
     entries: Vec<Entry>,
+    /// Lines that count only as traffic, by site.
+    #[serde(default)]
+    others: Vec<OtherLines>,
 }
 
 /// `POST /api/admin/logs/runs` with `{"source": NAME}`: 201 with `{"run": ID}`.
@@ -51,8 +60,9 @@ pub async fn start(
     Ok(HttpResponse::Created().json(serde_json::json!({ "run": run })))
 }
 
-/// `POST /api/admin/logs/runs/{run}` with `{"entries": [...]}` (at most
-/// [`MAX_BATCH_ENTRIES`]): stores them all or nothing; answers what became of them per site.
+/// `POST /api/admin/logs/runs/{run}` with `{"entries": [...], "others": [...]}` (at most
+/// [`MAX_BATCH_ENTRIES`] and [`MAX_BATCH_OTHERS`]): stores them all or nothing; answers what
+/// became of them per site.
 pub async fn batch(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -63,10 +73,14 @@ pub async fn batch(
     let body = super::read_body(payload, MAX_BATCH_BYTES).await?;
     let r: BatchRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    if r.entries.len() > MAX_BATCH_ENTRIES {
+    let batch = LogBatch {
+        entries: r.entries,
+        others: r.others,
+    };
+    if batch.entries.len() > MAX_BATCH_ENTRIES || batch.other_count() > MAX_BATCH_OTHERS {
         return Err(LogError::TooMany.into());
     }
-    let result = state.logs.batch(&path, r.seq, r.entries).await?;
+    let result = state.logs.batch(&path, r.seq, batch).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -82,4 +96,68 @@ pub async fn finish(
     } else {
         Err(LogError::UnknownRun(path.into_inner()).into())
     }
+}
+
+impl From<TrafficError> for ApiError {
+    fn from(e: TrafficError) -> Self {
+        match e {
+            TrafficError::Order(..) => ApiError::invalid("from", e.to_string()),
+            TrafficError::TooLong => ApiError::invalid("to", e.to_string()),
+            TrafficError::NoSite(_) | TrafficError::NoCustomer(_) => {
+                ApiError::new(ErrorCode::NotFound, e.to_string())
+            }
+            TrafficError::Store(s) => s.into(),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrafficParams {
+    from: Option<String>,
+    to: Option<String>,
+    site: Option<String>,
+    customer: Option<String>,
+}
+
+fn date_param(name: &str, value: Option<String>) -> Result<Option<NaiveDate>, ApiError> {
+    value
+        .map(|v| {
+            NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                .map_err(|_| ApiError::invalid(name, format!("{name}: a date like 2024-03-01")))
+        })
+        .transpose()
+}
+
+/// `GET /api/admin/traffic?from=DATE&to=DATE[&site=DOMAIN][&customer=HANDLE]`: requests and
+/// bytes per site and day from imported logs, for billing (default: this month so far), of the
+/// sites the token may manage.
+pub async fn traffic(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let manager = super::auth::manager(&req, &state).await?;
+    let p = web::Query::<TrafficParams>::from_query(req.query_string())
+        .map_err(|e| ApiError::invalid("query", e.to_string()))?
+        .into_inner();
+    let q = TrafficQuery {
+        from: date_param("from", p.from)?,
+        to: date_param("to", p.to)?,
+        site: p.site,
+        customer: p.customer,
+    };
+    let customers = match q.customer {
+        Some(_) => state.tenancy.customers().await?,
+        None => Vec::new(),
+    };
+    let all = state.sites.all();
+    let visible: Vec<&Site> = all
+        .iter()
+        .map(|s| &**s)
+        .filter(|s| manager.may_manage_site(s))
+        .collect();
+    let sites = q.pick(visible, &customers)?;
+    let (from, to) = q.range(chrono::Utc::now().date_naive());
+    let report = report(state.store.as_ref(), &sites, from, to).await?;
+    Ok(HttpResponse::Ok().json(report))
 }

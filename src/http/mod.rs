@@ -110,6 +110,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/logs/runs", web::post().to(logs::start))
         .route("/api/admin/logs/runs/{run}", web::post().to(logs::batch))
         .route("/api/admin/logs/runs/{run}", web::delete().to(logs::finish))
+        .route("/api/admin/traffic", web::get().to(logs::traffic))
         .route("/api/openapi.json", web::get().to(openapi))
         .route("/api/admin/users", web::get().to(team::list_users))
         .route("/api/admin/users/{email}", web::put().to(team::put_user))
@@ -163,6 +164,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/dashboard/{domain}/settings",
             web::get().to(dashboard::settings),
+        )
+        .route(
+            "/dashboard/{domain}/traffic",
+            web::get().to(dashboard::traffic),
         )
         .route(
             "/dashboard/{domain}/settings",

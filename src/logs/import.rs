@@ -10,8 +10,8 @@ use crate::ingest::privacy::{ClientAddr, Exclusion, PrivacySignals};
 use crate::ingest::{prepare_hits, IngestError, Prepared, RawHit};
 use crate::salt::{CurrentSalts, Salts};
 use crate::stats::archive::Archive;
-use crate::store::{Batch, DocChange, Store, StoreError};
-use crate::tenancy::sites::SiteRegistry;
+use crate::store::{Batch, DocChange, Store, StoreError, TrafficRow};
+use crate::tenancy::sites::{Site, SiteRegistry};
 use crate::tenancy::SiteId;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 /// Most entries in one batch.
 pub const MAX_BATCH_ENTRIES: usize = 10_000;
+/// Most other lines (traffic only) in one batch.
+pub const MAX_BATCH_OTHERS: usize = 100_000;
 /// Lines this close to the start or end of an imported range are told apart by their digest
 /// (web servers write lines when a request ends, so neighbouring files overlap by seconds).
 const EDGE_SECONDS: i64 = 120;
@@ -64,6 +66,38 @@ pub struct Entry {
     #[serde(default)]
     pub no_agent_field: bool,
     pub status: u16,
+    /// Bytes sent, for the traffic sums (not part of what makes two lines the same: the
+    /// same request in the logs of two servers may differ in it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Lines of one site that count only as traffic (static files, other methods and statuses,
+/// excluded addresses): `(ts, bytes, digest)`, the digest a hash the reader made of the
+/// line's fields with the address truncated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OtherLines {
+    /// The site's main domain.
+    pub site: String,
+    pub lines: Vec<(i64, u64, u64)>,
+}
+
+/// What the reader sends at once: entries, and the lines that count only as traffic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogBatch {
+    pub entries: Vec<Entry>,
+    #[serde(default)]
+    pub others: Vec<OtherLines>,
+}
+
+impl LogBatch {
+    pub fn other_count(&self) -> usize {
+        self.others.iter().map(|o| o.lines.len()).sum()
+    }
 }
 
 /// What became of one site's entries in a batch.
@@ -78,6 +112,11 @@ pub struct SiteCounts {
     pub excluded: u64,
     /// Requests that make no page address.
     pub invalid: u64,
+    /// Requests and bytes added to the traffic sums (every line not imported before).
+    #[serde(default)]
+    pub requests: u64,
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 impl SiteCounts {
@@ -88,6 +127,8 @@ impl SiteCounts {
         self.bots += o.bots;
         self.excluded += o.excluded;
         self.invalid += o.invalid;
+        self.requests += o.requests;
+        self.bytes += o.bytes;
     }
 }
 
@@ -104,7 +145,7 @@ pub struct BatchResult {
 pub enum LogError {
     #[error("no log import run {0} (finished, or idle for 15 minutes)")]
     UnknownRun(String),
-    #[error("at most {MAX_BATCH_ENTRIES} entries per batch")]
+    #[error("at most {MAX_BATCH_ENTRIES} entries and {MAX_BATCH_OTHERS} other lines per batch")]
     TooMany,
     #[error("source: 1-64 of a-z, 0-9, '.', '_', '-'")]
     Source,
@@ -311,9 +352,9 @@ impl LogImporter {
         &self,
         id: &str,
         seq: Option<u64>,
-        entries: Vec<Entry>,
+        batch: LogBatch,
     ) -> Result<BatchResult, LogError> {
-        if entries.len() > MAX_BATCH_ENTRIES {
+        if batch.entries.len() > MAX_BATCH_ENTRIES || batch.other_count() > MAX_BATCH_OTHERS {
             return Err(LogError::TooMany);
         }
         let slot = {
@@ -345,40 +386,25 @@ impl LogImporter {
         let key = self.key().await?;
         let started = Instant::now();
         let mut result = BatchResult::default();
-        let mut coverage: HashMap<u32, Coverage> = HashMap::new();
-        let mut fresh: HashMap<u32, Vec<(i64, u64)>> = HashMap::new();
-        let mut hits = Vec::with_capacity(entries.len());
+        let mut seen = Novelty::default();
+        let mut hits = Vec::with_capacity(batch.entries.len());
         let mut salts: HashMap<chrono::NaiveDate, [u8; 32]> = HashMap::new();
-        // The same line twice in one batch (a log read again) is one line too.
-        let mut in_batch: std::collections::HashSet<(u32, u64)> = Default::default();
-        for e in entries {
+        for mut e in batch.entries {
             let Some(site) = self.sites.by_domain(&e.site) else {
                 result.unknown_sites += 1;
                 continue;
             };
-            let counts = result.sites.entry(site.domain.clone()).or_default();
-            if let std::collections::hash_map::Entry::Vacant(v) = coverage.entry(site.id.0) {
-                let doc_key = coverage_key(site.id.0, &run.source);
-                let cached = self.ranges().get(&doc_key).cloned();
-                let c = match cached {
-                    Some(c) => c,
-                    None => self
-                        .store
-                        .doc(COVERAGE_KIND, &doc_key)
-                        .await?
-                        .and_then(|d| serde_json::from_str(&d).ok())
-                        .unwrap_or_default(),
-                };
-                v.insert(c);
-            }
+            self.load_coverage(&mut seen, site.id.0, &run.source)
+                .await?;
+            let bytes = std::mem::take(&mut e.bytes);
             let d = digest(&key, &e);
-            if coverage.get(&site.id.0).is_some_and(|c| c.covers(e.ts, d))
-                || !in_batch.insert((site.id.0, d))
-            {
+            let counts = result.sites.entry(site.domain.clone()).or_default();
+            // The same line twice in one batch (a log read again) is one line too.
+            if !seen.is_new(site.id.0, e.ts, d, true) {
                 counts.duplicates += 1;
                 continue;
             }
-            fresh.entry(site.id.0).or_default().push((e.ts, d));
+            seen.traffic(&site, counts, e.ts, bytes);
             let day = chrono::DateTime::from_timestamp(e.ts, 0)
                 .map(|t| t.date_naive())
                 .unwrap_or_default();
@@ -409,9 +435,42 @@ impl LogImporter {
                 Err(e) => return Err(LogError::Store(StoreError::Task(e.to_string()))),
             }
         }
+        for group in batch.others {
+            let Some(site) = self.sites.by_domain(&group.site) else {
+                result.unknown_sites += group.lines.len() as u64;
+                continue;
+            };
+            self.load_coverage(&mut seen, site.id.0, &run.source)
+                .await?;
+            let counts = result.sites.entry(site.domain.clone()).or_default();
+            for (ts, bytes, line_digest) in group.lines {
+                // Identical requests in one second are real requests (of several visitors
+                // behind one truncated address): only lines imported before are repeats.
+                if seen.is_new(site.id.0, ts, other_digest(&key, line_digest), false) {
+                    seen.traffic(&site, counts, ts, bytes);
+                } else {
+                    counts.duplicates += 1;
+                }
+            }
+        }
+        let Novelty {
+            mut coverage,
+            fresh,
+            traffic,
+            ..
+        } = seen;
+        let traffic: Vec<TrafficRow> = traffic
+            .into_iter()
+            .map(|((site_id, day), (requests, bytes))| TrafficRow {
+                site_id,
+                day,
+                requests,
+                bytes,
+            })
+            .collect();
         hits.sort_by_key(|h| h.ts);
         run.newest = hits.iter().map(|h| h.ts).fold(run.newest, i64::max);
-        let batch = run.tracker.assign(hits);
+        let stored = run.tracker.assign(hits);
         let newest = run.newest;
         run.tracker.expire(newest);
         let mut changes = Vec::with_capacity(fresh.len());
@@ -432,13 +491,14 @@ impl LogImporter {
         let keys: Vec<String> = updated.iter().map(|(k, _)| k.clone()).collect();
         self.ranges().extend(updated);
         let prepared = started.elapsed();
-        let (events, sessions) = (batch.events.len(), batch.sessions.len());
+        let (events, sessions) = (stored.events.len(), stored.sessions.len());
         // Batches are written in the order they were prepared: the write turn is taken before
         // the run is let go.
         let _turn = self.writing.lock().await;
         drop(run);
         let written = async {
-            self.write(batch).await?;
+            self.write(stored).await?;
+            self.store.traffic_add(traffic).await?;
             if !changes.is_empty() {
                 self.store.apply(changes).await?;
             }
@@ -460,6 +520,31 @@ impl LogImporter {
             "stored a batch of log lines"
         );
         Ok(result)
+    }
+
+    /// Reads the imported ranges of a site from this run's source into `seen` (once).
+    async fn load_coverage(
+        &self,
+        seen: &mut Novelty,
+        site_id: u32,
+        source: &str,
+    ) -> Result<(), StoreError> {
+        if seen.coverage.contains_key(&site_id) {
+            return Ok(());
+        }
+        let doc_key = coverage_key(site_id, source);
+        let cached = self.ranges().get(&doc_key).cloned();
+        let c = match cached {
+            Some(c) => c,
+            None => self
+                .store
+                .doc(COVERAGE_KIND, &doc_key)
+                .await?
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or_default(),
+        };
+        seen.coverage.insert(site_id, c);
+        Ok(())
     }
 
     /// Writes a batch like the live writer does: archives of the days it reaches into are
@@ -501,6 +586,42 @@ impl LogImporter {
     }
 }
 
+/// What a batch learns about its lines: which are new, and the traffic of those.
+#[derive(Default)]
+struct Novelty {
+    /// The imported ranges before this batch, by site.
+    coverage: HashMap<u32, Coverage>,
+    /// The batch's new lines, by site: `(ts, digest)`.
+    fresh: HashMap<u32, Vec<(i64, u64)>>,
+    in_batch: std::collections::HashSet<(u32, u64)>,
+    /// Requests and bytes by site and local day.
+    traffic: HashMap<(u32, i32), (u64, u64)>,
+}
+
+impl Novelty {
+    /// Whether a line was not imported before (and, with `once_in_batch`, is not the same as
+    /// one earlier in the batch); a new line is recorded as imported.
+    fn is_new(&mut self, site_id: u32, ts: i64, d: u64, once_in_batch: bool) -> bool {
+        if self.coverage.get(&site_id).is_some_and(|c| c.covers(ts, d))
+            || (once_in_batch && !self.in_batch.insert((site_id, d)))
+        {
+            return false;
+        }
+        self.fresh.entry(site_id).or_default().push((ts, d));
+        true
+    }
+
+    /// Adds a new line's request to the site's traffic of its local day.
+    fn traffic(&mut self, site: &Site, counts: &mut SiteCounts, ts: i64, bytes: u64) {
+        let day = crate::stats::archive::local_day(site.tz(), ts);
+        let sum = self.traffic.entry((site.id.0, day)).or_default();
+        sum.0 += 1;
+        sum.1 += bytes;
+        counts.requests += 1;
+        counts.bytes += bytes;
+    }
+}
+
 fn coverage_key(site_id: u32, source: &str) -> String {
     format!("{site_id}/{source}")
 }
@@ -522,6 +643,14 @@ fn parse_key(s: &str) -> Option<[u8; 32]> {
 fn digest(key: &[u8; 32], e: &Entry) -> u64 {
     let bytes = serde_json::to_vec(e).unwrap_or_default();
     let out = blake3::keyed_hash(key, &bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&out.as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// A keyed digest of the reader's digest of an other line.
+fn other_digest(key: &[u8; 32], line_digest: u64) -> u64 {
+    let out = blake3::keyed_hash(key, &line_digest.to_le_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&out.as_bytes()[..8]);
     u64::from_le_bytes(first)

@@ -70,12 +70,26 @@ impl ReadStats {
 #[derive(Debug)]
 pub enum Line {
     Entry(Entry),
+    /// A line of a site that counts only as traffic (a static file, another method or
+    /// status, an excluded address), also counted as not counted with its reason.
+    Other(Other),
     /// Counted in the statistics as not counted, with its reason.
     Skipped,
     /// A virtual host of no site, when sites are to be created for them: create it
     /// ([`LineReader::add_site`]) or refuse it ([`LineReader::refuse_host`]), then read the
     /// line again.
     NewHost(String),
+}
+
+/// A line that counts only as traffic: its site, time, bytes sent and a digest of its fields
+/// with the address truncated (to recognise it when it is imported again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Other {
+    /// The site's main domain.
+    pub site: String,
+    pub ts: i64,
+    pub bytes: u64,
+    pub digest: u64,
 }
 
 /// Turns lines into entries.
@@ -132,8 +146,9 @@ impl LineReader {
     /// Reads one line (`line_no` counts from 1 in `file`).
     pub fn line(&mut self, file: &str, line_no: u64, line: &[u8]) -> Line {
         match self.read(file, line_no, line) {
-            Ok(Some(e)) => Line::Entry(e),
-            Ok(None) => Line::Skipped,
+            Ok(Outcome::Entry(e)) => Line::Entry(e),
+            Ok(Outcome::Other(o)) => Line::Other(o),
+            Ok(Outcome::Nothing) => Line::Skipped,
             Err(host) => {
                 self.stats.lines -= 1;
                 Line::NewHost(host)
@@ -141,7 +156,7 @@ impl LineReader {
         }
     }
 
-    fn read(&mut self, file: &str, line_no: u64, line: &[u8]) -> Result<Option<Entry>, String> {
+    fn read(&mut self, file: &str, line_no: u64, line: &[u8]) -> Result<Outcome, String> {
         self.stats.lines += 1;
         let req = match parse::parse(self.format, line) {
             Ok(r) => r,
@@ -151,7 +166,7 @@ impl LineReader {
                 if slot.1.len() < EXAMPLES {
                     slot.1.push(format!("{file}:{line_no}"));
                 }
-                return Ok(None);
+                return Ok(Outcome::Nothing);
             }
         };
         let site = match &self.assign {
@@ -159,7 +174,7 @@ impl LineReader {
             Assign::ByVhost => {
                 let Some(host) = req.vhost.as_deref() else {
                     self.stats.no_vhost += 1;
-                    return Ok(None);
+                    return Ok(Outcome::Nothing);
                 };
                 match self.sites.by_domain(host) {
                     Some(s) => s,
@@ -172,7 +187,7 @@ impl LineReader {
                         } else if self.stats.unknown_hosts.len() < 100_000 {
                             self.stats.unknown_hosts.insert(host.to_string(), 1);
                         }
-                        return Ok(None);
+                        return Ok(Outcome::Nothing);
                     }
                 }
             }
@@ -180,21 +195,42 @@ impl LineReader {
         let seen = self.stats.sites.entry(site.domain.clone()).or_default();
         seen.lines += 1;
         let kind = match classify(&req) {
-            Kind::PageView => EntryKind::Pageview,
-            Kind::NotFound => EntryKind::NotFound,
-            Kind::Download => EntryKind::Download,
+            Kind::PageView => Some(EntryKind::Pageview),
+            Kind::NotFound => Some(EntryKind::NotFound),
+            Kind::Download => Some(EntryKind::Download),
             Kind::Skip(why) => {
                 *seen.skipped.entry(why.as_str()).or_default() += 1;
-                return Ok(None);
+                None
             }
         };
-        if req.client.is_in(&site.excluded_ranges) {
-            seen.excluded_ip += 1;
-            return Ok(None);
-        }
+        let excluded = req.client.is_in(&site.excluded_ranges);
         // Truncate first: from here on only the site's truncated address exists.
         let ip = req.client.truncate(site.ip_mask_bytes).addr();
-        Ok(Some(Entry {
+        let kind = match kind {
+            Some(k) if !excluded => k,
+            _ => {
+                if excluded && kind.is_some() {
+                    seen.excluded_ip += 1;
+                }
+                return Ok(Outcome::Other(Other {
+                    site: site.domain.clone(),
+                    ts: req.ts,
+                    bytes: req.bytes,
+                    digest: line_digest(
+                        &ip,
+                        req.ts,
+                        [
+                            &req.method,
+                            &req.target,
+                            req.referrer.as_deref().unwrap_or(""),
+                            &req.user_agent,
+                        ],
+                        req.status,
+                    ),
+                }));
+            }
+        };
+        Ok(Outcome::Entry(Entry {
             host: req.vhost.unwrap_or_else(|| site.domain.clone()),
             site: site.domain.clone(),
             ip,
@@ -205,8 +241,33 @@ impl LineReader {
             ua: req.user_agent,
             no_agent_field: self.format == Format::Common,
             status: req.status,
+            bytes: req.bytes,
         }))
     }
+}
+
+/// What one line became, before sites are made for new hosts.
+enum Outcome {
+    Entry(Entry),
+    Other(Other),
+    Nothing,
+}
+
+/// A digest of a line's fields, the address truncated already (never the full one).
+/// `fields`: method, target, referrer, User-Agent.
+fn line_digest(ip: &std::net::IpAddr, ts: i64, fields: [&str; 4], status: u16) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(ip.to_string().as_bytes());
+    h.update(&ts.to_le_bytes());
+    for field in fields {
+        h.update(&(field.len() as u64).to_le_bytes());
+        h.update(field.as_bytes());
+    }
+    h.update(&status.to_le_bytes());
+    let out = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&out.as_bytes()[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// A byte counter around the file being read (the progress bar's position).
@@ -394,5 +455,18 @@ mod tests {
         assert!(next_line(&mut f, &mut buf).unwrap());
         assert!(!next_line(&mut f, &mut buf).unwrap());
         assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), size);
+        // zstd, as logrotate's `compresscmd zstd` writes it.
+        let zst = dir.path().join("a.log.zst");
+        let packed = ruzstd::encoding::compress_to_vec(
+            &b"first line\nsecond line\n"[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        std::fs::write(&zst, packed).unwrap();
+        let (mut f, _) = open(zst.to_str().unwrap(), Arc::default()).unwrap();
+        assert!(next_line(&mut f, &mut buf).unwrap());
+        assert_eq!(buf, b"first line");
+        assert!(next_line(&mut f, &mut buf).unwrap());
+        assert_eq!(buf, b"second line");
+        assert!(!next_line(&mut f, &mut buf).unwrap());
     }
 }

@@ -132,6 +132,16 @@ impl ArchiveRow {
     }
 }
 
+/// Requests and bytes sent of one site on one local day (days since 1970-01-01 in the site's
+/// time zone), from imported web-server logs: every request, static files and bots included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TrafficRow {
+    pub site_id: u32,
+    pub day: i32,
+    pub requests: u64,
+    pub bytes: u64,
+}
+
 /// One archived day of a site: local day number (days since 1970-01-01 in the site's time
 /// zone) and the time zone it was cut in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,8 +299,8 @@ pub trait EventStore: Send + Sync {
         from_ts: i64,
         to_ts: i64,
     ) -> StoreFuture<'_, Vec<(u32, i64, u64)>>;
-    /// Deletes every event, session and day archive of these sites and returns once they are
-    /// gone.
+    /// Deletes every event, session, day archive and traffic sum of these sites and returns
+    /// once they are gone.
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()>;
 }
 
@@ -343,6 +353,15 @@ pub trait SaltStore: Send + Sync {
     fn replace_salts(&self, salts: &[DaySalt]) -> StoreFuture<'_, ()>;
 }
 
+/// Traffic sums for billing (see `logs::traffic`): rows are added, never changed.
+pub trait TrafficStore: Send + Sync {
+    /// Adds requests and bytes to the sums of these sites' days.
+    fn traffic_add(&self, rows: Vec<TrafficRow>) -> StoreFuture<'_, ()>;
+    /// The sums per site and day for these sites in the local days `from..=to`, by site and
+    /// day.
+    fn traffic(&self, site_ids: Vec<u32>, from: i32, to: i32) -> StoreFuture<'_, Vec<TrafficRow>>;
+}
+
 /// A small document store for the tenancy model (`crate::tenancy`): JSON documents by kind and
 /// key, changed in atomic groups, and numeric ids that are never handed out twice. It only
 /// persists: every rule about what the documents mean lives in `crate::tenancy`.
@@ -359,7 +378,9 @@ pub trait MetaStore: Send + Sync {
 }
 
 /// Everything spurlos keeps, chosen at start-up as `Arc<dyn Store>`.
-pub trait Store: EventStore + ArchiveStore + SaltStore + MetaStore + 'static {
+pub trait Store:
+    EventStore + ArchiveStore + SaltStore + MetaStore + TrafficStore + 'static
+{
     /// Writes everything buffered to durable storage.
     fn checkpoint(&self) -> StoreFuture<'_, ()>;
     /// Answers when the store can be used (readiness).

@@ -110,6 +110,15 @@ impl Snapshot {
             .map(|(_, d)| d.len())
             .sum()
     }
+
+    /// The ids of the sites it holds.
+    pub fn site_ids(&self) -> Vec<u32> {
+        self.docs
+            .iter()
+            .filter(|(k, _)| *k == SITE)
+            .flat_map(|(_, d)| d.iter().filter_map(|(key, _)| key.parse().ok()))
+            .collect()
+    }
 }
 
 /// Entities read from an older schema (the embedded store's tables before documents).

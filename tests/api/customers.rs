@@ -176,6 +176,10 @@ async fn the_openapi_description_covers_every_api_route() {
         ("/api/admin/users/{email}", "put"),
         ("/api/admin/users/{email}", "delete"),
         ("/api/admin/users/{email}/password-link", "post"),
+        ("/api/admin/logs/runs", "post"),
+        ("/api/admin/logs/runs/{run}", "post"),
+        ("/api/admin/logs/runs/{run}", "delete"),
+        ("/api/admin/traffic", "get"),
         ("/api/openapi.json", "get"),
         ("/matomo.php", "get"),
     ] {

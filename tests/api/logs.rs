@@ -403,6 +403,168 @@ async fn importing_again_counts_nothing_twice() {
     assert_eq!(totals(&app, "again.example").await[2], 800.0);
 }
 
+/// Traffic for billing (issue 13, item 6): every request counts (static files, bots, other
+/// methods, errors), each once: Plesk's `access_log` and `proxy_access_log` hold the same
+/// requests (with other byte counts), imported with the same source they count once. The
+/// provider reads it through the admin API and the CLI, the owner on the dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traffic_counts_every_request_once() {
+    let app = spawn_app().await;
+    app.customer_sites(&[("traffic.example", "acme"), ("beta.example", "beta")])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let access = render("combined", "traffic.example");
+    // nginx in front of Apache: the same requests, answered with other sizes.
+    let proxy = access.replace(" 1234 ", " 1300 ");
+    let third = pageviews(0, 2, 60).replace(" 1234 ", " 500000 ");
+    let access = write(dir.path(), "access_log", &access);
+    let proxy = write(dir.path(), "proxy_access_log", &proxy);
+    let third = write(dir.path(), "access_log.next", &third);
+    let s = import(
+        &app,
+        &["--site", "traffic.example", access.to_str().unwrap()],
+    );
+    let row = site_row(&s, "traffic.example");
+    assert_eq!(
+        (&row["requests"], &row["bytes"]),
+        (&json!(9), &json!(9 * 1234)),
+        "{s}"
+    );
+    let s = import(
+        &app,
+        &["--site", "traffic.example", proxy.to_str().unwrap()],
+    );
+    let row = site_row(&s, "traffic.example");
+    assert_eq!(
+        (&row["requests"], &row["duplicates"]),
+        (&json!(0), &json!(9)),
+        "{s}"
+    );
+    let s = import(
+        &app,
+        &["--site", "traffic.example", third.to_str().unwrap()],
+    );
+    assert_eq!(site_row(&s, "traffic.example")["requests"], 2, "{s}");
+    let expected = json!({
+        "from": "2024-06-01", "to": "2024-06-30",
+        "requests": 11, "bytes": 9 * 1234 + 2 * 500_000,
+        "sites": [{"site": "traffic.example", "requests": 11, "bytes": 9 * 1234 + 2 * 500_000,
+            "days": [
+                {"date": "2024-06-03", "requests": 9, "bytes": 9 * 1234},
+                {"date": "2024-06-04", "requests": 2, "bytes": 1_000_000},
+            ]}],
+    });
+    let (status, v) = app
+        .admin(
+            reqwest::Method::GET,
+            "/api/admin/traffic?site=traffic.example&from=2024-06-01&to=2024-06-30",
+            None,
+        )
+        .await;
+    assert_eq!((status, &v), (200, &expected));
+    // By customer: its sites, with or without traffic.
+    let (_, v) = app
+        .admin(
+            reqwest::Method::GET,
+            "/api/admin/traffic?customer=beta&from=2024-06-01&to=2024-06-30",
+            None,
+        )
+        .await;
+    assert_eq!(
+        v["sites"],
+        json!([{"site": "beta.example", "requests": 0, "bytes": 0, "days": []}])
+    );
+    for (query, status, field) in [
+        ("site=nothing.example", 404, Value::Null),
+        ("from=2024-13-01", 400, json!("from")),
+        ("from=2024-06-09&to=2024-06-01", 400, json!("from")),
+        ("colour=red", 400, json!("query")),
+    ] {
+        let (got, v) = app
+            .admin(
+                reqwest::Method::GET,
+                &format!("/api/admin/traffic?{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(got, status, "{query}: {v}");
+        assert!(v["error"]["message"].is_string(), "{query}: {v}");
+        if !field.is_null() {
+            assert_eq!(v["error"]["field"], field, "{query}: {v}");
+        }
+    }
+    // The CLI through the server.
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let args = [
+        "logs",
+        "traffic",
+        "--site",
+        "traffic.example",
+        "--from",
+        "2024-06-01",
+        "--to",
+        "2024-06-30",
+    ];
+    let (ok, out, err) = cli(
+        app.data_dir.path(),
+        &listen,
+        &[&args[..], &["--json"]].concat(),
+    );
+    assert!(ok, "{out}{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), expected);
+    let (ok, out, err) = cli(
+        app.data_dir.path(),
+        &listen,
+        &[&args[..], &["--by-day"]].concat(),
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("2024-06-04") && out.contains("1000000") && out.contains("1.01 MB"),
+        "{out}"
+    );
+    // The owner's page; another customer's site is not theirs.
+    app.user_with_password("ann@example.com", "acme", "a long password 1")
+        .await;
+    let r = app
+        .login("ann@example.com", "a long password 1", "192.0.2.61")
+        .await;
+    let cookie = session_cookie(&r);
+    let settings = app
+        .page_as(&cookie, "/dashboard/traffic.example/settings")
+        .await;
+    assert!(
+        settings.contains("href=\"/dashboard/traffic%2Eexample/traffic\""),
+        "{settings}"
+    );
+    let page = app
+        .page_as(
+            &cookie,
+            "/dashboard/traffic.example/traffic?from=2024-06-01&to=2024-06-30",
+        )
+        .await;
+    assert!(page.contains("id=\"traffic-requests\""), "{page}");
+    assert!(page.contains("<strong>11</strong>"), "{page}");
+    assert!(page.contains("<td>2024-06-04</td>"), "{page}");
+    assert!(page.contains("1.01 MB"), "{page}");
+    assert!(
+        page.contains("<title>2024-06-04: 1.00 MB, 2 requests</title>"),
+        "{page}"
+    );
+    let empty = app
+        .page_as(
+            &cookie,
+            "/dashboard/traffic.example/traffic?from=2024-05-01&to=2024-05-31",
+        )
+        .await;
+    assert!(empty.contains("id=\"no-traffic\""), "{empty}");
+    assert_eq!(
+        app.get_as(&cookie, "/dashboard/beta.example/traffic")
+            .await
+            .status(),
+        404
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_logs_go_to_each_vhosts_site() {
     let app = spawn_app().await;
@@ -562,6 +724,26 @@ async fn imports_on_the_data_directory_without_a_server() {
     assert!(
         out.contains("local.example") && out.contains("archived"),
         "{out}"
+    );
+    let (ok, out, err) = cli(
+        &data,
+        &idle,
+        &[
+            "logs",
+            "traffic",
+            "--json",
+            "--from",
+            "2024-06-01",
+            "--to",
+            "2024-06-30",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&v["requests"], &v["bytes"]),
+        (&json!(50), &json!(50 * 1234)),
+        "{v}"
     );
     let app = spawn_binary(&data, &dir.path().join("log"), &[]);
     let v = app

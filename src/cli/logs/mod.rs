@@ -6,7 +6,7 @@
 mod follow;
 
 use super::admin::Admin;
-use crate::logs::import::{BatchResult, Entry, SiteCounts};
+use crate::logs::import::{BatchResult, LogBatch, OtherLines, SiteCounts};
 use crate::logs::parse::Format;
 use crate::logs::read::{self, Assign, Line, LineReader, ReadStats};
 use crate::tenancy::sites::{Site, SiteSpec};
@@ -29,6 +29,8 @@ macro_rules! say {
 
 /// Entries per batch sent.
 const BATCH: usize = 10_000;
+/// Other lines (traffic only) per batch sent.
+const OTHER_BATCH: usize = 50_000;
 /// Batches sent before the first is answered.
 const IN_FLIGHT: usize = 2;
 /// Longest time entries wait to be sent while lines trickle in (piped and followed logs).
@@ -47,6 +49,103 @@ pub enum LogsCommand {
     /// Split a shared log into one log per site, with client addresses truncated.
     #[command(long_about = SPLIT_HELP)]
     Split(LogsSplit),
+    /// Requests and bytes sent per site (and day) from imported logs, for billing.
+    #[command(long_about = TRAFFIC_HELP)]
+    Traffic(LogsTraffic),
+}
+
+const TRAFFIC_HELP: &str = "Requests and bytes sent per site from imported logs, for billing.
+
+Every request of the imported web-server logs counts (pages, static files, bots, errors), each
+line once however often it is imported: import a site's access_log and proxy_access_log
+(Plesk, nginx in front of Apache) with the same --source and requests in both count once. Days
+are the site's local days. Default range: this month so far; --by-day adds a row per day.";
+
+/// `logs traffic`
+#[derive(Debug, Args)]
+pub struct LogsTraffic {
+    /// Only this site (domain or alias).
+    #[arg(long, value_name = "DOMAIN")]
+    pub site: Option<String>,
+    /// Only the sites of this customer.
+    #[arg(long, value_name = "HANDLE")]
+    pub customer: Option<String>,
+    /// First day (YYYY-MM-DD; default: the first of this month).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last day (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// A row per site and day, not only per site.
+    #[arg(long)]
+    pub by_day: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `logs traffic`.
+pub(super) async fn traffic(admin: &impl Admin, args: LogsTraffic) -> anyhow::Result<()> {
+    let q = crate::logs::traffic::TrafficQuery {
+        from: args.from,
+        to: args.to,
+        site: args.site,
+        customer: args.customer,
+    };
+    let r = admin.traffic(&q).await?;
+    if args.json {
+        say!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    use crate::logs::traffic::human_bytes;
+    say!("traffic from {} to {}", r.from, r.to);
+    if args.by_day {
+        say!(
+            "{:<40} {:<10} {:>12} {:>16} {:>10}",
+            "SITE",
+            "DAY",
+            "REQUESTS",
+            "BYTES",
+            ""
+        );
+        for s in &r.sites {
+            for d in &s.days {
+                say!(
+                    "{:<40} {:<10} {:>12} {:>16} {:>10}",
+                    s.site,
+                    d.date,
+                    d.requests,
+                    d.bytes,
+                    human_bytes(d.bytes)
+                );
+            }
+        }
+    } else {
+        say!(
+            "{:<40} {:>12} {:>16} {:>10}",
+            "SITE",
+            "REQUESTS",
+            "BYTES",
+            ""
+        );
+        for s in &r.sites {
+            say!(
+                "{:<40} {:>12} {:>16} {:>10}",
+                s.site,
+                s.requests,
+                s.bytes,
+                human_bytes(s.bytes)
+            );
+        }
+    }
+    say!(
+        "{:<40} {:>12} {:>16} {:>10}",
+        "TOTAL",
+        r.requests,
+        r.bytes,
+        human_bytes(r.bytes)
+    );
+    Ok(())
 }
 
 const SPLIT_HELP: &str = "Split a shared log into one log per site, for handing over.
@@ -304,7 +403,7 @@ impl FormatArg {
 
 /// What the reading thread hands over.
 enum Msg {
-    Batch(Vec<Entry>),
+    Batch(LogBatch),
     /// A host to make a site for; the answer is the site, or `None`.
     NewHost(String, tokio::sync::oneshot::Sender<Option<Site>>),
     /// Positions to record, now that everything read before them is stored (`follow`).
@@ -324,7 +423,10 @@ struct Progress {
 /// The reading thread's end of the pipe: lines in, batches of entries out.
 struct Feed<'a> {
     reader: LineReader,
-    batch: Vec<Entry>,
+    batch: LogBatch,
+    /// Where each site's other lines are in `batch.others`.
+    other_groups: std::collections::HashMap<String, usize>,
+    other_count: usize,
     last_send: Instant,
     tx: &'a tokio::sync::mpsc::Sender<Msg>,
     progress: &'a Progress,
@@ -344,7 +446,9 @@ impl<'a> Feed<'a> {
             } else {
                 reader
             },
-            batch: Vec::with_capacity(BATCH),
+            batch: LogBatch::default(),
+            other_groups: Default::default(),
+            other_count: 0,
             last_send: Instant::now(),
             tx,
             progress,
@@ -359,7 +463,23 @@ impl<'a> Feed<'a> {
         }
         loop {
             match self.reader.line(file, line_no, line) {
-                Line::Entry(e) => self.batch.push(e),
+                Line::Entry(e) => self.batch.entries.push(e),
+                Line::Other(o) => {
+                    let i = match self.other_groups.get(&o.site) {
+                        Some(&i) => i,
+                        None => {
+                            self.batch.others.push(OtherLines {
+                                site: o.site.clone(),
+                                lines: Vec::new(),
+                            });
+                            let i = self.batch.others.len() - 1;
+                            self.other_groups.insert(o.site, i);
+                            i
+                        }
+                    };
+                    self.batch.others[i].lines.push((o.ts, o.bytes, o.digest));
+                    self.other_count += 1;
+                }
                 Line::Skipped => {}
                 Line::NewHost(host) => {
                     // Entries of earlier lines go first (their sites exist).
@@ -377,7 +497,10 @@ impl<'a> Feed<'a> {
             }
             break;
         }
-        if self.batch.len() >= BATCH || self.last_send.elapsed() >= MAX_WAIT {
+        if self.batch.entries.len() >= BATCH
+            || self.other_count >= OTHER_BATCH
+            || self.last_send.elapsed() >= MAX_WAIT
+        {
             self.send()?;
         }
         Ok(())
@@ -386,9 +509,11 @@ impl<'a> Feed<'a> {
     /// Sends the entries read so far.
     fn send(&mut self) -> anyhow::Result<()> {
         self.last_send = Instant::now();
-        if self.batch.is_empty() {
+        if self.batch.entries.is_empty() && self.batch.others.is_empty() {
             return Ok(());
         }
+        self.other_groups.clear();
+        self.other_count = 0;
         self.tx
             .blocking_send(Msg::Batch(std::mem::take(&mut self.batch)))
             .map_err(|_| anyhow::anyhow!("import stopped"))
@@ -490,7 +615,7 @@ where
     // Batches on their way (the next is read and sent while one is stored), in order, with
     // their entries for a retry in a new run.
     let mut inflight = futures_util::stream::FuturesOrdered::new();
-    let mut pending: std::collections::VecDeque<Vec<Entry>> = Default::default();
+    let mut pending: std::collections::VecDeque<LogBatch> = Default::default();
     let (mut sent, mut done_batches) = (0u64, 0u64);
     // Positions to record once the batches before them are stored: (batches sent, state).
     let mut checkpoints: std::collections::VecDeque<(u64, follow::Checkpoint)> = Default::default();
@@ -796,7 +921,7 @@ fn print_summary(read: &ReadStats, stored: &BatchResult, seconds: f64) {
         read.lines as f64 / seconds.max(0.001)
     );
     say!(
-        "{:<32} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "{:<32} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
         "SITE",
         "LINES",
         "PAGEVIEWS",
@@ -806,14 +931,16 @@ fn print_summary(read: &ReadStats, stored: &BatchResult, seconds: f64) {
         "STATIC",
         "STATUS",
         "METHOD",
-        "OTHER"
+        "OTHER",
+        "REQUESTS",
+        "BYTES"
     );
     for row in site_rows(read, stored) {
         let skip =
             |k: crate::logs::classify::Skip| row.skipped.get(k.as_str()).copied().unwrap_or(0);
         use crate::logs::classify::Skip;
         say!(
-            "{:<32} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "{:<32} {:>10} {:>10} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
             row.site,
             row.lines,
             row.stored.pageviews,
@@ -824,6 +951,8 @@ fn print_summary(read: &ReadStats, stored: &BatchResult, seconds: f64) {
             skip(Skip::Status),
             skip(Skip::Method),
             row.excluded_ip + row.stored.excluded + row.stored.invalid,
+            row.stored.requests,
+            crate::logs::traffic::human_bytes(row.stored.bytes),
         );
     }
     for (why, (n, first)) in &read.malformed {

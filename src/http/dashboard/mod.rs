@@ -8,10 +8,12 @@
 mod export;
 mod overview;
 mod settings;
+mod traffic;
 
 pub use export::{export, render_export};
 pub use overview::{render_site, site, sites};
 pub use settings::{create_share, revoke_share, save_settings, settings};
+pub use traffic::traffic;
 
 use super::account::session;
 use super::html::{dashboard_page, Lang};

@@ -31,6 +31,7 @@ struct Texts {
     new_link: &'static str,
     revoke: &'static str,
     revoked: &'static str,
+    traffic: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -50,6 +51,7 @@ const EN: Texts = Texts {
     new_link: "New shared link (shown only now):",
     revoke: "Revoke",
     revoked: "Revoked.",
+    traffic: "Traffic from the web-server logs (requests, bytes sent)",
 };
 
 const DE: Texts = Texts {
@@ -69,6 +71,7 @@ const DE: Texts = Texts {
     new_link: "Neuer geteilter Link (wird nur jetzt angezeigt):",
     revoke: "Zurückziehen",
     revoked: "Zurückgezogen.",
+    traffic: "Datenverkehr laut Webserver-Logs (Anfragen, gesendete Bytes)",
 };
 
 fn texts(req: &HttpRequest) -> &'static Texts {
@@ -145,6 +148,7 @@ async fn settings_page(
             p { label { (t.ranges) br; textarea name="excluded_ranges" rows="3" cols="40" { (ranges.join("\n")) } } }
             p { button type="submit" { (t.save) } }
         }
+        p { a id="traffic" href={ "/dashboard/" (seg) "/traffic" } { (t.traffic) } }
         h2 { (t.snippet) }
         pre { code { (snippet) } }
         p { "Matomo: idsite = " (site.id) }

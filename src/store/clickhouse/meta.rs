@@ -126,6 +126,12 @@ impl ClickHouse {
             .execute()
             .await
             .map_err(ch("deleting archives"))?;
+        self.client
+            .query("ALTER TABLE traffic DELETE WHERE has(?, site_id)")
+            .bind(site_ids)
+            .execute()
+            .await
+            .map_err(ch("deleting traffic"))?;
         self.delete_events_where("has(?, site_id)", site_ids)
             .await?;
         super::wait_for_mutations(&self.client).await

@@ -9,6 +9,7 @@ pub mod rows;
 mod salts;
 mod schema;
 pub mod spool;
+mod traffic;
 
 use super::sql::{self, Dialect};
 use super::{Batch, EventAgg, EventStore, SessionAgg, SessionRow, Store, StoreError, StoreFuture};

@@ -20,6 +20,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0003_meta",
         include_str!("../../../migrations/clickhouse/0003_meta.sql"),
     ),
+    (
+        "0004_traffic",
+        include_str!("../../../migrations/clickhouse/0004_traffic.sql"),
+    ),
 ];
 
 /// The scope of a migration (`shards`, `cluster` or `main`, from its first line) and its

@@ -6,6 +6,7 @@ pub mod export;
 mod legacy;
 mod meta;
 mod salts;
+mod traffic;
 
 use super::sql::{self, Dialect};
 use super::{
@@ -78,6 +79,10 @@ const MIGRATIONS: &[(&str, Step)] = &[
         Step::Sql(include_str!(
             "../../../migrations/duckdb/0011_archive_rollups.sql"
         )),
+    ),
+    (
+        "0012_traffic",
+        Step::Sql(include_str!("../../../migrations/duckdb/0012_traffic.sql")),
     ),
 ];
 
@@ -709,7 +714,14 @@ impl EventStore for Embedded {
         Box::pin(async move {
             self.with_writer(move |conn| {
                 let tx = conn.transaction().map_err(db("starting a site removal"))?;
-                for table in ["events", "props", "sessions", "archive", "archived_days"] {
+                for table in [
+                    "events",
+                    "props",
+                    "sessions",
+                    "archive",
+                    "archived_days",
+                    "traffic",
+                ] {
                     for id in &site_ids {
                         tx.execute(&format!("DELETE FROM {table} WHERE site_id = ?"), [id])
                             .map_err(db("removing a site's data"))?;
