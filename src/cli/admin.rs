@@ -8,6 +8,7 @@ use super::{Command, CustomerCommand, SiteCommand, TokenCommand, UserCommand};
 use crate::config::Settings;
 use crate::logs::import::{BatchResult, LogBatch, LogImporter};
 use crate::logs::traffic::{report, TrafficQuery, TrafficReport};
+use crate::stats::imported::ImportRequest;
 use crate::store::Store;
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSpec};
@@ -52,6 +53,13 @@ pub(super) trait Admin {
     async fn after_import(&self) -> anyhow::Result<String>;
     /// Requests and bytes per site and day from imported logs.
     async fn traffic(&self, q: &TrafficQuery) -> anyhow::Result<TrafficReport>;
+    /// Stores statistics imported from another tool for a site; answers the days replaced
+    /// and the rows stored.
+    async fn import_statistics(
+        &self,
+        site: &str,
+        request: ImportRequest,
+    ) -> anyhow::Result<(usize, usize)>;
 }
 
 /// The data directory, when no server runs on it.
@@ -200,6 +208,25 @@ impl Admin for Local {
         Ok(format!("archived {days} days"))
     }
 
+    async fn import_statistics(
+        &self,
+        site: &str,
+        request: ImportRequest,
+    ) -> anyhow::Result<(usize, usize)> {
+        let site = self
+            .tenancy
+            .site_by_domain(site)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no site {site}"))?;
+        let (source, days, rows) = request.checked()?;
+        let counts = (days.len(), rows.len());
+        self.tenancy
+            .store()
+            .imported_put(site.id.0, source, days, rows)
+            .await?;
+        Ok(counts)
+    }
+
     async fn traffic(&self, q: &TrafficQuery) -> anyhow::Result<TrafficReport> {
         let sites = self.tenancy.sites().await?;
         let customers = match q.customer {
@@ -331,6 +358,9 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         }
         Command::Logs(super::logs::LogsCommand::Traffic(args)) => {
             super::logs::traffic(admin, args).await?;
+        }
+        Command::Logs(super::logs::LogsCommand::ImportAwstats(args)) => {
+            super::logs::import_awstats(admin, args).await?;
         }
         Command::Logs(super::logs::LogsCommand::Follow(_)) => {
             bail!("logs follow needs the data directory's path")

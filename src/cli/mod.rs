@@ -332,3 +332,13 @@ pub async fn restore(settings: Settings, file: &std::path::Path) -> anyhow::Resu
     println!("restored into {}; start spurlos serve", dir.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every command's arguments fit together (clap checks names, conflicts and types).
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

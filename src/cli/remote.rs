@@ -5,6 +5,7 @@ use super::admin::{Admin, Local};
 use crate::config::Settings;
 use crate::logs::import::{BatchResult, LogBatch};
 use crate::logs::traffic::{TrafficQuery, TrafficReport};
+use crate::stats::imported::ImportRequest;
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSpec};
 use crate::tenancy::tokens::TokenRequest;
@@ -208,6 +209,19 @@ impl Admin for Remote {
             Some(serde_json::to_value(&spec)?),
         )?;
         Ok(serde_json::from_value(v)?)
+    }
+
+    async fn import_statistics(
+        &self,
+        site: &str,
+        request: ImportRequest,
+    ) -> anyhow::Result<(usize, usize)> {
+        let path = format!("/api/admin/sites/{}/imported", url_segment(site));
+        let v = self.json("POST", &path, Some(serde_json::to_value(&request)?))?;
+        Ok((
+            v["days"].as_u64().unwrap_or_default() as usize,
+            v["rows"].as_u64().unwrap_or_default() as usize,
+        ))
     }
 
     async fn traffic(&self, q: &TrafficQuery) -> anyhow::Result<TrafficReport> {

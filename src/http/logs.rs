@@ -1,6 +1,6 @@
 //! Admin API of log imports (`spurlos logs import` through a running server): start a run,
 //! send batches of entries whose addresses the CLI truncated already, finish the run; and the
-//! traffic sums of imported logs, for billing.
+//! traffic sums of imported logs, for billing; and statistics imported from other tools.
 
 use super::auth::require_admin;
 use super::error::{ApiError, ErrorCode};
@@ -9,6 +9,7 @@ use crate::logs::import::{
     Entry, LogBatch, LogError, OtherLines, MAX_BATCH_ENTRIES, MAX_BATCH_OTHERS,
 };
 use crate::logs::traffic::{report, TrafficError, TrafficQuery};
+use crate::stats::imported::ImportRequest;
 use crate::tenancy::sites::Site;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
@@ -160,4 +161,37 @@ pub async fn traffic(
     let (from, to) = q.range(chrono::Utc::now().date_naive());
     let report = report(state.store.as_ref(), &sites, from, to).await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// `POST /api/admin/sites/{domain}/imported` with an [`ImportRequest`]: statistics imported
+/// from another tool (AWStats's history, `spurlos logs import-awstats`), replacing what the
+/// same source imported for those days.
+pub async fn import_statistics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let manager = super::auth::manager(&req, &state).await?;
+    let domain = path.into_inner();
+    let site = state
+        .sites
+        .by_domain(&domain)
+        .filter(|s| manager.may_manage_site(s))
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no site {domain}")))?;
+    let body = super::read_body(payload, MAX_BATCH_BYTES).await?;
+    let r: ImportRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    let (source, days, rows) = r
+        .checked()
+        .map_err(|e| ApiError::invalid(e.field.clone(), e.to_string()))?;
+    let (n_days, n_rows) = (days.len(), rows.len());
+    state
+        .stats
+        .archive
+        .put_imported(site.id.0, source.clone(), days, rows)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "site": site.domain, "source": source, "days": n_days, "rows": n_rows,
+    })))
 }

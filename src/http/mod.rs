@@ -111,6 +111,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/logs/runs/{run}", web::post().to(logs::batch))
         .route("/api/admin/logs/runs/{run}", web::delete().to(logs::finish))
         .route("/api/admin/traffic", web::get().to(logs::traffic))
+        .route(
+            "/api/admin/sites/{domain}/imported",
+            web::post().to(logs::import_statistics),
+        )
         .route("/api/openapi.json", web::get().to(openapi))
         .route("/api/admin/users", web::get().to(team::list_users))
         .route("/api/admin/users/{email}", web::put().to(team::put_user))

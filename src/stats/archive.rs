@@ -14,7 +14,8 @@ use super::model::{
 };
 use crate::clock::SharedClock;
 use crate::store::{
-    ArchiveRow, ArchivedDay, Batch, EventAgg, SessionAgg, Store, StoreError, StoreFuture,
+    ArchiveRow, ArchivedDay, Batch, EventAgg, ImportedRow, SessionAgg, Store, StoreError,
+    StoreFuture,
 };
 use crate::tenancy::sites::{Site, SiteRegistry};
 use crate::tenancy::SiteId;
@@ -136,6 +137,8 @@ struct State {
     days: HashMap<u32, BTreeSet<i32>>,
     /// The archived days that have rollups, per site.
     rollups: HashMap<u32, BTreeSet<i32>>,
+    /// Days with imported statistics, per site.
+    imported: HashMap<u32, BTreeSet<i32>>,
     /// Bumped by every invalidation; an archive built across a bump is thrown away.
     epoch: u64,
 }
@@ -205,6 +208,7 @@ impl Archive {
         for (site_id, days) in stale {
             store.archive_delete(site_id, days).await?;
         }
+        state.imported = imported_map(store.imported_days().await?);
         if !current {
             store
                 .apply(vec![crate::store::DocChange {
@@ -261,12 +265,14 @@ impl Archive {
             .unwrap_or_else(|e| e.into_inner())
             .rows
             .clear();
+        let imported = imported_map(self.store.imported_days().await?);
         {
             let mut state = self.state();
-            if state.days != days || state.rollups != rollups {
+            if state.days != days || state.rollups != rollups || state.imported != imported {
                 state.epoch += 1;
                 state.days = days;
                 state.rollups = rollups;
+                state.imported = imported;
             }
         }
         self.update_boundary();
@@ -297,6 +303,33 @@ impl Archive {
             .unwrap_or_default()
     }
 
+    /// Days of a site with imported statistics, ascending.
+    pub fn imported_days(&self, site_id: u32) -> Vec<i32> {
+        self.state()
+            .imported
+            .get(&site_id)
+            .map(|d| d.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Stores statistics imported from `source` for a site's `days` (replacing what the
+    /// source imported there before).
+    pub async fn put_imported(
+        &self,
+        site_id: u32,
+        source: String,
+        days: Vec<i32>,
+        rows: Vec<ImportedRow>,
+    ) -> Result<(), StoreError> {
+        let _commit = self.commit.lock().await;
+        self.store.imported_put(site_id, source, days, rows).await?;
+        let imported = imported_map(self.store.imported_days().await?);
+        let mut state = self.state();
+        state.imported = imported;
+        state.epoch += 1;
+        Ok(())
+    }
+
     /// Deletes every archive of a site (its time zone changed, so its days did too).
     pub async fn reset_site(&self, site_id: u32) -> Result<(), StoreError> {
         let days = self.days(site_id);
@@ -312,6 +345,7 @@ impl Archive {
             let mut state = self.state();
             state.days.remove(&site_id);
             state.rollups.remove(&site_id);
+            state.imported.remove(&site_id);
             state.epoch += 1;
         }
         self.update_boundary();
@@ -910,6 +944,99 @@ impl Archive {
             .await
     }
 
+    /// [`Archive::event_aggregate`] with imported statistics added on the days of the window
+    /// without native events (unfiltered queries; imported sums cannot be filtered).
+    pub async fn event_aggregate_with_imports(
+        &self,
+        site: &Site,
+        q: &AggregateQuery,
+    ) -> Result<Vec<EventAgg>, StoreError> {
+        let native = self.event_aggregate(site, q).await?;
+        self.with_imports(site, q, true, native).await
+    }
+
+    /// [`Archive::session_aggregate`] with imported statistics, like
+    /// [`Archive::event_aggregate_with_imports`].
+    pub async fn session_aggregate_with_imports(
+        &self,
+        site: &Site,
+        q: &AggregateQuery,
+    ) -> Result<Vec<SessionAgg>, StoreError> {
+        let native = self.session_aggregate(site, q).await?;
+        self.with_imports(site, q, false, native).await
+    }
+
+    /// Adds the imported rows of the window's days without native events to `native`.
+    async fn with_imports<T: Sums>(
+        &self,
+        site: &Site,
+        q: &AggregateQuery,
+        events: bool,
+        native: Vec<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        if !q.filters.is_empty() {
+            return Ok(native);
+        }
+        let Some((dim, bucket)) = archive_dimension(q, events) else {
+            return Ok(native);
+        };
+        let tz = site.tz();
+        let days: BTreeSet<i32> = self
+            .state()
+            .imported
+            .get(&site.id.0)
+            .map(|d| {
+                d.iter()
+                    .copied()
+                    .filter(|d| day_start(tz, *d) >= q.from_ts && day_start(tz, d + 1) <= q.to_ts)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+            return Ok(native);
+        };
+        // Days with native events are answered by them alone.
+        let native_days: BTreeSet<i32> = self
+            .store
+            .event_hours(
+                vec![site.id.0],
+                day_start(tz, first),
+                day_start(tz, last + 1),
+            )
+            .await?
+            .into_iter()
+            .map(|(_, hour, _)| local_day(tz, hour))
+            .collect();
+        let imported = self
+            .store
+            .imported_get(site.id.0, first, last, &dim)
+            .await?;
+        let mut sums: HashMap<Vec<String>, T> =
+            native.into_iter().map(|r| (r.dims().clone(), r)).collect();
+        for r in imported {
+            if !days.contains(&r.day) || native_days.contains(&r.day) {
+                continue;
+            }
+            let key = match bucket {
+                Some(b) => vec![bucket_value(b, r.day, q).to_string()],
+                None if q.dimensions.is_empty() => Vec::new(),
+                None => vec![r.row.value.clone()],
+            };
+            let row = T::from_imported(key, &r.row, r.timed);
+            match sums.get_mut(row.dims()) {
+                Some(sum) => sum.add(&row),
+                None => {
+                    sums.insert(row.dims().clone(), row);
+                }
+            }
+        }
+        let mut rows: Vec<T> = sums.into_values().filter(|r| !r.is_empty()).collect();
+        if rows.is_empty() && q.dimensions.is_empty() {
+            rows.push(T::default());
+        }
+        Ok(rows)
+    }
+
     /// Sums for `q`: archived days plus `raw` over the windows the archives do not cover.
     async fn answer<'a, T: Sums>(
         &'a self,
@@ -955,6 +1082,11 @@ impl Archive {
 trait Sums: Default + Send {
     fn dims(&self) -> &Vec<String>;
     fn from_archive(dims: Vec<String>, r: &ArchiveRow) -> Self;
+    /// An imported row; `timed`: whether its visits carry bounces and durations.
+    fn from_imported(dims: Vec<String>, r: &ArchiveRow, timed: bool) -> Self {
+        let _ = timed;
+        Self::from_archive(dims, r)
+    }
     fn add(&mut self, other: &Self);
     fn is_empty(&self) -> bool;
 }
@@ -992,6 +1124,13 @@ impl Sums for SessionAgg {
             pageviews: r.visit_pageviews,
             bounces: r.bounces,
             duration: r.duration,
+            untimed: 0,
+        }
+    }
+    fn from_imported(dims: Vec<String>, r: &ArchiveRow, timed: bool) -> Self {
+        SessionAgg {
+            untimed: if timed { 0 } else { r.visits },
+            ..Self::from_archive(dims, r)
         }
     }
     fn add(&mut self, o: &Self) {
@@ -999,10 +1138,20 @@ impl Sums for SessionAgg {
         self.pageviews += o.pageviews;
         self.bounces += o.bounces;
         self.duration += o.duration;
+        self.untimed += o.untimed;
     }
     fn is_empty(&self) -> bool {
         self.visits == 0 && self.pageviews == 0 && self.bounces == 0 && self.duration == 0
     }
+}
+
+/// Days with imported statistics by site.
+fn imported_map(days: Vec<(u32, i32)>) -> HashMap<u32, BTreeSet<i32>> {
+    let mut map: HashMap<u32, BTreeSet<i32>> = HashMap::new();
+    for (site, day) in days {
+        map.entry(site).or_default().insert(day);
+    }
+    map
 }
 
 /// Groups of a site's days with events (ascending) for builds, with their sizes: a build

@@ -3,6 +3,7 @@
 //! asks the store for sums and turns them into metrics.
 
 pub mod archive;
+pub mod imported;
 pub mod model;
 pub mod request;
 
@@ -276,18 +277,19 @@ impl Stats {
         q.max_groups = Some(self.limits.max_rows + 1);
         let need_sessions = parsed.metrics.iter().any(|m| m.needs_sessions());
         let need_events = parsed.metrics.iter().any(|m| !m.needs_sessions());
+        let imports = parsed.imports;
         let events = async {
-            if need_events {
-                self.archive.event_aggregate(site, &q).await
-            } else {
-                Ok(Vec::new())
+            match (need_events, imports) {
+                (false, _) => Ok(Vec::new()),
+                (true, false) => self.archive.event_aggregate(site, &q).await,
+                (true, true) => self.archive.event_aggregate_with_imports(site, &q).await,
             }
         };
         let sessions = async {
-            if need_sessions {
-                self.archive.session_aggregate(site, &q).await
-            } else {
-                Ok(Vec::new())
+            match (need_sessions, imports) {
+                (false, _) => Ok(Vec::new()),
+                (true, false) => self.archive.session_aggregate(site, &q).await,
+                (true, true) => self.archive.session_aggregate_with_imports(site, &q).await,
             }
         };
         let total = async {
@@ -297,7 +299,13 @@ impl Stats {
                     metrics: vec![Metric::Visitors],
                     ..q.clone()
                 };
-                let rows = self.archive.event_aggregate(site, &all).await?;
+                let rows = if imports {
+                    self.archive
+                        .event_aggregate_with_imports(site, &all)
+                        .await?
+                } else {
+                    self.archive.event_aggregate(site, &all).await?
+                };
                 Ok(rows.first().map_or(0, |r| r.visitors))
             } else {
                 Ok(0)
@@ -395,6 +403,15 @@ fn answer_json(parsed: &ParsedQuery, answer: &QueryResponse, filters: Value) -> 
     let site = &answer.site;
     let (from, to) = answer.window;
     let mut meta = json!({"time_zone": site.timezone, "total_rows": answer.total_rows});
+    if parsed.imports {
+        // As Plausible says it: imported statistics cannot be filtered.
+        meta["imports_included"] = json!(parsed.filters.is_empty());
+        if !parsed.filters.is_empty() {
+            meta["imports_skip_reason"] = json!("unsupported_query");
+            meta["imports_warning"] =
+                json!("Imported statistics are left out: they cannot be filtered.");
+        }
+    }
     if let Some(labels) = &answer.time_labels {
         meta["time_labels"] = json!(labels);
     }
@@ -598,6 +615,9 @@ fn merge(
         }
         let visits = s.visits.max(0) as f64;
         let per_visit = |x: i64| if visits > 0.0 { x as f64 / visits } else { 0.0 };
+        // Imported visits without bounces and durations count in neither's denominator.
+        let timed = (s.visits - s.untimed).max(0) as f64;
+        let per_timed = |x: i64| if timed > 0.0 { x as f64 / timed } else { 0.0 };
         let values = metrics
             .iter()
             .map(|m| match m {
@@ -606,8 +626,8 @@ fn merge(
                 Metric::Pageviews => e.pageviews as f64,
                 Metric::Events => e.events as f64,
                 Metric::ViewsPerVisit => (per_visit(s.pageviews) * 100.0).round() / 100.0,
-                Metric::BounceRate => (per_visit(s.bounces) * 100.0).round(),
-                Metric::VisitDuration => per_visit(s.duration).round(),
+                Metric::BounceRate => (per_timed(s.bounces) * 100.0).round(),
+                Metric::VisitDuration => per_timed(s.duration).round(),
                 Metric::Percentage if total_visitors > 0 => {
                     (e.visitors as f64 * 1000.0 / total_visitors as f64).round() / 10.0
                 }

@@ -50,6 +50,8 @@ pub struct ParsedQuery {
     pub compare_previous: bool,
     /// `include.time_labels`: list every time bucket of the period in `meta`.
     pub time_labels: bool,
+    /// `include.imports`: add statistics imported from other tools (unfiltered queries).
+    pub imports: bool,
 }
 
 impl ParsedQuery {
@@ -69,7 +71,14 @@ impl ParsedQuery {
             offset: 0,
             compare_previous: false,
             time_labels: false,
+            imports: false,
         }
+    }
+
+    /// With imported statistics (as the dashboard shows them).
+    pub fn with_imports(mut self) -> Self {
+        self.imports = true;
+        self
     }
 
     /// Grouped by `dimension` as well (time dimensions sort ascending, before the metric).
@@ -219,9 +228,14 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
     if time_labels && !dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
         return Err(invalid("include.time_labels", "needs a time dimension"));
     }
+    let imports = match obj.get("include").and_then(|i| i.get("imports")) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err(invalid("include.imports", "must be true or false")),
+    };
     if let Some(k) = obj.get("include").and_then(Value::as_object).and_then(|i| {
         i.keys()
-            .find(|k| *k != "comparisons" && *k != "time_labels")
+            .find(|k| !["comparisons", "time_labels", "imports"].contains(&k.as_str()))
     }) {
         return Err(invalid(format!("include.{k}"), "unknown option"));
     }
@@ -243,6 +257,7 @@ pub fn parse(body: &Value) -> Result<ParsedQuery, StatsError> {
         offset,
         compare_previous,
         time_labels,
+        imports,
     })
 }
 
@@ -589,6 +604,7 @@ mod tests {
                 "comparisons",
                 "mode",
                 "time_labels",
+                "imports",
                 "total_rows",
             ]);
             leaf.prop_recursive(4, 48, 6, move |inner| {

@@ -102,6 +102,9 @@ pub struct SessionAgg {
     pub pageviews: i64,
     pub bounces: i64,
     pub duration: i64,
+    /// Visits of imported history without bounces and durations (AWStats): left out of the
+    /// bounce rate's and the visit duration's denominators.
+    pub untimed: i64,
 }
 
 /// Every sum of one dimension value on one archived day (see `stats::archive`). `dim` is the
@@ -299,8 +302,8 @@ pub trait EventStore: Send + Sync {
         from_ts: i64,
         to_ts: i64,
     ) -> StoreFuture<'_, Vec<(u32, i64, u64)>>;
-    /// Deletes every event, session, day archive and traffic sum of these sites and returns
-    /// once they are gone.
+    /// Deletes every event, session, day archive, traffic sum and imported day of these sites
+    /// and returns once they are gone.
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()>;
 }
 
@@ -353,6 +356,38 @@ pub trait SaltStore: Send + Sync {
     fn replace_salts(&self, salts: &[DaySalt]) -> StoreFuture<'_, ()>;
 }
 
+/// One imported day's rows of one dimension value, and whether its visits carry bounces and
+/// durations (AWStats's history does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedRow {
+    pub day: i32,
+    pub row: ArchiveRow,
+    pub timed: bool,
+}
+
+/// Statistics imported from another tool as day sums (`stats::imported`), by site, day and
+/// import source: shown with the native statistics on days without native data.
+pub trait ImportedStore: Send + Sync {
+    /// Replaces what `source` imported for a site on `days` with `rows` (all on those days).
+    fn imported_put(
+        &self,
+        site_id: u32,
+        source: String,
+        days: Vec<i32>,
+        rows: Vec<ImportedRow>,
+    ) -> StoreFuture<'_, ()>;
+    /// Every site and day with imported rows.
+    fn imported_days(&self) -> StoreFuture<'_, Vec<(u32, i32)>>;
+    /// Imported rows of one dimension (`""`: totals) for the days `from..=to`, every source.
+    fn imported_get(
+        &self,
+        site_id: u32,
+        from: i32,
+        to: i32,
+        dim: &str,
+    ) -> StoreFuture<'_, Vec<ImportedRow>>;
+}
+
 /// Traffic sums for billing (see `logs::traffic`): rows are added, never changed.
 pub trait TrafficStore: Send + Sync {
     /// Adds requests and bytes to the sums of these sites' days.
@@ -379,7 +414,7 @@ pub trait MetaStore: Send + Sync {
 
 /// Everything spurlos keeps, chosen at start-up as `Arc<dyn Store>`.
 pub trait Store:
-    EventStore + ArchiveStore + SaltStore + MetaStore + TrafficStore + 'static
+    EventStore + ArchiveStore + SaltStore + MetaStore + TrafficStore + ImportedStore + 'static
 {
     /// Writes everything buffered to durable storage.
     fn checkpoint(&self) -> StoreFuture<'_, ()>;

@@ -180,6 +180,7 @@ async fn the_openapi_description_covers_every_api_route() {
         ("/api/admin/logs/runs/{run}", "post"),
         ("/api/admin/logs/runs/{run}", "delete"),
         ("/api/admin/traffic", "get"),
+        ("/api/admin/sites/{domain}/imported", "post"),
         ("/api/openapi.json", "get"),
         ("/matomo.php", "get"),
     ] {

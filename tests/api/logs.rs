@@ -565,6 +565,171 @@ async fn traffic_counts_every_request_once() {
     );
 }
 
+/// An AWStats monthly data file with these `(YYYYMMDD, pages, hits, bytes, visits)` days, its
+/// host list holding a client address (never to be read).
+fn awstats_file(days: &[(&str, u64, u64, u64, u64)]) -> String {
+    let mut out = String::from(
+        "AWSTATS DATA FILE 7.8 (build 20200416)\n# If you remove this file, all statistics will be lost.\n\n\
+         BEGIN_GENERAL 2\nTotalVisits 0\nTotalUnique 0\nEND_GENERAL\n\n\
+         # Host - Pages - Hits - Bandwidth - Last visit date\nBEGIN_VISITOR 1\n203.0.113.77 5 9 1000 20240110101010\nEND_VISITOR\n\n\
+         # Date - Pages - Hits - Bandwidth - Visits\n",
+    );
+    out.push_str(&format!("BEGIN_DAY {}\n", days.len()));
+    for (d, p, h, b, v) in days {
+        out.push_str(&format!("{d} {p} {h} {b} {v}\n"));
+    }
+    out.push_str("END_DAY\n\n# URL - Pages - Bandwidth - Entry - Exit\nBEGIN_SIDER 1\n/ 5 1000 3 3\nEND_SIDER\n");
+    out
+}
+
+/// AWStats's history (issue 13, item 7): day sums shown with the native days (which win on
+/// days that have both), marked on the dashboard, left out of filtered answers with a
+/// warning, imported again without doubling; a broken file is refused whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awstats_history_is_shown_like_native_days() {
+    let app = spawn_app().await;
+    app.customer_sites(&[("aw.example", "acme")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("awstats");
+    std::fs::create_dir(&data).unwrap();
+    write(
+        &data,
+        "awstats012024.aw.example.txt",
+        &awstats_file(&[("20240110", 30, 90, 1000, 10), ("20240111", 20, 60, 800, 5)]),
+    );
+    write(
+        &data,
+        "awstats022024.aw.example.txt",
+        &awstats_file(&[("20240201", 12, 30, 500, 4)]),
+    );
+    write(
+        &data,
+        "awstats012024.other.example.txt",
+        &awstats_file(&[("20240110", 999, 999, 999, 999)]),
+    );
+    // One native page view on 11 January: that day is the native one's.
+    let native = Req {
+        ip: "198.51.100.40",
+        ts: Utc
+            .with_ymd_and_hms(2024, 1, 11, 9, 0, 0)
+            .unwrap()
+            .timestamp(),
+        method: "GET",
+        target: "/native",
+        status: 200,
+        referrer: "-",
+        ua: FIREFOX,
+    };
+    let log = write(dir.path(), "access.log", &(combined(&native) + "\n"));
+    import(&app, &["--site", "aw.example", log.to_str().unwrap()]);
+    let listen = app.address.trim_start_matches("http://").to_string();
+    let path = data.to_str().unwrap();
+    // Two configurations in the directory: which one is asked.
+    let (ok, out, err) = cli(
+        app.data_dir.path(),
+        &listen,
+        &["logs", "import-awstats", "--site", "aw.example", path],
+    );
+    assert!(
+        !ok && err.contains("aw.example, other.example"),
+        "{out}{err}"
+    );
+    let args = [
+        "logs",
+        "import-awstats",
+        "--json",
+        "--site",
+        "aw.example",
+        "--awstats-config",
+        "aw.example",
+        path,
+    ];
+    for _ in 0..2 {
+        let (ok, out, err) = cli(app.data_dir.path(), &listen, &args);
+        assert!(ok, "{out}{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            (
+                &v["months"],
+                &v["days"],
+                &v["days_with_visits"],
+                &v["visits"]
+            ),
+            (&json!(2), &json!(31 + 29), &json!(3), &json!(19)),
+            "{v}"
+        );
+    }
+    let q = |include: Value, filters: Value| {
+        json!({"site_id": "aw.example",
+            "metrics": ["visitors", "visits", "pageviews", "bounce_rate"],
+            "date_range": ["2024-01-01", "2024-02-29"], "include": include, "filters": filters})
+    };
+    // Native 11 January (1 visitor, 1 visit, 1 page view, a bounce) and the imported 10
+    // January and 1 February; bounce rate from the native visit alone.
+    let v = app.query(q(json!({"imports": true}), json!([]))).await;
+    assert_eq!(rows(&v)[0].1, vec![15.0, 15.0, 43.0, 100.0], "{v}");
+    assert_eq!(v["meta"]["imports_included"], true, "{v}");
+    let v = app.query(q(json!({}), json!([]))).await;
+    assert_eq!(rows(&v)[0].1, vec![1.0, 1.0, 1.0, 100.0], "{v}");
+    let v = app
+        .query(q(
+            json!({"imports": true}),
+            json!([["is", "event:page", ["/native"]]]),
+        ))
+        .await;
+    assert_eq!(rows(&v)[0].1[0], 1.0, "{v}");
+    assert_eq!(v["meta"]["imports_included"], false, "{v}");
+    assert!(v["meta"]["imports_warning"].is_string(), "{v}");
+    let v = app
+        .query(
+            json!({"site_id": "aw.example", "metrics": ["visitors", "pageviews"],
+            "dimensions": ["time:day"], "date_range": ["2024-01-09", "2024-01-12"],
+            "include": {"imports": true}}),
+        )
+        .await;
+    assert_eq!(
+        rows(&v),
+        vec![
+            (vec!["2024-01-10".to_string()], vec![10.0, 30.0]),
+            (vec!["2024-01-11".to_string()], vec![1.0, 1.0]),
+        ],
+        "{v}"
+    );
+    // A broken file: refused with file, line and field; nothing of it imported.
+    write(
+        &data,
+        "awstats032024.aw.example.txt",
+        &awstats_file(&[("20240301", 7, 7, 7, 7), ("20240302", 8, 8, 8, 8)])
+            .replace("20240302 8 8 8 8", "20240302 8 8 eight 8"),
+    );
+    let (ok, out, err) = cli(app.data_dir.path(), &listen, &args);
+    assert!(
+        !ok && err.contains("awstats032024.aw.example.txt, line 17, field 4: not a count"),
+        "{out}{err}"
+    );
+    let v = app.query(q(json!({"imports": true}), json!([]))).await;
+    assert_eq!(rows(&v)[0].1[0], 15.0, "{v}");
+    // The owner's dashboard says which days are imported.
+    app.user_with_password("ann@example.com", "acme", "a long password 2")
+        .await;
+    let r = app
+        .login("ann@example.com", "a long password 2", "192.0.2.62")
+        .await;
+    let cookie = session_cookie(&r);
+    let page = app
+        .page_as(
+            &cookie,
+            "/dashboard/aw.example?period=custom&from=2024-01-01&to=2024-01-31",
+        )
+        .await;
+    assert!(page.contains("id=\"imported-note\""), "{page}");
+    assert!(page.contains("AWStats for 2 days"), "{page}");
+    // Nothing of AWStats's host list was stored.
+    for (what, bytes) in stored_blobs(app.data_dir.path()) {
+        assert!(!bytes.windows(12).any(|w| w == b"203.0.113.77"), "{what}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_logs_go_to_each_vhosts_site() {
     let app = spawn_app().await;

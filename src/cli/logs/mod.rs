@@ -52,6 +52,83 @@ pub enum LogsCommand {
     /// Requests and bytes sent per site (and day) from imported logs, for billing.
     #[command(long_about = TRAFFIC_HELP)]
     Traffic(LogsTraffic),
+    /// Import a site's history from AWStats's monthly data files.
+    #[command(name = "import-awstats", long_about = AWSTATS_HELP)]
+    ImportAwstats(LogsImportAwstats),
+}
+
+const AWSTATS_HELP: &str = "Import a site's history from AWStats's monthly data files.
+
+Reads awstatsMMYYYY.CONFIG.txt files (give the files, or directories holding them, like
+/var/lib/awstats) and keeps each day's visits and page views as imported day sums: the
+dashboard shows them like its own history on days without spurlos's own data (and says so),
+the Stats API with include.imports. AWStats has no daily unique visitors: a day's visitors are
+its visits; it has no bounces or visit durations: bounce rate and visit duration come from
+spurlos's own visits only. Filters do not apply to imported days. Nothing of AWStats's host
+list (client addresses) is read. Importing again replaces what was imported for the same
+months. With several configurations in one directory, --awstats-config names the one to read
+(default: the only one).";
+
+/// `logs import-awstats`
+#[derive(Debug, Args)]
+pub struct LogsImportAwstats {
+    /// The site the history belongs to.
+    #[arg(long, value_name = "DOMAIN")]
+    pub site: String,
+    /// AWStats's configuration name (the CONFIG of awstatsMMYYYY.CONFIG.txt).
+    #[arg(long, value_name = "NAME")]
+    pub awstats_config: Option<String>,
+    /// Data files or directories holding them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `logs import-awstats`.
+pub(super) async fn import_awstats(
+    admin: &impl Admin,
+    args: LogsImportAwstats,
+) -> anyhow::Result<()> {
+    use crate::logs::awstats;
+    let files = awstats::find_files(&args.paths, args.awstats_config.as_deref())?;
+    let mut months = Vec::with_capacity(files.len());
+    for f in &files {
+        let name = f.display().to_string();
+        let file = std::fs::File::open(f).with_context(|| format!("opening {name}"))?;
+        let mut input = std::io::BufReader::new(file);
+        months.push(awstats::parse(&name, &mut input)?);
+    }
+    let request = awstats::request(&months);
+    let visits: u64 = request.rows.iter().map(|r| r.visits).sum();
+    let pages: u64 = request.rows.iter().map(|r| r.pageviews).sum();
+    let with_data = request.rows.len();
+    let (days, _) = admin.import_statistics(&args.site, request).await?;
+    let (first, last) = (
+        months.first().map(|m| m.month.to_string()),
+        months.last().map(|m| m.month.to_string()),
+    );
+    if args.json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "site": args.site, "months": months.len(), "days": days,
+                "days_with_visits": with_data, "visits": visits, "pageviews": pages,
+                "first_month": first, "last_month": last,
+            }))?
+        );
+        return Ok(());
+    }
+    say!(
+        "imported {} months of AWStats history for {} ({} to {}): {with_data} days with visits, {visits} visits, {pages} page views",
+        months.len(),
+        args.site,
+        first.unwrap_or_default(),
+        last.unwrap_or_default(),
+    );
+    say!("the dashboard shows them on days without spurlos's own data");
+    Ok(())
 }
 
 const TRAFFIC_HELP: &str = "Requests and bytes sent per site from imported logs, for billing.

@@ -98,7 +98,8 @@ impl View {
         request::parse_range(Some(&range))
     }
 
-    /// The query for `metrics` of `site` in this view's period, with its filters.
+    /// The query for `metrics` of `site` in this view's period, with its filters (and
+    /// imported history, which unfiltered queries add).
     fn query(&self, site: &str, metrics: Vec<Metric>) -> Result<Query, StatsError> {
         let filters = self
             .filters
@@ -108,7 +109,9 @@ impl View {
                 Some(request::filter(FilterOp::Is, dim, vec![v.clone()]))
             })
             .collect();
-        Ok(Query::new(site, metrics, self.date_range()?).filtered(filters))
+        Ok(Query::new(site, metrics, self.date_range()?)
+            .filtered(filters)
+            .with_imports())
     }
 
     fn query_string(&self) -> String {

@@ -327,7 +327,43 @@ pub async fn render_site(
             .map(|(title, dim)| panel(state, &caller, &view, &site.domain, &base, title, dim)),
     )
     .await;
+    // Days of the period with imported history (AWStats): said, since they are sums.
+    let imported = {
+        let tz = site.tz();
+        state
+            .stats
+            .archive
+            .imported_days(site.id.0)
+            .into_iter()
+            .filter(|d| {
+                let start = crate::stats::archive::day_start(tz, *d);
+                start >= totals.window.0 && start < totals.window.1
+            })
+            .count()
+    };
     let body = html! {
+        @if imported > 0 {
+            p id="imported-note" class="note" {
+                @if view.filters.is_empty() {
+                    (lang.pick(
+                        "Includes statistics imported from AWStats for ",
+                        "Enthält aus AWStats importierte Statistiken für ",
+                    ))
+                    (imported)
+                    (lang.pick(
+                        " days of this period (day sums: visitors are AWStats's visits; pages, sources, browsers and systems per month, on its first day).",
+                        " Tage dieses Zeitraums (Tagessummen: Besucher sind die Besuche laut AWStats; Seiten, Quellen, Browser und Systeme je Monat, am Monatsersten).",
+                    ))
+                } @else {
+                    (lang.pick(
+                        "Filters apply to spurlos's own data: the statistics imported for ",
+                        "Filter gelten für die eigenen Daten von spurlos: die importierten Statistiken für ",
+                    ))
+                    (imported)
+                    (lang.pick(" days of this period are left out.", " Tage dieses Zeitraums fehlen hier."))
+                }
+            }
+        }
         (key_figures(lang, &totals))
         (graph(state, &caller, &site.domain, &view).await)
         div class="panels" { @for p in &panels { (p) } }

@@ -132,6 +132,12 @@ impl ClickHouse {
             .execute()
             .await
             .map_err(ch("deleting traffic"))?;
+        self.client
+            .query("ALTER TABLE imported DELETE WHERE has(?, site_id)")
+            .bind(site_ids)
+            .execute()
+            .await
+            .map_err(ch("deleting imported statistics"))?;
         self.delete_events_where("has(?, site_id)", site_ids)
             .await?;
         super::wait_for_mutations(&self.client).await

@@ -4,6 +4,7 @@
 //! SQL shared with the embedded store in [`super::sql`].
 
 mod archive;
+mod imported;
 mod meta;
 pub mod rows;
 mod salts;
@@ -556,6 +557,7 @@ impl EventStore for ClickHouse {
                     pageviews: r.pageviews,
                     bounces: r.bounces,
                     duration: r.duration,
+                    untimed: 0,
                 })
                 .collect())
         })

@@ -24,6 +24,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "0004_traffic",
         include_str!("../../../migrations/clickhouse/0004_traffic.sql"),
     ),
+    (
+        "0005_imported",
+        include_str!("../../../migrations/clickhouse/0005_imported.sql"),
+    ),
 ];
 
 /// The scope of a migration (`shards`, `cluster` or `main`, from its first line) and its

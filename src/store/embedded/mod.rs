@@ -3,6 +3,7 @@
 
 mod archive;
 pub mod export;
+mod imported;
 mod legacy;
 mod meta;
 mod salts;
@@ -83,6 +84,10 @@ const MIGRATIONS: &[(&str, Step)] = &[
     (
         "0012_traffic",
         Step::Sql(include_str!("../../../migrations/duckdb/0012_traffic.sql")),
+    ),
+    (
+        "0013_imported",
+        Step::Sql(include_str!("../../../migrations/duckdb/0013_imported.sql")),
     ),
 ];
 
@@ -631,6 +636,7 @@ impl EventStore for Embedded {
                         pageviews: sum(1)?,
                         bounces: sum(2)?,
                         duration: sum(3)?,
+                        untimed: 0,
                     })
                 })
             })
@@ -721,6 +727,7 @@ impl EventStore for Embedded {
                     "archive",
                     "archived_days",
                     "traffic",
+                    "imported",
                 ] {
                     for id in &site_ids {
                         tx.execute(&format!("DELETE FROM {table} WHERE site_id = ?"), [id])
