@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::store::clickhouse::ClickHouse;
 use crate::store::embedded::Embedded;
-use crate::store::{EventStore, SaltStore, Store, TrafficStore};
+use crate::store::{EventStore, ImportedStore, SaltStore, Store, TrafficStore};
 use crate::tenancy::Tenancy;
 use anyhow::{bail, Context};
 use std::sync::Arc;
@@ -106,6 +106,18 @@ pub async fn migrate(
         .traffic_add(traffic)
         .await
         .context("copying traffic sums")?;
+    // Imported history (AWStats), by site and source.
+    for imported in source.export_imported().await? {
+        target
+            .imported_put(
+                imported.site_id,
+                imported.source,
+                imported.days,
+                imported.rows,
+            )
+            .await
+            .context("copying imported statistics")?;
+    }
     target.set_journal_mark(journal_mark)?;
     // Batches ClickHouse refused wait in the spool; hand them over before checking.
     target.checkpoint().await?;

@@ -596,6 +596,8 @@ struct Novelty {
     in_batch: std::collections::HashSet<(u32, u64)>,
     /// Requests and bytes by site and local day.
     traffic: HashMap<(u32, i32), (u64, u64)>,
+    /// The sites' time zones, parsed once per batch.
+    zones: HashMap<u32, chrono_tz::Tz>,
 }
 
 impl Novelty {
@@ -613,7 +615,8 @@ impl Novelty {
 
     /// Adds a new line's request to the site's traffic of its local day.
     fn traffic(&mut self, site: &Site, counts: &mut SiteCounts, ts: i64, bytes: u64) {
-        let day = crate::stats::archive::local_day(site.tz(), ts);
+        let tz = *self.zones.entry(site.id.0).or_insert_with(|| site.tz());
+        let day = crate::stats::archive::local_day(tz, ts);
         let sum = self.traffic.entry((site.id.0, day)).or_default();
         sum.0 += 1;
         sum.1 += bytes;

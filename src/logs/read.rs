@@ -85,8 +85,7 @@ pub enum Line {
 /// with the address truncated (to recognise it when it is imported again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Other {
-    /// The site's main domain.
-    pub site: String,
+    pub site: Arc<Site>,
     pub ts: i64,
     pub bytes: u64,
     pub digest: u64,
@@ -192,7 +191,14 @@ impl LineReader {
                 }
             }
         };
-        let seen = self.stats.sites.entry(site.domain.clone()).or_default();
+        if !self.stats.sites.contains_key(&site.domain) {
+            self.stats
+                .sites
+                .insert(site.domain.clone(), SiteRead::default());
+        }
+        let Some(seen) = self.stats.sites.get_mut(&site.domain) else {
+            return Ok(Outcome::Nothing);
+        };
         seen.lines += 1;
         let kind = match classify(&req) {
             Kind::PageView => Some(EntryKind::Pageview),
@@ -213,7 +219,7 @@ impl LineReader {
                     seen.excluded_ip += 1;
                 }
                 return Ok(Outcome::Other(Other {
-                    site: site.domain.clone(),
+                    site: site.clone(),
                     ts: req.ts,
                     bytes: req.bytes,
                     digest: line_digest(
@@ -257,7 +263,10 @@ enum Outcome {
 /// `fields`: method, target, referrer, User-Agent.
 fn line_digest(ip: &std::net::IpAddr, ts: i64, fields: [&str; 4], status: u16) -> u64 {
     let mut h = blake3::Hasher::new();
-    h.update(ip.to_string().as_bytes());
+    match ip {
+        std::net::IpAddr::V4(a) => h.update(&a.octets()),
+        std::net::IpAddr::V6(a) => h.update(&a.octets()),
+    };
     h.update(&ts.to_le_bytes());
     for field in fields {
         h.update(&(field.len() as u64).to_le_bytes());

@@ -335,6 +335,18 @@ async fn migrate_store_moves_an_embedded_installation_into_clickhouse() {
         .await;
     assert_eq!(status, 201, "{token}");
     let token = token["token"].as_str().unwrap().to_string();
+    // Imported history comes along too.
+    let (status, v) = embedded
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/admin/sites/{}/imported", super::fixtures::SITE),
+            Some(
+                json!({"source": "awstats", "days": ["2023-01-05"], "rows": [{"date": "2023-01-05",
+                "visitors": 7, "pageviews": 9, "events": 9, "visits": 7, "visit_pageviews": 9}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
     let before = answers(&embedded).await;
     let (data_dir, now) = embedded.stop().await;
 
@@ -375,6 +387,13 @@ async fn migrate_store_moves_an_embedded_installation_into_clickhouse() {
         )
         .await;
     assert_eq!(v["results"][0]["metrics"], json!([11]));
+    let v = moved
+        .query(
+            json!({"site_id": super::fixtures::SITE, "metrics": ["visitors", "pageviews"],
+            "date_range": ["2023-01-01", "2023-01-31"], "include": {"imports": true}}),
+        )
+        .await;
+    assert_eq!(v["results"][0]["metrics"], json!([7, 9]), "{v}");
     let (_, customers) = moved
         .admin(reqwest::Method::GET, "/api/admin/customers", None)
         .await;

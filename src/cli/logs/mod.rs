@@ -501,8 +501,8 @@ struct Progress {
 struct Feed<'a> {
     reader: LineReader,
     batch: LogBatch,
-    /// Where each site's other lines are in `batch.others`.
-    other_groups: std::collections::HashMap<String, usize>,
+    /// Where each site's other lines are in `batch.others`, by site id.
+    other_groups: std::collections::HashMap<u32, usize>,
     other_count: usize,
     last_send: Instant,
     tx: &'a tokio::sync::mpsc::Sender<Msg>,
@@ -542,15 +542,15 @@ impl<'a> Feed<'a> {
             match self.reader.line(file, line_no, line) {
                 Line::Entry(e) => self.batch.entries.push(e),
                 Line::Other(o) => {
-                    let i = match self.other_groups.get(&o.site) {
+                    let i = match self.other_groups.get(&o.site.id.0) {
                         Some(&i) => i,
                         None => {
                             self.batch.others.push(OtherLines {
-                                site: o.site.clone(),
+                                site: o.site.domain.clone(),
                                 lines: Vec::new(),
                             });
                             let i = self.batch.others.len() - 1;
-                            self.other_groups.insert(o.site, i);
+                            self.other_groups.insert(o.site.id.0, i);
                             i
                         }
                     };

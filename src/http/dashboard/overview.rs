@@ -351,8 +351,8 @@ pub async fn render_site(
                     ))
                     (imported)
                     (lang.pick(
-                        " days of this period (day sums: visitors are AWStats's visits; pages, sources, browsers and systems per month, on its first day).",
-                        " Tage dieses Zeitraums (Tagessummen: Besucher sind die Besuche laut AWStats; Seiten, Quellen, Browser und Systeme je Monat, am Monatsersten).",
+                        " days of this period (day sums: visitors are AWStats's visits; its lists of pages, sources, browsers and systems are not in the panels).",
+                        " Tage dieses Zeitraums (Tagessummen: Besucher sind die Besuche laut AWStats; seine Listen von Seiten, Quellen, Browsern und Systemen fehlen in den Tabellen).",
                     ))
                 } @else {
                     (lang.pick(

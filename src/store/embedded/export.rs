@@ -1,8 +1,9 @@
 //! Reading events and session versions out of the embedded store, one site and window at a
-//! time, for `spurlos migrate-store` (the tenancy documents and salts go through their traits).
+//! time, and the imported statistics as they are, for `spurlos migrate-store` (the tenancy
+//! documents, salts and traffic sums go through their traits).
 
 use super::{query_rows, read_attrs, read_session, Embedded, ATTR_COLUMNS, SESSION_COLUMNS};
-use crate::store::{Batch, EventRow, StoreError};
+use crate::store::{ArchiveRow, Batch, EventRow, ImportedRow, StoreError};
 use duckdb::params;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,68 @@ pub struct SiteSpan {
     pub last_ts: i64,
 }
 
+/// Imported statistics of one site and source.
+pub struct ImportedSource {
+    pub site_id: u32,
+    pub source: String,
+    pub days: Vec<i32>,
+    pub rows: Vec<ImportedRow>,
+}
+
 impl Embedded {
+    /// Every imported row, by site and source.
+    pub async fn export_imported(&self) -> Result<Vec<ImportedSource>, StoreError> {
+        let rows = self
+            .with_reader(|conn| {
+                query_rows(
+                    conn,
+                    "SELECT site_id, source, day, dim, value, visitors, pageviews, events, visits,                      visit_pageviews, bounces, duration, timed FROM imported                      ORDER BY site_id, source, day",
+                    [],
+                    "exporting imported statistics",
+                    |r| {
+                        Ok((
+                            r.get::<_, u32>(0)?,
+                            r.get::<_, String>(1)?,
+                            ImportedRow {
+                                day: r.get(2)?,
+                                row: ArchiveRow {
+                                    dim: r.get(3)?,
+                                    value: r.get(4)?,
+                                    visitors: r.get(5)?,
+                                    pageviews: r.get(6)?,
+                                    events: r.get(7)?,
+                                    visits: r.get(8)?,
+                                    visit_pageviews: r.get(9)?,
+                                    bounces: r.get(10)?,
+                                    duration: r.get(11)?,
+                                },
+                                timed: r.get(12)?,
+                            },
+                        ))
+                    },
+                )
+            })
+            .await?;
+        let mut out: Vec<ImportedSource> = Vec::new();
+        for (site_id, source, row) in rows {
+            match out.last_mut() {
+                Some(last) if last.site_id == site_id && last.source == source => {
+                    if last.days.last() != Some(&row.day) {
+                        last.days.push(row.day);
+                    }
+                    last.rows.push(row);
+                }
+                _ => out.push(ImportedSource {
+                    site_id,
+                    source,
+                    days: vec![row.day],
+                    rows: vec![row],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
     /// Every site's span, by site.
     pub async fn export_spans(&self) -> Result<Vec<SiteSpan>, StoreError> {
         self.with_reader(|conn| {
