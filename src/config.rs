@@ -62,6 +62,12 @@ pub struct Config {
     /// The address users reach spurlos at, e.g. `https://stats.example.net`
     /// (`SPURLOS_PUBLIC_URL`), for links spurlos hands out; default: the address a request used.
     pub public_url: Option<String>,
+    /// Who runs spurlos, as visitors' privacy notices name it, e.g. `Example Hosting GmbH`
+    /// (`SPURLOS_PROVIDER_NAME`).
+    pub provider_name: Option<String>,
+    /// How visitors reach the provider about the statistics: an e-mail address or a web page
+    /// (`SPURLOS_PROVIDER_CONTACT`).
+    pub provider_contact: Option<String>,
     /// Where statistics, sites, tokens and salts live: `embedded` (a DuckDB file in the data
     /// directory) or `clickhouse` (`SPURLOS_STORE`).
     pub store: StoreKind,
@@ -165,6 +171,8 @@ impl Default for Config {
             metrics_token: None,
             workers: 0,
             public_url: None,
+            provider_name: None,
+            provider_contact: None,
             store: StoreKind::Embedded,
             clickhouse: ClickHouseConfig::default(),
         }
@@ -271,6 +279,13 @@ impl Config {
             "SPURLOS_PUBLIC_URL" => {
                 self.public_url = (!value.is_empty()).then(|| value.to_string());
             }
+            "SPURLOS_PROVIDER_NAME" => {
+                self.provider_name = (!value.trim().is_empty()).then(|| value.trim().to_string());
+            }
+            "SPURLOS_PROVIDER_CONTACT" => {
+                self.provider_contact =
+                    (!value.trim().is_empty()).then(|| value.trim().to_string());
+            }
             "SPURLOS_STORE" => {
                 self.store = match value.trim() {
                     "embedded" => StoreKind::Embedded,
@@ -333,6 +348,20 @@ impl Config {
             .iter()
             .map(|s| parse_net(s))
             .collect::<Result<Vec<_>, _>>()?;
+        for (key, value) in [
+            ("provider_name", &self.provider_name),
+            ("provider_contact", &self.provider_contact),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|v| v.len() > 200 || v.chars().any(char::is_control))
+            {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "at most 200 characters, on one line".into(),
+                });
+            }
+        }
         for (key, value) in [
             ("queue_capacity", self.queue_capacity),
             ("batch_size", self.batch_size),

@@ -50,6 +50,11 @@ impl Geo {
     }
 
     /// Looks up a truncated address.
+    /// Whether a database is loaded (locations are derived).
+    pub fn enabled(&self) -> bool {
+        self.reader.is_some()
+    }
+
     pub fn lookup(&self, ip: &TruncatedIp) -> GeoInfo {
         let Some(reader) = &self.reader else {
             return GeoInfo::default();

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod logs;
 pub mod metrics;
 pub mod migrate;
+pub mod notice;
 pub mod referrer;
 pub mod salt;
 pub mod startup;

@@ -254,6 +254,8 @@ impl Application {
             metrics,
             metrics_token: config.metrics_token.clone(),
             data_dir: config.data_dir.clone(),
+            provider_name: config.provider_name.clone(),
+            provider_contact: config.provider_contact.clone(),
         });
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),

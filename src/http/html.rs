@@ -83,12 +83,14 @@ pub enum Frame {
     /// The opt-out page, framed by customers' sites: the page and its script only (the
     /// embedding site chooses the language).
     OptOut,
+    /// A page framed by customers' sites without a script (the privacy notice).
+    Embedded,
 }
 
 /// A whole page of spurlos's own.
 pub fn document(lang: Lang, title: &str, frame: Frame, header: Markup, body: Markup) -> Markup {
     let style = match frame {
-        Frame::Plain | Frame::OptOut => "/opt-out.css",
+        Frame::Plain | Frame::OptOut | Frame::Embedded => "/opt-out.css",
         Frame::Dashboard => "/dashboard.css",
     };
     html! {
@@ -117,6 +119,9 @@ pub fn document(lang: Lang, title: &str, frame: Frame, header: Markup, body: Mar
                     Frame::OptOut => {
                         (body)
                         script src="/opt-out.js" {}
+                    }
+                    Frame::Embedded => {
+                        (body)
                     }
                 }
             }

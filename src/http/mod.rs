@@ -13,6 +13,7 @@ pub mod html;
 pub mod logs;
 pub mod matomo;
 pub mod matomo_api;
+pub mod notice;
 pub mod optout;
 pub mod password;
 pub mod share;
@@ -55,6 +56,10 @@ pub struct AppState {
     pub data_dir: std::path::PathBuf,
     /// Log imports through the admin API.
     pub logs: Arc<crate::logs::import::LogImporter>,
+    /// Who runs spurlos, for visitors' privacy notices (`SPURLOS_PROVIDER_NAME`,
+    /// `SPURLOS_PROVIDER_CONTACT`).
+    pub provider_name: Option<String>,
+    pub provider_contact: Option<String>,
 }
 
 /// The tracker script, built from `tracker-js/` (see its README).
@@ -189,6 +194,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/share/{secret}", web::post().to(share::unlock))
         .route("/share/{secret}/export.csv", web::get().to(share::export))
         .route("/opt-out", web::get().to(optout::page))
+        .route("/privacy-notice", web::get().to(notice::page))
         .route("/opt-out", web::post().to(optout::toggle))
         .route("/opt-out.js", web::get().to(optout::script))
         .route("/opt-out.css", web::get().to(optout::style))

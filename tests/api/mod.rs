@@ -22,6 +22,7 @@ mod logs;
 mod matomo;
 mod meta_store;
 mod metrics;
+mod notice;
 mod ops;
 mod privacy;
 mod salts;

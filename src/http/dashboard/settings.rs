@@ -32,6 +32,11 @@ struct Texts {
     revoke: &'static str,
     revoked: &'static str,
     traffic: &'static str,
+    notice: &'static str,
+    notice_about: &'static str,
+    notice_html: &'static str,
+    notice_text: &'static str,
+    notice_embed: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -52,6 +57,11 @@ const EN: Texts = Texts {
     revoke: "Revoke",
     revoked: "Revoked.",
     traffic: "Traffic from the web-server logs (requests, bytes sent)",
+    notice: "Privacy notice for your visitors",
+    notice_about: "Made from this site's settings above: change them and the notice changes. Add it to your privacy policy as HTML or text, or embed it.",
+    notice_html: "HTML",
+    notice_text: "Plain text",
+    notice_embed: "Embedded (follows later changes by itself)",
 };
 
 const DE: Texts = Texts {
@@ -72,6 +82,11 @@ const DE: Texts = Texts {
     revoke: "Zurückziehen",
     revoked: "Zurückgezogen.",
     traffic: "Datenverkehr laut Webserver-Logs (Anfragen, gesendete Bytes)",
+    notice: "Datenschutzhinweis für Ihre Besucher",
+    notice_about: "Aus den Einstellungen dieser Website oben erzeugt: Ändern Sie sie, ändert sich der Hinweis. Übernehmen Sie ihn als HTML oder Text in Ihre Datenschutzerklärung, oder betten Sie ihn ein.",
+    notice_html: "HTML",
+    notice_text: "Nur Text",
+    notice_embed: "Eingebettet (folgt späteren Änderungen von selbst)",
 };
 
 fn texts(req: &HttpRequest) -> &'static Texts {
@@ -128,6 +143,13 @@ async fn settings_page(
         lang.code()
     );
     let ranges: Vec<String> = site.excluded_ranges.iter().map(|r| r.to_string()).collect();
+    let notice = crate::http::notice::site_notice(req, state, site, lang);
+    let notice_html = crate::http::notice::fragment(&notice).into_string();
+    let notice_frame = format!(
+        "<iframe src=\"{base}/privacy-notice?site={}&amp;lang={}\" style=\"border:0;width:100%;height:640px\"></iframe>",
+        site.domain,
+        lang.code()
+    );
     let masks = [
         (1, "IPv4 /24, IPv6 /48"),
         (2, "IPv4 /16, IPv6 /32"),
@@ -154,6 +176,15 @@ async fn settings_page(
         p { "Matomo: idsite = " (site.id) }
         h2 { (t.optout) }
         pre { code { (optout) } }
+        h2 id="notice" { (t.notice) }
+        p { (t.notice_about) }
+        blockquote { (crate::http::notice::fragment(&notice)) }
+        h3 { (t.notice_html) }
+        pre { code id="notice-html" { (notice_html) } }
+        h3 { (t.notice_text) }
+        textarea id="notice-text" readonly rows="12" cols="80" { (notice.text()) }
+        h3 { (t.notice_embed) }
+        pre { code { (notice_frame) } }
         h2 { (t.shares) }
         ul id="shares" {
             @for sh in &shares {
