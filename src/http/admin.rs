@@ -222,12 +222,22 @@ pub async fn update_site(
     let body = super::read_body(payload, state.max_body_bytes).await?;
     let settings: SiteSettings =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    let site = state
-        .sites
-        .by_domain(&path)
-        .filter(|s| manager.may_manage_site(s))
-        .ok_or_else(|| not_found(format!("no site {}", path.as_str())))?;
+    let site = managed_site(&state, &manager, &path)?;
     Ok(HttpResponse::Ok().json(change_site(&state, &manager, &site, settings).await?))
+}
+
+/// The site of `domain` (or an alias) if `manager` may manage it; a 404 otherwise (a site of
+/// another customer does not exist for the caller).
+pub fn managed_site(
+    state: &AppState,
+    manager: &crate::tenancy::Manager,
+    domain: &str,
+) -> Result<std::sync::Arc<crate::tenancy::sites::Site>, ApiError> {
+    state
+        .sites
+        .by_domain(domain)
+        .filter(|s| manager.may_manage_site(s))
+        .ok_or_else(|| not_found(format!("no site {domain}")))
 }
 
 /// `POST /api/admin/backup`: a consistent copy of the embedded store, made while spurlos runs,

@@ -173,12 +173,7 @@ pub async fn import_statistics(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let manager = super::auth::manager(&req, &state).await?;
-    let domain = path.into_inner();
-    let site = state
-        .sites
-        .by_domain(&domain)
-        .filter(|s| manager.may_manage_site(s))
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no site {domain}")))?;
+    let site = super::admin::managed_site(&state, &manager, &path)?;
     let body = super::read_body(payload, MAX_BATCH_BYTES).await?;
     let r: ImportRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;

@@ -22,20 +22,7 @@ fn read_archive(
         .map_err(db("reading archives"))?;
     let rows = stmt
         .query_map(params![site_id, dim, from, to], |r| {
-            Ok((
-                r.get::<_, i32>(0)?,
-                ArchiveRow {
-                    dim: dim.to_string(),
-                    value: r.get(1)?,
-                    visitors: r.get::<_, i64>(2)? as u64,
-                    pageviews: r.get::<_, i64>(3)? as u64,
-                    events: r.get::<_, i64>(4)? as u64,
-                    visits: r.get(5)?,
-                    visit_pageviews: r.get(6)?,
-                    bounces: r.get(7)?,
-                    duration: r.get(8)?,
-                },
-            ))
+            Ok((r.get::<_, i32>(0)?, archive_row(r, dim.to_string(), 1)?))
         })
         .map_err(db("reading archives"))?
         .collect::<Result<Vec<_>, _>>()
@@ -47,6 +34,26 @@ fn read_archive(
         "archive read"
     );
     Ok(rows)
+}
+
+/// An archive row from a result row: the value in column `at`, then the sums in
+/// `ArchiveRow`'s order (as BIGINT).
+pub(super) fn archive_row(
+    r: &duckdb::Row<'_>,
+    dim: String,
+    at: usize,
+) -> duckdb::Result<ArchiveRow> {
+    Ok(ArchiveRow {
+        dim,
+        value: r.get(at)?,
+        visitors: r.get::<_, i64>(at + 1)? as u64,
+        pageviews: r.get::<_, i64>(at + 2)? as u64,
+        events: r.get::<_, i64>(at + 3)? as u64,
+        visits: r.get(at + 4)?,
+        visit_pageviews: r.get(at + 5)?,
+        bounces: r.get(at + 6)?,
+        duration: r.get(at + 7)?,
+    })
 }
 
 fn delete_archived_day(conn: &Connection, site_id: u32, day: i32) -> Result<(), StoreError> {

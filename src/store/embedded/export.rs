@@ -3,7 +3,7 @@
 //! documents, salts and traffic sums go through their traits).
 
 use super::{query_rows, read_attrs, read_session, Embedded, ATTR_COLUMNS, SESSION_COLUMNS};
-use crate::store::{ArchiveRow, Batch, EventRow, ImportedRow, StoreError};
+use crate::store::{Batch, EventRow, ImportedRow, StoreError};
 use duckdb::params;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,7 +33,9 @@ impl Embedded {
             .with_reader(|conn| {
                 query_rows(
                     conn,
-                    "SELECT site_id, source, day, dim, value, visitors, pageviews, events, visits,                      visit_pageviews, bounces, duration, timed FROM imported                      ORDER BY site_id, source, day",
+                    "SELECT site_id, source, day, dim, value, visitors::BIGINT, pageviews::BIGINT, \
+                     events::BIGINT, visits, visit_pageviews, bounces, duration, timed \
+                     FROM imported ORDER BY site_id, source, day",
                     [],
                     "exporting imported statistics",
                     |r| {
@@ -42,17 +44,7 @@ impl Embedded {
                             r.get::<_, String>(1)?,
                             ImportedRow {
                                 day: r.get(2)?,
-                                row: ArchiveRow {
-                                    dim: r.get(3)?,
-                                    value: r.get(4)?,
-                                    visitors: r.get(5)?,
-                                    pageviews: r.get(6)?,
-                                    events: r.get(7)?,
-                                    visits: r.get(8)?,
-                                    visit_pageviews: r.get(9)?,
-                                    bounces: r.get(10)?,
-                                    duration: r.get(11)?,
-                                },
+                                row: super::archive::archive_row(r, r.get(3)?, 4)?,
                                 timed: r.get(12)?,
                             },
                         ))

@@ -1,8 +1,9 @@
 //! The embedded store's imported statistics: a source's days replaced in one transaction,
 //! read back per dimension and day range (summed over sources).
 
+use super::archive::archive_row;
 use super::{db, query_rows, Embedded};
-use crate::store::{ArchiveRow, ImportedRow, ImportedStore, StoreFuture};
+use crate::store::{ImportedRow, ImportedStore, StoreFuture};
 
 impl ImportedStore for Embedded {
     fn imported_put(
@@ -90,17 +91,7 @@ impl ImportedStore for Embedded {
                     |r| {
                         Ok(ImportedRow {
                             day: r.get(0)?,
-                            row: ArchiveRow {
-                                dim: dim.clone(),
-                                value: r.get(1)?,
-                                visitors: r.get::<_, i64>(2)? as u64,
-                                pageviews: r.get::<_, i64>(3)? as u64,
-                                events: r.get::<_, i64>(4)? as u64,
-                                visits: r.get(5)?,
-                                visit_pageviews: r.get(6)?,
-                                bounces: r.get(7)?,
-                                duration: r.get(8)?,
-                            },
+                            row: archive_row(r, dim.clone(), 1)?,
                             timed: r.get(9)?,
                         })
                     },
