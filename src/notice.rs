@@ -75,7 +75,7 @@ pub fn notice(f: &NoticeFacts<'_>, german: bool) -> Notice {
         } else {
             "Die Signale „Do Not Track“ und „Global Privacy Control“ werden für diese Website nicht ausgewertet; nutzen Sie den Widerspruch unten.".into()
         });
-        p.push("Es werden keine Cookies oder vergleichbaren Techniken zur Wiedererkennung verwendet, außer dem Widerspruchs-Cookie, wenn Sie widersprechen. Die Statistiken werden aufbewahrt, bis der Betreiber der Website sie löscht.".into());
+        p.push("Es werden keine Cookies oder vergleichbaren Techniken zur Wiedererkennung verwendet, außer dem Widerspruchs-Cookie, wenn Sie widersprechen. Die Statistiken werden aufbewahrt, solange der Betreiber der Website diesen Dienst nutzt, und mit der Website gelöscht.".into());
         p.push(format!("Sie können widersprechen: {optout} speichert ein Cookie in Ihrem Browser, damit Ihre Besuche nicht mehr gezählt werden."));
     } else {
         p.push(if who.is_empty() {
@@ -94,7 +94,7 @@ pub fn notice(f: &NoticeFacts<'_>, german: bool) -> Notice {
         } else {
             "Do Not Track and Global Privacy Control are not evaluated for this website; use the opt-out below.".into()
         });
-        p.push("No cookies or similar techniques recognise you, except the opt-out cookie if you opt out. The statistics are kept until the website's operator deletes them.".into());
+        p.push("No cookies or similar techniques recognise you, except the opt-out cookie if you opt out. The statistics are kept as long as the website's operator uses this service and are deleted with the website.".into());
         p.push(format!("You may object: {optout} stores a cookie in your browser so that your visits are no longer counted."));
     }
     Notice {
