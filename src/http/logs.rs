@@ -5,16 +5,14 @@
 use super::auth::require_admin;
 use super::error::{ApiError, ErrorCode};
 use super::AppState;
-use crate::logs::import::{
-    Entry, LogBatch, LogError, OtherLines, MAX_BATCH_ENTRIES, MAX_BATCH_OTHERS,
-};
+use crate::logs::import::{Entry, LogBatch, LogError, OtherLines};
 use crate::logs::traffic::{report, TrafficError, TrafficQuery};
 use crate::stats::imported::ImportRequest;
 use crate::tenancy::sites::Site;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 
-/// Largest batch body: [`MAX_BATCH_ENTRIES`] entries of at most a few KiB each.
+/// Largest batch body: [`crate::logs::import::MAX_BATCH_ENTRIES`] entries of at most a few KiB each.
 pub const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 
 impl From<LogError> for ApiError {
@@ -62,7 +60,7 @@ pub async fn start(
 }
 
 /// `POST /api/admin/logs/runs/{run}` with `{"entries": [...], "others": [...]}` (at most
-/// [`MAX_BATCH_ENTRIES`] and [`MAX_BATCH_OTHERS`]): stores them all or nothing; answers what
+/// [`crate::logs::import::MAX_BATCH_ENTRIES`] and [`crate::logs::import::MAX_BATCH_OTHERS`]): stores them all or nothing; answers what
 /// became of them per site.
 pub async fn batch(
     req: HttpRequest,
@@ -78,9 +76,6 @@ pub async fn batch(
         entries: r.entries,
         others: r.others,
     };
-    if batch.entries.len() > MAX_BATCH_ENTRIES || batch.other_count() > MAX_BATCH_OTHERS {
-        return Err(LogError::TooMany.into());
-    }
     let result = state.logs.batch(&path, r.seq, batch).await?;
     Ok(HttpResponse::Ok().json(result))
 }

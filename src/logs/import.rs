@@ -645,17 +645,18 @@ fn parse_key(s: &str) -> Option<[u8; 32]> {
 /// A keyed digest of a (truncated) entry.
 fn digest(key: &[u8; 32], e: &Entry) -> u64 {
     let bytes = serde_json::to_vec(e).unwrap_or_default();
-    let out = blake3::keyed_hash(key, &bytes);
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&out.as_bytes()[..8]);
-    u64::from_le_bytes(first)
+    first_u64(&blake3::keyed_hash(key, &bytes))
 }
 
 /// A keyed digest of the reader's digest of an other line.
 fn other_digest(key: &[u8; 32], line_digest: u64) -> u64 {
-    let out = blake3::keyed_hash(key, &line_digest.to_le_bytes());
+    first_u64(&blake3::keyed_hash(key, &line_digest.to_le_bytes()))
+}
+
+/// The first eight bytes of a hash as a number (the digests the imported ranges keep).
+pub(super) fn first_u64(hash: &blake3::Hash) -> u64 {
     let mut first = [0u8; 8];
-    first.copy_from_slice(&out.as_bytes()[..8]);
+    first.copy_from_slice(&hash.as_bytes()[..8]);
     u64::from_le_bytes(first)
 }
 

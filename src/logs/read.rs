@@ -273,10 +273,7 @@ fn line_digest(ip: &std::net::IpAddr, ts: i64, fields: [&str; 4], status: u16) -
         h.update(field.as_bytes());
     }
     h.update(&status.to_le_bytes());
-    let out = h.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&out.as_bytes()[..8]);
-    u64::from_le_bytes(first)
+    super::import::first_u64(&h.finalize())
 }
 
 /// A byte counter around the file being read (the progress bar's position).
