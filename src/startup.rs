@@ -166,6 +166,14 @@ impl Application {
                 "storing accepted events the journal kept over a stop"
             );
         }
+        let journal = Arc::new(journal);
+        let purges = Arc::new(crate::ingest::purge::Purges::default());
+        let eraser = Arc::new(crate::stats::erase::Eraser::live(
+            store.clone(),
+            archive.clone(),
+            purges.clone(),
+            journal.clone(),
+        ));
         let (sender, writer) = queue::start(
             queue::WriterSettings {
                 capacity: config.queue_capacity,
@@ -179,7 +187,8 @@ impl Application {
                 archive: archive.clone(),
                 sites: sites.clone(),
                 metrics: metrics.clone(),
-                journal: Some(Arc::new(journal)),
+                journal: Some(journal),
+                purges,
             },
         );
         sender
@@ -222,6 +231,7 @@ impl Application {
         ));
         let state = web::Data::new(AppState {
             logs,
+            eraser,
             ingest: Ingest {
                 sites: sites.clone(),
                 geo,

@@ -76,6 +76,37 @@ pub async fn remove_site(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EraseParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `DELETE /api/admin/sites/{domain}/statistics[?from=DATE][&to=DATE]` (admin or a manage
+/// token for the site): deletes the site's statistics of those local days (both included;
+/// without both: all of them) for good; answers what was deleted.
+pub async fn erase_statistics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let manager = super::auth::manager(&req, &state).await?;
+    let p = web::Query::<EraseParams>::from_query(req.query_string())
+        .map_err(|e| ApiError::invalid("query", e.to_string()))?
+        .into_inner();
+    let period = crate::stats::erase::Period::parse(p.from.as_deref(), p.to.as_deref())
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let site = managed_site(&state, &manager, &path)?;
+    let deleted = state.eraser.erase(&site, period).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "site": site.domain,
+        "from": period.from,
+        "to": period.to,
+        "deleted": deleted,
+    })))
+}
+
 /// `POST /api/admin/archive`: archives every finished day now (the server also does so every
 /// few minutes); answers how many days it archived.
 pub async fn archive(

@@ -56,6 +56,8 @@ pub struct AppState {
     pub data_dir: std::path::PathBuf,
     /// Log imports through the admin API.
     pub logs: Arc<crate::logs::import::LogImporter>,
+    /// Deletions of statistics.
+    pub eraser: Arc<crate::stats::erase::Eraser>,
     /// Who runs spurlos, for visitors' privacy notices (`SPURLOS_PROVIDER_NAME`,
     /// `SPURLOS_PROVIDER_CONTACT`).
     pub provider_name: Option<String>,
@@ -119,6 +121,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/admin/sites/{domain}/imported",
             web::post().to(logs::import_statistics),
+        )
+        .route(
+            "/api/admin/sites/{domain}/statistics",
+            web::delete().to(admin::erase_statistics),
         )
         .route("/api/openapi.json", web::get().to(openapi))
         .route("/api/admin/users", web::get().to(team::list_users))

@@ -81,6 +81,13 @@ impl SessionTracker {
         );
     }
 
+    /// Forgets a site's sessions with a hit in `[from_ts, to_ts)` (their statistics were
+    /// deleted): their visitors' next hits start new visits.
+    pub fn forget(&mut self, site_id: u32, from_ts: i64, to_ts: i64) {
+        self.live
+            .retain(|_, s| !(s.site_id == site_id && s.start_ts < to_ts && s.end_ts >= from_ts));
+    }
+
     /// Forgets sessions that ended before `now - SESSION_TIMEOUT`.
     pub fn expire(&mut self, now: i64) {
         self.live.retain(|_, s| now - s.end_ts <= SESSION_TIMEOUT);

@@ -6,6 +6,7 @@ pub mod identify;
 pub mod journal;
 pub mod matomo;
 pub mod privacy;
+pub mod purge;
 pub mod queue;
 
 use crate::clock::SharedClock;

@@ -107,6 +107,8 @@ pub struct WriterParts {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Where accepted hits are made durable first (none: straight into the queue).
     pub journal: Option<Arc<Journal>>,
+    /// Deletions of statistics that queued hits must not undo.
+    pub purges: Arc<super::purge::Purges>,
 }
 
 async fn run_writer(
@@ -123,7 +125,10 @@ async fn run_writer(
         sites,
         metrics,
         journal,
+        purges,
     } = parts;
+    // The purges the tracker has applied.
+    let mut purges_seen = 0u64;
     let mut buf: Vec<Hit> = Vec::with_capacity(settings.batch_size);
     let mut last_expiry = clock.now().timestamp();
     // The newest hit time stored so far: visits are expired against it (and never beyond the
@@ -159,9 +164,19 @@ async fn run_writer(
                 Err(_) => break,
             }
         }
-        let hits = std::mem::take(&mut buf);
+        let mut hits = std::mem::take(&mut buf);
         let journal_hi = hits.iter().map(|h| h.seq).max().filter(|s| *s > 0);
         newest_hit = hits.iter().map(|h| h.ts).fold(newest_hit, i64::max);
+        // Deletions made since the last batch: their live visits end, their hits go.
+        let assigned_after = purges.made();
+        for p in purges.since(purges_seen) {
+            tracker.forget(p.site_id, p.from_ts, p.to_ts);
+        }
+        purges_seen = assigned_after;
+        let in_force = purges.since(0);
+        if !in_force.is_empty() {
+            hits.retain(|h| !in_force.iter().any(|p| p.drops(h)));
+        }
         let mut batch = tracker.assign(hits);
         batch.journal_hi = journal_hi;
         // Archives of days this batch reaches back into are out of date: drop them before the
@@ -171,7 +186,12 @@ async fn run_writer(
         let batch = {
             // Sites deleted since their hits were accepted get nothing written.
             let _writing = sites.writing().await;
-            let batch = Arc::new(registered_only(batch, &sites));
+            let mut batch = registered_only(batch, &sites);
+            // A deletion that ran while the batch was made: its rows are taken out.
+            for p in purges.since(assigned_after) {
+                p.scrub(&mut batch);
+            }
+            let batch = Arc::new(batch);
             let count = batch.events.len();
             let mut delay = Duration::from_millis(50);
             let started = std::time::Instant::now();
@@ -187,6 +207,7 @@ async fn run_writer(
             if let (Some(journal), Some(hi)) = (&journal, batch.journal_hi) {
                 journal.stored_through(hi);
             }
+            purges.retire(batch.journal_hi.unwrap_or(0));
             tracing::debug!(events = count, "stored a batch");
             batch
         };

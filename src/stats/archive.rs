@@ -330,6 +330,84 @@ impl Archive {
         Ok(())
     }
 
+    /// Deletes a site's statistics in `span`: its events and visits, the archives of its
+    /// days (builds running meanwhile are thrown away) and imported days. The next run
+    /// archives the days again, now empty.
+    pub async fn erase(
+        &self,
+        site_id: u32,
+        span: crate::stats::erase::Span,
+    ) -> Result<crate::stats::erase::Erased, StoreError> {
+        // Another node may have archived days this one does not know of yet.
+        self.refresh().await?;
+        let _commit = self.commit.lock().await;
+        // No batch is written meanwhile (in this order, as archive commits take them).
+        let _no_writes = self.sites.deleting().await;
+        let within = |d: &i32| *d >= span.from_day && *d <= span.to_day;
+        let archived: Vec<i32> = {
+            let mut guard = self.state();
+            let state = &mut *guard;
+            state.epoch += 1;
+            let mut gone = Vec::new();
+            if let Some(days) = state.days.get_mut(&site_id) {
+                gone = days.iter().copied().filter(within).collect();
+                days.retain(|d| !within(d));
+            }
+            for map in [&mut state.rollups, &mut state.imported] {
+                if let Some(days) = map.get_mut(&site_id) {
+                    days.retain(|d| !within(d));
+                }
+            }
+            gone
+        };
+        let archived_days = archived.len() as u64;
+        self.store.archive_purge(site_id, archived).await?;
+        let imported_days = self
+            .store
+            .imported_delete(site_id, span.from_day, span.to_day)
+            .await?;
+        let deleted = self
+            .store
+            .delete_range(site_id, span.from_ts, span.to_ts)
+            .await?;
+        // Days outside the period that deleted visits reached (a visit across midnight):
+        // their archives describe those visits, so they are built again without them.
+        if let (Some((first, last)), Some(site)) =
+            (deleted.reach, self.sites.by_id(SiteId(site_id)))
+        {
+            let (first, last) = (local_day(site.tz(), first), local_day(site.tz(), last));
+            let reached: Vec<i32> = {
+                let mut guard = self.state();
+                let state = &mut *guard;
+                let mut reached = Vec::new();
+                if let Some(days) = state.days.get_mut(&site_id) {
+                    reached = days.range(first..=last).copied().collect();
+                    days.retain(|d| !reached.contains(d));
+                }
+                if let Some(days) = state.rollups.get_mut(&site_id) {
+                    days.retain(|d| !reached.contains(d));
+                }
+                reached
+            };
+            self.store.archive_purge(site_id, reached).await?;
+        }
+        self.update_boundary();
+        tracing::info!(
+            site_id,
+            events = deleted.events,
+            visits = deleted.visits,
+            archived_days,
+            imported_days,
+            "statistics deleted"
+        );
+        Ok(crate::stats::erase::Erased {
+            events: deleted.events,
+            visits: deleted.visits,
+            archived_days,
+            imported_days,
+        })
+    }
+
     /// Deletes every archive of a site (its time zone changed, so its days did too).
     pub async fn reset_site(&self, site_id: u32) -> Result<(), StoreError> {
         let days = self.days(site_id);

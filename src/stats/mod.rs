@@ -3,6 +3,7 @@
 //! asks the store for sums and turns them into metrics.
 
 pub mod archive;
+pub mod erase;
 pub mod imported;
 pub mod model;
 pub mod request;

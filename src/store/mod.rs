@@ -239,6 +239,13 @@ impl EventCounts {
         }
     }
 
+    /// Counts deleted events of a site.
+    pub fn subtract(&self, site_id: u32, n: u64) {
+        if let Some(c) = self.map().get_mut(&site_id) {
+            *c = c.saturating_sub(n);
+        }
+    }
+
     /// Forgets removed sites.
     pub fn forget(&self, site_ids: &[u32]) {
         let mut map = self.map();
@@ -305,6 +312,20 @@ pub trait EventStore: Send + Sync {
     /// Deletes every event, session, day archive, traffic sum and imported day of these sites
     /// and returns once they are gone.
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()>;
+    /// Deletes a site's events in `[from_ts, to_ts)` (with their properties) and every version
+    /// of its visits that had a hit then (also those that began before or went on after),
+    /// and returns once they are gone, with how many.
+    fn delete_range(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Deleted>;
+}
+
+/// Events and visits a deletion removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub events: u64,
+    pub visits: u64,
+    /// The first start and the last hit of the deleted visits (none: no visit), so that the
+    /// archives of days they reached beyond the period are built again without them.
+    pub reach: Option<(i64, i64)>,
 }
 
 /// Day archives (see `stats::archive`).
@@ -346,6 +367,11 @@ pub trait ArchiveStore: Send + Sync {
     }
     /// Forgets the archives of these days.
     fn archive_delete(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()>;
+    /// Deletes every stored row of these days' archives (also of builds in the making) and
+    /// returns once they are gone: statistics deleted for good.
+    fn archive_purge(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
+        self.archive_delete(site_id, days)
+    }
 }
 
 /// The daily salts of the visitor hash.
@@ -378,6 +404,9 @@ pub trait ImportedStore: Send + Sync {
     ) -> StoreFuture<'_, ()>;
     /// Every site and day with imported rows.
     fn imported_days(&self) -> StoreFuture<'_, Vec<(u32, i32)>>;
+    /// Deletes a site's imported rows of the days `from..=to` (every source); answers how
+    /// many days had some.
+    fn imported_delete(&self, site_id: u32, from: i32, to: i32) -> StoreFuture<'_, u64>;
     /// Imported rows of one dimension (`""`: totals) for the days `from..=to`, every source.
     fn imported_get(
         &self,
@@ -418,6 +447,12 @@ pub trait Store:
 {
     /// Writes everything buffered to durable storage.
     fn checkpoint(&self) -> StoreFuture<'_, ()>;
+    /// Makes deleted rows unrecoverable from the store's files: the embedded store rewrites
+    /// its database file (DuckDB keeps deleted rows in free blocks); ClickHouse has removed
+    /// them when its deletion returned (mutations are waited for).
+    fn compact(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
     /// Answers when the store can be used (readiness).
     fn ping(&self) -> StoreFuture<'_, ()>;
     /// Writes a consistent copy of everything stored to `path` (a new file), while the store

@@ -213,16 +213,21 @@ impl Tenancy {
     }
 
     /// Deletes the data of removed sites so that none comes back: out of the registry first
-    /// (no new hits), then, once no write is in flight, the events, visits and archives.
+    /// (no new hits), then, once no write is in flight, the events, visits and archives, and
+    /// then the store's files are compacted.
     async fn delete_data(&self, site_ids: &[SiteId]) -> Result<(), StoreError> {
         if site_ids.is_empty() {
             return Ok(());
         }
         self.registry.forget(site_ids);
-        let _no_writes = self.registry.deleting().await;
-        self.store
-            .delete_site_data(site_ids.iter().map(|s| s.0).collect())
-            .await
+        {
+            let _no_writes = self.registry.deleting().await;
+            self.store
+                .delete_site_data(site_ids.iter().map(|s| s.0).collect())
+                .await?;
+        }
+        // Nothing of them is left in the store's files either.
+        self.store.compact().await
     }
 
     /// All customers, by handle.

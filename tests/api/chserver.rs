@@ -108,7 +108,7 @@ impl ClickHouseServer {
   <default_database>default</default_database>
   <mark_cache_size>67108864</mark_cache_size>
   <uncompressed_cache_size>67108864</uncompressed_cache_size>
-  <merge_tree><old_parts_lifetime>1</old_parts_lifetime></merge_tree>
+  <merge_tree><old_parts_lifetime>1</old_parts_lifetime><cleanup_delay_period>1</cleanup_delay_period><cleanup_delay_period_random_add>0</cleanup_delay_period_random_add></merge_tree>
   <remote_servers>{remote_servers}</remote_servers>
 </yandex>
 "#

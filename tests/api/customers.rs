@@ -181,6 +181,7 @@ async fn the_openapi_description_covers_every_api_route() {
         ("/api/admin/logs/runs/{run}", "delete"),
         ("/api/admin/traffic", "get"),
         ("/api/admin/sites/{domain}/imported", "post"),
+        ("/api/admin/sites/{domain}/statistics", "delete"),
         ("/api/openapi.json", "get"),
         ("/matomo.php", "get"),
     ] {

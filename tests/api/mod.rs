@@ -12,6 +12,7 @@ mod customers;
 mod dashboard;
 mod deletion;
 mod disk_full;
+mod erase;
 mod fixtures;
 mod fuzz;
 mod hardening;

@@ -56,10 +56,19 @@ struct Request {
     done: Arc<Done>,
 }
 
+/// What the journal's thread is asked to do.
+enum Job {
+    Append(Request),
+    /// Begin a new segment now (the old ones go once their hits are stored).
+    Roll(tokio::sync::oneshot::Sender<Result<(), JournalError>>),
+}
+
 /// Segments on disk, oldest first: the first sequence number in each, and its path.
 struct Segments {
     dir: PathBuf,
     list: VecDeque<(u64, PathBuf)>,
+    /// Every hit up to this number is stored.
+    stored: u64,
 }
 
 impl Segments {
@@ -69,6 +78,7 @@ impl Segments {
 
     /// Deletes the segments whose every hit is at or below `mark` (never the newest one).
     fn drop_through(&mut self, mark: u64) {
+        self.stored = self.stored.max(mark);
         while self.list.len() > 1 && self.list[1].0 <= mark + 1 {
             if let Some((_, path)) = self.list.pop_front() {
                 if let Err(e) = std::fs::remove_file(&path) {
@@ -81,9 +91,11 @@ impl Segments {
 
 /// The journal: append (with group commit) from the request path, truncate from the writer.
 pub struct Journal {
-    tx: std::sync::mpsc::Sender<Request>,
+    tx: std::sync::mpsc::Sender<Job>,
     segments: Arc<Mutex<Segments>>,
     relays: Arc<Relays>,
+    /// The highest number given to a hit so far.
+    last: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Journal {
@@ -121,6 +133,7 @@ impl Journal {
         let mut segments = Segments {
             dir: dir.to_path_buf(),
             list: found.into_iter().collect(),
+            stored: mark,
         };
         let path = segments.path_for(next);
         let file = open_segment(&path)?;
@@ -132,9 +145,11 @@ impl Journal {
         let segments = Arc::new(Mutex::new(segments));
         let (tx, rx) = std::sync::mpsc::channel();
         let relays = Arc::new(Relays::default());
+        let last = Arc::new(std::sync::atomic::AtomicU64::new(next - 1));
         let writer = SegmentWriter {
             segments: segments.clone(),
             relays: relays.clone(),
+            last: last.clone(),
             file,
             path,
             bytes: 0,
@@ -150,6 +165,7 @@ impl Journal {
                 tx,
                 segments,
                 relays,
+                last,
             },
             pending,
         ))
@@ -175,14 +191,33 @@ impl Journal {
             message: "the journal writer has stopped".into(),
         };
         self.tx
-            .send(Request {
+            .send(Job::Append(Request {
                 hits,
                 encoded,
                 permits,
                 done: done.clone(),
-            })
+            }))
             .map_err(|_| gone())?;
         Wait::new(&self.relays, done).await
+    }
+
+    /// The highest number given to a hit so far: every hit accepted before this call has a
+    /// number up to it.
+    pub fn last_seq(&self) -> u64 {
+        self.last.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Begins a new segment, so that the older ones are deleted as soon as their hits are
+    /// stored (at once when they are): after statistics are deleted, none of their hits
+    /// stays in the journal longer than it takes to store what was queued.
+    pub async fn roll(&self) -> Result<(), JournalError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let gone = || JournalError {
+            path: JOURNAL_DIR.into(),
+            message: "the journal writer has stopped".into(),
+        };
+        self.tx.send(Job::Roll(tx)).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
 
     /// Every hit up to `seq` is stored: segments wholly below it go.
@@ -244,6 +279,7 @@ fn open_segment(path: &Path) -> Result<std::fs::File, JournalError> {
 struct SegmentWriter {
     segments: Arc<Mutex<Segments>>,
     relays: Arc<Relays>,
+    last: Arc<std::sync::atomic::AtomicU64>,
     file: std::fs::File,
     path: PathBuf,
     /// Bytes of records in the open segment.
@@ -254,26 +290,56 @@ struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    fn run(mut self, rx: std::sync::mpsc::Receiver<Request>) {
+    fn run(mut self, rx: std::sync::mpsc::Receiver<Job>) {
         while let Ok(first) = rx.recv() {
-            let mut group = vec![first];
-            while group.len() < GROUP_MAX {
-                match rx.try_recv() {
-                    Ok(r) => group.push(r),
-                    Err(_) => break,
+            let mut group = Vec::new();
+            let mut rolls = Vec::new();
+            let mut job = Some(first);
+            while let Some(j) = job.take() {
+                match j {
+                    Job::Append(r) => group.push(r),
+                    Job::Roll(done) => rolls.push(done),
+                }
+                if group.len() < GROUP_MAX {
+                    job = rx.try_recv().ok();
                 }
             }
-            let result = self.write_group(&mut group);
-            for req in group {
-                if result.is_ok() {
-                    for (permit, hit) in req.permits.into_iter().zip(req.hits) {
-                        permit.send(hit);
-                    }
-                }
-                let _ = req.done.set(result.clone());
+            if !group.is_empty() {
+                self.append(group);
             }
-            self.relays.wake();
+            for done in rolls {
+                let _ = done.send(self.roll());
+            }
         }
+    }
+
+    /// Begins a new segment (unless the open one is empty) and drops the stored ones.
+    fn roll(&mut self) -> Result<(), JournalError> {
+        if self.bytes > 0 {
+            self.rotate()?;
+        }
+        let mut s = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        let stored = s.stored;
+        s.drop_through(stored);
+        Ok(())
+    }
+
+    /// Writes a group of requests and tells each how it went.
+    fn append(&mut self, mut group: Vec<Request>) {
+        let result = self.write_group(&mut group);
+        if result.is_ok() {
+            self.last
+                .store(self.next - 1, std::sync::atomic::Ordering::SeqCst);
+        }
+        for req in group {
+            if result.is_ok() {
+                for (permit, hit) in req.permits.into_iter().zip(req.hits) {
+                    permit.send(hit);
+                }
+            }
+            let _ = req.done.set(result.clone());
+        }
+        self.relays.wake();
     }
 
     /// Numbers, writes and syncs a group's hits; on failure nothing of it counts (the

@@ -141,4 +141,21 @@ impl ArchiveStore for ClickHouse {
                 .map_err(ch("deleting archives"))
         })
     }
+
+    fn archive_purge(&self, site_id: u32, days: Vec<i32>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            if days.is_empty() {
+                return Ok(());
+            }
+            self.forget_archived(site_id, &days).await?;
+            self.client
+                .query("ALTER TABLE archive DELETE WHERE site_id = ? AND has(?, day)")
+                .bind(site_id)
+                .bind(days)
+                .execute()
+                .await
+                .map_err(ch("deleting archives"))?;
+            super::wait_for_mutations(&self.client).await
+        })
+    }
 }

@@ -93,6 +93,34 @@ impl ImportedStore for ClickHouse {
         })
     }
 
+    fn imported_delete(&self, site_id: u32, from: i32, to: i32) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let days = self
+                .client
+                .query("SELECT uniqExact(day) FROM imported WHERE site_id = ? AND day >= ? AND day <= ?")
+                .bind(site_id)
+                .bind(from)
+                .bind(to)
+                .fetch_one::<u64>()
+                .await
+                .map_err(ch("counting imported days"))?;
+            if days > 0 {
+                self.client
+                    .query(
+                        "ALTER TABLE imported DELETE WHERE site_id = ? AND day >= ? AND day <= ?",
+                    )
+                    .bind(site_id)
+                    .bind(from)
+                    .bind(to)
+                    .execute()
+                    .await
+                    .map_err(ch("deleting imported statistics"))?;
+                super::wait_for_mutations(&self.client).await?;
+            }
+            Ok(days)
+        })
+    }
+
     fn imported_days(&self) -> StoreFuture<'_, Vec<(u32, i32)>> {
         Box::pin(async move {
             self.client

@@ -4,7 +4,7 @@
 
 use super::rows::{MetaDoc, MetaRecord};
 use super::{ch, ClickHouse};
-use crate::store::{DocChange, MetaStore, StoreError, StoreFuture};
+use crate::store::{Deleted, DocChange, MetaStore, StoreError, StoreFuture};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +141,98 @@ impl ClickHouse {
         self.delete_events_where("has(?, site_id)", site_ids)
             .await?;
         super::wait_for_mutations(&self.client).await
+    }
+
+    /// Deletes a site's events in `[from_ts, to_ts)` and its visits that started then, also
+    /// from spooled batches, and waits until ClickHouse has rewritten the parts.
+    pub(super) async fn delete_range_rows(
+        &self,
+        site_id: u32,
+        from_ts: i64,
+        to_ts: i64,
+    ) -> Result<Deleted, StoreError> {
+        let gone = move |site: u32, ts: i64| site == site_id && ts >= from_ts && ts < to_ts;
+        {
+            let _replaying = self.spool.replaying.lock().await;
+            let spool = self.spool.clone();
+            tokio::task::spawn_blocking(move || {
+                spool.rewrite(|data| super::spool::without_rows(data, gone))
+            })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        }
+        let events = self
+            .client
+            .query("SELECT count() FROM events WHERE site_id = ? AND ts >= ? AND ts < ?")
+            .bind(site_id)
+            .bind(from_ts)
+            .bind(to_ts)
+            .fetch_one::<u64>()
+            .await
+            .map_err(ch("counting the events to delete"))?;
+        // Visits with a hit in the period: those that began in it, and the few that began
+        // before and went on into it.
+        let before: Vec<u64> = self
+            .client
+            .query(
+                "SELECT DISTINCT session_id FROM sessions \
+                 WHERE site_id = ? AND start_ts < ? AND end_ts >= ?",
+            )
+            .bind(site_id)
+            .bind(from_ts)
+            .bind(from_ts)
+            .fetch_all::<u64>()
+            .await
+            .map_err(ch("finding the visits to delete"))?;
+        // (An empty array has no element type in ClickHouse: left out then.)
+        let visit_cond = if before.is_empty() {
+            "site_id = ? AND start_ts >= ? AND start_ts < ?"
+        } else {
+            "site_id = ? AND ((start_ts >= ? AND start_ts < ?) OR has(?, session_id))"
+        };
+        let visit_query = |q: clickhouse::query::Query| {
+            let q = q.bind(site_id).bind(from_ts).bind(to_ts);
+            if before.is_empty() {
+                q
+            } else {
+                q.bind(&before)
+            }
+        };
+        let (visits, first, last, rows) = visit_query(self.client.query(&format!(
+            "SELECT sum(sign), min(start_ts), max(end_ts), count() FROM sessions WHERE {visit_cond}"
+        )))
+        .fetch_one::<(i64, i64, i64, u64)>()
+        .await
+        .map_err(ch("counting the visits to delete"))?;
+        for shard in &self.shards {
+            shard
+                .query(&format!(
+                    "ALTER TABLE {} DELETE WHERE site_id = ? AND ts >= ? AND ts < ?",
+                    self.local("events")
+                ))
+                .bind(site_id)
+                .bind(from_ts)
+                .bind(to_ts)
+                .execute()
+                .await
+                .map_err(ch("deleting events"))?;
+            visit_query(shard.query(&format!(
+                "ALTER TABLE {} DELETE WHERE {visit_cond}",
+                self.local("sessions")
+            )))
+            .execute()
+            .await
+            .map_err(ch("deleting visits"))?;
+        }
+        for shard in &self.shards {
+            super::wait_for_mutations(shard).await?;
+        }
+        self.site_events.subtract(site_id, events);
+        Ok(Deleted {
+            events,
+            visits: visits.max(0) as u64,
+            reach: (rows > 0).then_some((first, last)),
+        })
     }
 
     pub(super) async fn archived_docs(&self) -> Result<Vec<ArchivedDoc>, StoreError> {

@@ -13,7 +13,9 @@ pub mod spool;
 mod traffic;
 
 use super::sql::{self, Dialect};
-use super::{Batch, EventAgg, EventStore, SessionAgg, SessionRow, Store, StoreError, StoreFuture};
+use super::{
+    Batch, Deleted, EventAgg, EventStore, SessionAgg, SessionRow, Store, StoreError, StoreFuture,
+};
 use crate::config::ClickHouseConfig;
 use crate::stats::model::AggregateQuery;
 use clickhouse::Client;
@@ -641,6 +643,10 @@ impl EventStore for ClickHouse {
 
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.delete_site_rows(&site_ids).await })
+    }
+
+    fn delete_range(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Deleted> {
+        Box::pin(async move { self.delete_range_rows(site_id, from_ts, to_ts).await })
     }
 }
 

@@ -202,12 +202,23 @@ impl Spool {
 
 /// A spooled batch without the rows of `site_ids` (`None` when nothing is left).
 pub fn without_sites(data: &[u8], site_ids: &[u32]) -> Result<Option<Vec<u8>>, StoreError> {
+    without_rows(data, |site, _| site_ids.contains(&site))
+}
+
+/// A spooled batch without the rows `gone(site, time)` picks: events by their time, visits
+/// by their start (`None` when nothing is left to store or to remember).
+pub fn without_rows(
+    data: &[u8],
+    gone: impl Fn(u32, i64) -> bool,
+) -> Result<Option<Vec<u8>>, StoreError> {
     let unreadable = |e: serde_json::Error| StoreError::Task(format!("a spooled batch: {e}"));
     let mut batch: SpooledBatch<'_> = serde_json::from_slice(data).map_err(unreadable)?;
     let before = batch.events.len() + batch.sessions.len();
-    batch.events.retain(|e| !site_ids.contains(&e.site_id));
-    batch.sessions.retain(|s| !site_ids.contains(&s.site_id));
-    if batch.events.is_empty() && batch.sessions.is_empty() {
+    batch.events.retain(|e| !gone(e.site_id, e.ts));
+    batch.sessions.retain(|s| !gone(s.site_id, s.start_ts));
+    // An emptied batch that carries journal numbers stays (empty): the mark must not fall
+    // back, or the journal would bring its hits back at the next start.
+    if batch.events.is_empty() && batch.sessions.is_empty() && batch.journal_hi.is_none() {
         return Ok(None);
     }
     if batch.events.len() + batch.sessions.len() == before {

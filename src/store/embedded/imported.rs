@@ -54,6 +54,33 @@ impl ImportedStore for Embedded {
         })
     }
 
+    fn imported_delete(&self, site_id: u32, from: i32, to: i32) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            self.with_writer(move |conn| {
+                let tx = conn
+                    .transaction()
+                    .map_err(db("deleting imported statistics"))?;
+                let args = duckdb::params![site_id, from, to];
+                let days: i64 = tx
+                    .query_row(
+                        "SELECT count(DISTINCT day) FROM imported \
+                         WHERE site_id = ? AND day >= ? AND day <= ?",
+                        args,
+                        |r| r.get(0),
+                    )
+                    .map_err(db("counting imported days"))?;
+                tx.execute(
+                    "DELETE FROM imported WHERE site_id = ? AND day >= ? AND day <= ?",
+                    args,
+                )
+                .map_err(db("deleting imported statistics"))?;
+                tx.commit().map_err(db("deleting imported statistics"))?;
+                Ok(days.max(0) as u64)
+            })
+            .await
+        })
+    }
+
     fn imported_days(&self) -> StoreFuture<'_, Vec<(u32, i32)>> {
         Box::pin(async move {
             self.with_reader(|conn| {

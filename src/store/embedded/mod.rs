@@ -11,8 +11,8 @@ mod traffic;
 
 use super::sql::{self, Dialect};
 use super::{
-    Batch, EventAgg, EventRow, EventStore, SessionAgg, SessionRow, Store, StoreError, StoreFuture,
-    VisitAttrs,
+    Batch, Deleted, EventAgg, EventRow, EventStore, SessionAgg, SessionRow, Store, StoreError,
+    StoreFuture, VisitAttrs,
 };
 use crate::stats::model::AggregateQuery;
 use duckdb::arrow::array::{
@@ -111,6 +111,11 @@ pub struct Embedded {
     /// page-filtered dashboard: 2.6 s with two at once, 1.5 s alone).
     scanning: Arc<tokio::sync::Semaphore>,
     scan_permits: u32,
+    /// Held by every read for its time, and alone by a compaction (which replaces the
+    /// database file under the connections).
+    gate: Arc<tokio::sync::RwLock<()>>,
+    db_path: PathBuf,
+    memory_mib: u64,
 }
 
 fn db(context: &'static str) -> impl FnOnce(duckdb::Error) -> StoreError {
@@ -133,11 +138,10 @@ impl Embedded {
             path: data_dir.display().to_string(),
             message: e.to_string(),
         })?;
-        let conn = Connection::open(data_dir.join(DB_FILE)).map_err(db("opening the database"))?;
+        let db_path = data_dir.join(DB_FILE);
+        let memory_mib = (memory_bytes >> 20).max(16);
+        let conn = open_file(&db_path, memory_mib)?;
         let scan_permits = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-        let mib = (memory_bytes >> 20).max(16);
-        conn.execute_batch(&format!("SET memory_limit = '{mib}MiB'"))
-            .map_err(db("setting the memory limit"))?;
         migrate(&conn)?;
         let counts = {
             let mut stmt = conn
@@ -163,6 +167,9 @@ impl Embedded {
             },
             scanning: Arc::new(tokio::sync::Semaphore::new(scan_permits as usize)),
             scan_permits,
+            gate: Arc::new(tokio::sync::RwLock::new(())),
+            db_path,
+            memory_mib,
         })
     }
 
@@ -206,7 +213,9 @@ impl Embedded {
         let readers = self.readers.clone();
         let guard = InterruptOnDrop::default();
         let shared = guard.0.clone();
+        let open = self.gate.clone().read_owned().await;
         let result = tokio::task::spawn_blocking(move || {
+            let _open = open;
             let pooled = readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let conn = match pooled {
                 Some(c) => c,
@@ -236,6 +245,69 @@ impl Embedded {
         drop(guard);
         result?
     }
+}
+
+/// Opens the database file with the store's memory limit (queries and cache; beyond it,
+/// DuckDB spills to a temporary directory next to the file).
+fn open_file(path: &Path, memory_mib: u64) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(db("opening the database"))?;
+    conn.execute_batch(&format!("SET memory_limit = '{memory_mib}MiB'"))
+        .map_err(db("setting the memory limit"))?;
+    Ok(conn)
+}
+
+/// Copies the database behind `conn` into a new file and puts that in the old one's place:
+/// the new file holds no free blocks, so nothing deleted is left in it. Every connection to
+/// the old file is closed first (`readers` must be idle); `conn` is on the new file after.
+fn compact_file(
+    conn: &mut Connection,
+    path: &Path,
+    memory_mib: u64,
+    readers: &Mutex<Vec<Connection>>,
+) -> Result<(), StoreError> {
+    let fresh = path.with_extension("compacting");
+    let failed = |e: std::io::Error| StoreError::DataDir {
+        path: fresh.display().to_string(),
+        message: e.to_string(),
+    };
+    for leftover in [fresh.clone(), fresh.with_extension("compacting.wal")] {
+        if leftover.exists() {
+            std::fs::remove_file(&leftover).map_err(failed)?;
+        }
+    }
+    conn.execute_batch("CHECKPOINT")
+        .map_err(db("checkpointing before a compaction"))?;
+    let main: String = conn
+        .query_row("SELECT current_database()", [], |r| r.get(0))
+        .map_err(db("naming the database"))?;
+    let target = fresh.display().to_string().replace('\'', "''");
+    conn.execute_batch(&format!(
+        "ATTACH '{target}' AS spurlos_compact; \
+         COPY FROM DATABASE \"{main}\" TO spurlos_compact; \
+         DETACH spurlos_compact;"
+    ))
+    .map_err(db("copying the database for a compaction"))?;
+    readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let placeholder = Connection::open_in_memory().map_err(db("closing the database"))?;
+    drop(std::mem::replace(conn, placeholder));
+    let wal = path.with_extension("duckdb.wal");
+    let swapped = if wal.exists() {
+        // The old database did not close cleanly: keep it, drop the copy.
+        std::fs::remove_file(&fresh).map_err(failed)?;
+        Err(StoreError::DataDir {
+            path: wal.display().to_string(),
+            message: "the database kept a write-ahead log; compaction skipped".into(),
+        })
+    } else {
+        std::fs::rename(&fresh, path)
+            .and_then(|()| match path.parent() {
+                Some(dir) => std::fs::File::open(dir).and_then(|d| d.sync_all()),
+                None => Ok(()),
+            })
+            .map_err(failed)
+    };
+    *conn = open_file(path, memory_mib)?;
+    swapped
 }
 
 /// Interrupts the DuckDB query of a read when the future waiting for it is dropped.
@@ -741,9 +813,70 @@ impl EventStore for Embedded {
             .await
         })
     }
+
+    fn delete_range(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Deleted> {
+        Box::pin(async move {
+            let deleted = self
+                .with_writer(move |conn| {
+                    let tx = conn.transaction().map_err(db("starting a deletion"))?;
+                    let args = params![site_id, from_ts, to_ts];
+                    let events: i64 = tx
+                        .query_row(
+                            "SELECT count(*) FROM events WHERE site_id = ? AND ts >= ? AND ts < ?",
+                            args,
+                            |r| r.get(0),
+                        )
+                        .map_err(db("counting the events to delete"))?;
+                    // Every version of the visits with a hit in the period.
+                    let visits_sql = "FROM sessions WHERE site_id = ? AND session_id IN \
+                         (SELECT session_id FROM sessions \
+                          WHERE site_id = ? AND start_ts < ? AND end_ts >= ?)";
+                    let visit_args = params![site_id, site_id, to_ts, from_ts];
+                    let (visits, first, last): (i64, Option<i64>, Option<i64>) = tx
+                        .query_row(
+                            &format!(
+                                "SELECT coalesce(sum(sign), 0), min(start_ts), max(end_ts) {visits_sql}"
+                            ),
+                            visit_args,
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )
+                        .map_err(db("counting the visits to delete"))?;
+                    tx.execute(&format!("DELETE {visits_sql}"), visit_args)
+                        .map_err(db("deleting visits"))?;
+                    for sql in [
+                        "DELETE FROM props WHERE site_id = ? AND ts >= ? AND ts < ?",
+                        "DELETE FROM events WHERE site_id = ? AND ts >= ? AND ts < ?",
+                    ] {
+                        tx.execute(sql, args).map_err(db("deleting events"))?;
+                    }
+                    tx.commit().map_err(db("committing a deletion"))?;
+                    Ok(Deleted {
+                        events: events.max(0) as u64,
+                        visits: visits.max(0) as u64,
+                        reach: first.zip(last),
+                    })
+                })
+                .await?;
+            self.site_events.subtract(site_id, deleted.events);
+            Ok(deleted)
+        })
+    }
 }
 
 impl Store for Embedded {
+    /// Writes the database into a new file and puts it in place of the old one, so that no
+    /// deleted row is left in the file's free blocks. Reads and writes wait meanwhile.
+    fn compact(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let _no_reads = self.gate.clone().write_owned().await;
+            let db_path = self.db_path.clone();
+            let memory = self.memory_mib;
+            let readers = self.readers.clone();
+            self.with_writer(move |conn| compact_file(conn, &db_path, memory, &readers))
+                .await
+        })
+    }
+
     fn backup_to(&self, path: std::path::PathBuf) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             // On the writer's connection: no batch lands in the middle of the copy.
