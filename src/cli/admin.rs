@@ -4,10 +4,11 @@
 //! either way: they are the tenancy model's.
 
 use super::remote::Backend;
-use super::{Command, CustomerCommand, SiteCommand, TokenCommand, UserCommand};
+use super::{Command, CustomerCommand, SiteCommand, StatsCommand, TokenCommand, UserCommand};
 use crate::config::Settings;
 use crate::logs::import::{BatchResult, LogBatch, LogImporter};
 use crate::logs::traffic::{report, TrafficQuery, TrafficReport};
+use crate::stats::erase::{Erased, Eraser, Period};
 use crate::stats::imported::ImportRequest;
 use crate::store::Store;
 use crate::tenancy::customers::Customer;
@@ -35,6 +36,8 @@ pub(super) trait Admin {
     async fn password_link(&self, email: &str) -> anyhow::Result<String>;
     /// Archives the finished days; how many.
     async fn archive(&self) -> anyhow::Result<u64>;
+    /// Deletes a site's statistics of a period for good; what was deleted.
+    async fn erase_statistics(&self, site: &str, period: Period) -> anyhow::Result<Erased>;
     /// Writes a consistent copy of the store to `out`; answers its size.
     async fn backup(&self, out: &std::path::Path) -> anyhow::Result<u64>;
     /// Starts a log import run for lines of `source`; answers its id.
@@ -65,6 +68,8 @@ pub(super) trait Admin {
 /// The data directory, when no server runs on it.
 pub(super) struct Local {
     tenancy: Tenancy,
+    /// The data directory (for the ingest journal).
+    data_dir: std::path::PathBuf,
     /// Where users reach spurlos (for set-password links).
     base: String,
     /// Days with this many events get rollups when archived (`SPURLOS_ROLLUP_MIN_EVENTS`).
@@ -77,12 +82,14 @@ pub(super) struct Local {
 impl Local {
     pub(super) fn new(
         tenancy: Tenancy,
+        data_dir: std::path::PathBuf,
         base: String,
         rollup_min_events: u64,
         geoip: Option<std::path::PathBuf>,
     ) -> Self {
         Self {
             tenancy,
+            data_dir,
             base,
             rollup_min_events,
             geoip,
@@ -183,6 +190,34 @@ impl Admin for Local {
 
     async fn archive(&self) -> anyhow::Result<u64> {
         Ok(archive_locally(&self.tenancy, self.rollup_min_events).await? as u64)
+    }
+
+    async fn erase_statistics(&self, site: &str, period: Period) -> anyhow::Result<Erased> {
+        let site = self
+            .tenancy
+            .site_by_domain(site)
+            .await?
+            .ok_or_else(|| anyhow!("no site {site}"))?;
+        let store = self.tenancy.store().clone();
+        // Accepted hits a stopped server has not stored yet would come back at its start.
+        let mark = store.journal_mark().await?;
+        let journal_dir = self.data_dir.join(crate::ingest::journal::JOURNAL_DIR);
+        let (journal, unstored) = crate::ingest::journal::Journal::open(&journal_dir, mark)?;
+        if !unstored.is_empty() {
+            bail!(
+                "{} accepted hits in {} are not stored yet: start the server (it stores them) \
+                 and delete through it",
+                unstored.len(),
+                journal_dir.display()
+            );
+        }
+        let archive = local_archive(&self.tenancy, self.rollup_min_events).await?;
+        let erased = Eraser::offline(store, std::sync::Arc::new(archive))
+            .erase(&site, period)
+            .await?;
+        // Every journal segment is stored: rolling over leaves none of them.
+        journal.roll().await?;
+        Ok(erased)
     }
 
     async fn log_start(&self, source: &str) -> anyhow::Result<String> {
@@ -365,19 +400,49 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         Command::Logs(super::logs::LogsCommand::Follow(_)) => {
             bail!("logs follow needs the data directory's path")
         }
+        Command::Stats(StatsCommand::Delete {
+            site,
+            from,
+            to,
+            yes,
+            json,
+        }) => {
+            let period = Period::parse(from.as_deref(), to.as_deref())?;
+            let what = format!("{} of {site}", period.describe(false));
+            if !yes {
+                bail!("this deletes {what} for good (events, visits, day archives, imported days); add --yes to do it");
+            }
+            let erased = admin.erase_statistics(&site, period).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&erased)?);
+            } else {
+                println!(
+                    "deleted {what}: {} events, {} visits, {} archived days, {} imported days",
+                    erased.events, erased.visits, erased.archived_days, erased.imported_days
+                );
+            }
+        }
     }
     Ok(())
 }
 
-/// Archives the data directory's finished days with a progress bar.
-async fn archive_locally(tenancy: &Tenancy, rollup_min_events: u64) -> anyhow::Result<usize> {
+/// The day archives of the data directory.
+async fn local_archive(
+    tenancy: &Tenancy,
+    rollup_min_events: u64,
+) -> anyhow::Result<crate::stats::archive::Archive> {
     let store: std::sync::Arc<dyn Store> = tenancy.store().clone();
     let sites = crate::tenancy::sites::SiteRegistry::default();
     sites.replace(tenancy.sites().await?);
     let clock: crate::clock::SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
-    let archive = crate::stats::archive::Archive::load(store, sites, clock)
+    Ok(crate::stats::archive::Archive::load(store, sites, clock)
         .await?
-        .with_rollup_min_events(rollup_min_events);
+        .with_rollup_min_events(rollup_min_events))
+}
+
+/// Archives the data directory's finished days with a progress bar.
+async fn archive_locally(tenancy: &Tenancy, rollup_min_events: u64) -> anyhow::Result<usize> {
+    let archive = local_archive(tenancy, rollup_min_events).await?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days, {eta} left")

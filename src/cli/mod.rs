@@ -89,6 +89,9 @@ pub enum Command {
     /// Statistics from web-server access logs (import).
     #[command(subcommand)]
     Logs(logs::LogsCommand),
+    /// Delete a site's statistics, of a period or all of them, for good.
+    #[command(subcommand)]
+    Stats(StatsCommand),
     /// Archive every finished day now (the server also does so every five minutes).
     ///
     /// Day archives hold each day's sums per dimension value, so dashboards over weeks and
@@ -242,6 +245,42 @@ pub struct SiteAdd {
     #[arg(long, value_name = "HANDLE")]
     pub customer: Option<String>,
 }
+
+/// Statistics of a site.
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Delete a site's statistics of a period (or all of them) for good.
+    #[command(long_about = STATS_DELETE_HELP)]
+    Delete {
+        /// The site's main domain (or an alias).
+        #[arg(long)]
+        site: String,
+        /// First local day to delete (YYYY-MM-DD; default: the first with data).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last local day to delete (YYYY-MM-DD; default: the last with data).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Really delete (without it, nothing is deleted and the command says what would be).
+        #[arg(long)]
+        yes: bool,
+        /// Print what was deleted as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+const STATS_DELETE_HELP: &str = "Delete a site's statistics of a period (or all of them) for good.
+
+Deletes the events and visits of the site's local days FROM..TO (both included), their day
+archives and imported days; a visit that reaches into the period is deleted whole. Hits of the
+period that the server accepted before are not stored afterwards. When the command returns,
+nothing of it is left in any file spurlos writes (the embedded database file is rewritten;
+ClickHouse's deletions are waited for, and ClickHouse removes the replaced parts after its
+old_parts_lifetime). Without --from and --to everything of the site goes; the site itself, its
+settings and tokens stay. Prints the numbers of events, visits and days deleted.
+
+Through the running server when one answers (its admin API), else on the data directory.";
 
 /// Token administration.
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ use super::admin::{Admin, Local};
 use crate::config::Settings;
 use crate::logs::import::{BatchResult, LogBatch};
 use crate::logs::traffic::{TrafficQuery, TrafficReport};
+use crate::stats::erase::{Erased, Period};
 use crate::stats::imported::ImportRequest;
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSpec};
@@ -50,6 +51,7 @@ impl Backend {
         };
         Ok(Backend::Local(Box::new(Local::new(
             Tenancy::new(store),
+            settings.config.data_dir.clone(),
             base,
             settings.config.rollup_min_events,
             settings.config.geoip_db.clone(),
@@ -123,10 +125,11 @@ fn remote_call(
     Ok(serde_json::from_str(&text)?)
 }
 
-/// A POST without a body to the admin API, waiting up to `timeout`.
+/// A POST (or DELETE) without a body to the admin API, waiting up to `timeout`.
 fn remote_call_with(
     base: &str,
     token: &str,
+    delete: bool,
     path: &str,
     timeout: Duration,
 ) -> anyhow::Result<serde_json::Value> {
@@ -136,11 +139,13 @@ fn remote_call_with(
         .http_status_as_error(false)
         .build()
         .into();
-    let mut resp = agent
-        .post(&url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .send_empty()
-        .with_context(|| format!("calling {url}"))?;
+    let auth = format!("Bearer {token}");
+    let mut resp = if delete {
+        agent.delete(&url).header("Authorization", &auth).call()
+    } else {
+        agent.post(&url).header("Authorization", &auth).send_empty()
+    }
+    .with_context(|| format!("calling {url}"))?;
     if !resp.status().is_success() {
         return Err(remote_error(resp));
     }
@@ -390,6 +395,31 @@ impl Admin for Remote {
         ))
     }
 
+    async fn erase_statistics(&self, site: &str, period: Period) -> anyhow::Result<Erased> {
+        let mut query = Vec::new();
+        if let Some(d) = period.from {
+            query.push(format!("from={d}"));
+        }
+        if let Some(d) = period.to {
+            query.push(format!("to={d}"));
+        }
+        let path = format!(
+            "/api/admin/sites/{}/statistics?{}",
+            url_segment(site),
+            query.join("&")
+        );
+        let v = tokio::task::block_in_place(|| {
+            remote_call_with(
+                &self.base,
+                &self.token,
+                true,
+                &path,
+                Duration::from_secs(6 * 3600),
+            )
+        })?;
+        Ok(serde_json::from_value(v["deleted"].clone())?)
+    }
+
     async fn archive(&self) -> anyhow::Result<u64> {
         println!(
             "the server at {} is archiving (this may take a while)",
@@ -399,6 +429,7 @@ impl Admin for Remote {
             remote_call_with(
                 &self.base,
                 &self.token,
+                false,
                 "/api/admin/archive",
                 Duration::from_secs(6 * 3600),
             )

@@ -284,3 +284,127 @@ async fn user_commands_print_roles_and_a_working_password_link() {
     assert!(ok && out.contains("removed user"), "{out}");
     assert!(app.terminate().success());
 }
+
+/// A page view of `path` sent to the binary (Plausible's endpoint).
+async fn send_view(app: &BinaryApp, site: &str, path: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/event", app.address))
+        .header("User-Agent", CHROME)
+        .header("X-Forwarded-For", "203.0.113.9")
+        .header("Content-Type", "text/plain")
+        .body(json!({"n": "pageview", "u": format!("https://{site}{path}"), "d": site}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+}
+
+async fn wait_for_views(app: &BinaryApp, site: &str, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = app
+            .query(json!({"site_id": site, "metrics": ["pageviews"], "date_range": "all"}))
+            .await;
+        let got = v["results"]
+            .get(0)
+            .map_or(Some(0), |r| r["metrics"][0].as_u64());
+        if got == Some(n) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// `stats delete`: asks for --yes, refuses bad dates, deletes through the server and on the
+/// data directory of a stopped one (whose journal still holds the hits), and afterwards the
+/// deleted page is in no file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_delete_through_the_server_and_on_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("log");
+    let marker = format!("/cli-gone-{}", std::process::id());
+    let app = spawn_binary(&data, &log, &[]);
+    let listen = app.address.trim_start_matches("http://").to_string();
+    app.add_site("del.example").await;
+    send_view(&app, "del.example", &marker).await;
+    send_view(&app, "del.example", "/second").await;
+    wait_for_views(&app, "del.example", 2).await;
+    let (ok, out, err) = cli(
+        &data,
+        &listen,
+        &["stats", "delete", "--site", "del.example"],
+    );
+    assert!(
+        !ok && err.contains("--yes") && err.contains("all statistics of del.example"),
+        "{out}{err}"
+    );
+    wait_for_views(&app, "del.example", 2).await;
+    let (ok, _, err) = cli(
+        &data,
+        &listen,
+        &[
+            "stats",
+            "delete",
+            "--site",
+            "del.example",
+            "--from",
+            "2024-02-30",
+            "--yes",
+        ],
+    );
+    assert!(!ok && err.contains("from"), "{err}");
+    let (ok, _, err) = cli(
+        &data,
+        &listen,
+        &["stats", "delete", "--site", "nope.example", "--yes"],
+    );
+    assert!(!ok && err.contains("no site nope.example"), "{err}");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let (ok, out, err) = cli(
+        &data,
+        &listen,
+        &[
+            "stats",
+            "delete",
+            "--site",
+            "del.example",
+            "--from",
+            &today,
+            "--to",
+            &today,
+            "--yes",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("deleted ") && out.contains("2 events, 1 visits"),
+        "{out}"
+    );
+    wait_for_views(&app, "del.example", 0).await;
+    assert_no_file_contains(&data, marker.as_bytes());
+
+    // The server stops with new hits stored; its journal keeps them. On the data directory
+    // the deletion finds them everywhere.
+    send_view(&app, "del.example", &marker).await;
+    wait_for_views(&app, "del.example", 1).await;
+    assert!(app.terminate().success());
+    let idle = format!("127.0.0.1:{}", free_port());
+    let (ok, out, err) = cli(
+        &data,
+        &idle,
+        &[
+            "stats",
+            "delete",
+            "--site",
+            "del.example",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["events"], 1, "{v}");
+    assert_no_file_contains(&data, marker.as_bytes());
+}
