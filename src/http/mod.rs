@@ -185,6 +185,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(dashboard::traffic),
         )
         .route(
+            "/dashboard/{domain}/delete",
+            web::get().to(dashboard::confirm_erase),
+        )
+        .route(
+            "/dashboard/{domain}/delete",
+            web::post().to(dashboard::erase),
+        )
+        .route(
             "/dashboard/{domain}/settings",
             web::post().to(dashboard::save_settings),
         )

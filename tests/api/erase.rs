@@ -199,3 +199,117 @@ async fn deleted_statistics_are_gone_from_every_file() {
     assert_eq!(pageviews(&app, SITE, "2024-06-01", &today).await, 0);
     assert_no_file_contains(app.data_dir.path(), b"/kept-1");
 }
+
+/// Owners delete a period on the dashboard: a confirmation that names the site and the
+/// period, the domain typed, then the numbers; a wrong domain or a missing CSRF token deletes
+/// nothing, and another customer's owner cannot even see the pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_delete_a_period_after_confirming_it() {
+    let app = spawn_app().await;
+    app.customer_sites(&[(SITE, "acme"), (OTHER, "beta")]).await;
+    let id = app.admin(Method::GET, "/api/admin/sites", None).await.1[0]["id"]
+        .as_u64()
+        .unwrap();
+    past_view(&app, id, "/a", "2024-06-01 10:00:00", "192.0.2.1").await;
+    past_view(&app, id, "/b", "2024-06-02 10:00:00", "192.0.2.1").await;
+    past_view(&app, id, "/c", "2024-06-02 12:00:00", "192.0.2.1").await;
+    app.wait_for_events(SITE, 3).await;
+    app.user_with_password("owner@acme.example", "acme", "correct horse 1")
+        .await;
+    app.user_with_password("owner@beta.example", "beta", "correct horse 2")
+        .await;
+    let acme = session_cookie(
+        &app.login("owner@acme.example", "correct horse 1", "192.0.2.50")
+            .await,
+    );
+    let beta = session_cookie(
+        &app.login("owner@beta.example", "correct horse 2", "192.0.2.51")
+            .await,
+    );
+
+    let settings = app
+        .page_as(&acme, &format!("/dashboard/{SITE}/settings"))
+        .await;
+    assert!(
+        settings.contains("id=\"delete\"") && settings.contains("/delete\""),
+        "{settings}"
+    );
+    let page = app
+        .page_as(
+            &acme,
+            &format!("/dashboard/{SITE}/delete?from=2024-06-02&to=2024-06-02"),
+        )
+        .await;
+    assert!(
+        page.contains("<strong>2024-06-02</strong>") && page.contains(SITE),
+        "{page}"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let bad = app
+        .page_as(
+            &acme,
+            &format!("/dashboard/{SITE}/delete?from=2024-06-03&to=2024-06-01"),
+        )
+        .await;
+    assert!(bad.contains("role=\"alert\""), "{bad}");
+    // Another customer's owner: no such site.
+    let r = app
+        .get_as(&beta, &format!("/dashboard/{SITE}/delete?from=2024-06-02"))
+        .await;
+    assert_eq!(r.status(), 404);
+    let path = format!("/dashboard/{SITE}/delete");
+    let form = |confirm: &'static str, csrf: String| {
+        vec![
+            ("csrf", csrf),
+            ("from", "2024-06-02".to_string()),
+            ("to", "2024-06-02".to_string()),
+            ("confirm", confirm.to_string()),
+        ]
+    };
+    let post = |cookie: String, fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        let path = path.clone();
+        async move {
+            let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_as(&cookie, &path, &f).await
+        }
+    };
+    let r = post(beta.clone(), form(SITE, csrf.clone())).await;
+    assert_eq!(r.status(), 404);
+    let r = post(acme.clone(), form(OTHER, csrf.clone())).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("nothing was deleted"));
+    let r = post(acme.clone(), form(SITE, "forged".into())).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(pageviews(&app, SITE, "2024-06-01", "2024-06-02").await, 3);
+    let r = post(acme.clone(), form(SITE, csrf.clone())).await;
+    assert_eq!(r.status(), 200);
+    let done = r.text().await.unwrap();
+    assert!(done.contains("id=\"erased\""), "{done}");
+    assert!(done.contains("<td>2</td>"), "two events: {done}");
+    assert_eq!(pageviews(&app, SITE, "2024-06-01", "2024-06-02").await, 1);
+    // German pages too.
+    let de = app
+        .client
+        .get(format!(
+            "{}/dashboard/{SITE}/delete?from=2024-06-01",
+            app.address
+        ))
+        .header("Cookie", &acme)
+        .header("Accept-Language", "de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        de.contains("ab 2024-06-01") && de.contains("Endgültig löschen"),
+        "{de}"
+    );
+}

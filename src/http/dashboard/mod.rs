@@ -5,11 +5,13 @@
 //! period and the filters live in the URL (shareable, back button works). All numbers come from
 //! the Stats API engine, scoped to the user's customers.
 
+mod erase;
 mod export;
 mod overview;
 mod settings;
 mod traffic;
 
+pub use erase::{confirm_erase, erase};
 pub use export::{export, render_export};
 pub use overview::{render_site, site, sites};
 pub use settings::{create_share, revoke_share, save_settings, settings};

@@ -185,6 +185,7 @@ async fn settings_page(
         textarea id="notice-text" readonly rows="12" cols="80" { (notice.text()) }
         h3 { (t.notice_embed) }
         pre { code { (notice_frame) } }
+        (super::erase::section(lang, site))
         h2 { (t.shares) }
         ul id="shares" {
             @for sh in &shares {
