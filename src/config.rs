@@ -55,6 +55,9 @@ pub struct Config {
     /// device, event name), so that filtered dashboards read archives
     /// (`SPURLOS_ROLLUP_MIN_EVENTS`, default 50,000; 0 gives every day rollups).
     pub rollup_min_events: u64,
+    /// The longest any site keeps raw events and visits, in days
+    /// (`SPURLOS_MAX_RETENTION_DAYS`); 0 (the default): no cap beyond each site's setting.
+    pub max_retention_days: u32,
     /// A token that may read `/metrics` (besides the admin token) (`SPURLOS_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
     /// HTTP worker threads (`SPURLOS_WORKERS`); 0 means one per core.
@@ -168,6 +171,7 @@ impl Default for Config {
             query_max_rows: 100_000,
             store_memory_mb: 0,
             rollup_min_events: crate::stats::archive::ROLLUP_MIN_EVENTS,
+            max_retention_days: 0,
             metrics_token: None,
             workers: 0,
             public_url: None,
@@ -275,6 +279,9 @@ impl Config {
             "SPURLOS_STORE_MEMORY_MB" => self.store_memory_mb = parse_num(key_name(key), value)?,
             "SPURLOS_ROLLUP_MIN_EVENTS" => {
                 self.rollup_min_events = parse_num(key_name(key), value)?
+            }
+            "SPURLOS_MAX_RETENTION_DAYS" => {
+                self.max_retention_days = parse_num(key_name(key), value)?
             }
             "SPURLOS_PUBLIC_URL" => {
                 self.public_url = (!value.is_empty()).then(|| value.to_string());
@@ -486,6 +493,7 @@ fn key_name(env_key: &str) -> &'static str {
         "SPURLOS_QUERY_MAX_ROWS" => "query_max_rows",
         "SPURLOS_STORE_MEMORY_MB" => "store_memory_mb",
         "SPURLOS_ROLLUP_MIN_EVENTS" => "rollup_min_events",
+        "SPURLOS_MAX_RETENTION_DAYS" => "max_retention_days",
         _ => "max_body_bytes",
     }
 }

@@ -15,6 +15,8 @@ pub struct NoticeFacts<'a> {
     pub location: bool,
     /// Where spurlos is reached (for the opt-out's address).
     pub base: &'a str,
+    /// How long the site's statistics are kept, every limit applied.
+    pub kept: crate::stats::retention::Kept,
 }
 
 /// A notice: a title and paragraphs of plain text.
@@ -75,7 +77,15 @@ pub fn notice(f: &NoticeFacts<'_>, german: bool) -> Notice {
         } else {
             "Die Signale „Do Not Track“ und „Global Privacy Control“ werden für diese Website nicht ausgewertet; nutzen Sie den Widerspruch unten.".into()
         });
-        p.push("Es werden keine Cookies oder vergleichbaren Techniken zur Wiedererkennung verwendet, außer dem Widerspruchs-Cookie, wenn Sie widersprechen. Die Statistiken werden aufbewahrt, solange der Betreiber der Website diesen Dienst nutzt, und mit der Website gelöscht.".into());
+        p.push("Es werden keine Cookies oder vergleichbaren Techniken zur Wiedererkennung verwendet, außer dem Widerspruchs-Cookie, wenn Sie widersprechen.".into());
+        let sums = match f.kept.archive_months {
+            Some(m) => format!("{m} Monate lang"),
+            None => "solange der Betreiber der Website diesen Dienst nutzt".into(),
+        };
+        p.push(format!("Einzelne Seitenaufrufe und Besuche werden {} Tage lang aufbewahrt; danach bleiben nur Tagessummen ohne jede Besucherkennung, {sums}. Mit der Website wird alles gelöscht.", f.kept.events_days));
+        if f.site.cnil {
+            p.push("Diese Webanalyse ist nach den Bedingungen der französischen Datenschutzbehörde CNIL für einwilligungsfreie Reichweitenmessung eingerichtet: Statistiken nur für die eigene Nutzung der Website, keine websiteübergreifende Kennung, Aufbewahrung höchstens 25 Monate, Information der Besucher, Standort nicht genauer als die Stadt.".into());
+        }
         p.push(format!("Sie können widersprechen: {optout} speichert ein Cookie in Ihrem Browser, damit Ihre Besuche nicht mehr gezählt werden."));
     } else {
         p.push(if who.is_empty() {
@@ -94,7 +104,15 @@ pub fn notice(f: &NoticeFacts<'_>, german: bool) -> Notice {
         } else {
             "Do Not Track and Global Privacy Control are not evaluated for this website; use the opt-out below.".into()
         });
-        p.push("No cookies or similar techniques recognise you, except the opt-out cookie if you opt out. The statistics are kept as long as the website's operator uses this service and are deleted with the website.".into());
+        p.push("No cookies or similar techniques recognise you, except the opt-out cookie if you opt out.".into());
+        let sums = match f.kept.archive_months {
+            Some(m) => format!("for {m} months"),
+            None => "for as long as the website's operator uses this service".into(),
+        };
+        p.push(format!("Single page views and visits are kept for {} days; after that only daily totals without any visitor identifier remain, {sums}. Everything is deleted with the website.", f.kept.events_days));
+        if f.site.cnil {
+            p.push("This analytics is set up under the conditions of France's data protection authority CNIL for audience measurement exempt from consent: statistics for the website's own use only, no identifier across websites, data kept 25 months at most, visitors informed, location no finer than the city.".into());
+        }
         p.push(format!("You may object: {optout} stores a cookie in your browser so that your visits are no longer counted."));
     }
     Notice {
@@ -110,6 +128,7 @@ pub fn notice(f: &NoticeFacts<'_>, german: bool) -> Notice {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::retention::Policy;
     use crate::tenancy::SiteId;
 
     fn site(mask: u8, dnt: bool) -> Site {
@@ -122,6 +141,9 @@ mod tests {
             respect_dnt: dnt,
             excluded_ranges: Vec::new(),
             customer_id: None,
+            retention_days: 760,
+            archive_months: 0,
+            cnil: false,
         }
     }
 
@@ -134,6 +156,7 @@ mod tests {
             provider_contact: Some("privacy@example.net"),
             location: true,
             base: "https://stats.example.net/",
+            kept: Policy::default().kept(&s),
         };
         let en = notice(&facts, false).text();
         assert!(
@@ -154,11 +177,38 @@ mod tests {
             provider_contact: None,
             location: false,
             base: "https://stats.example.net",
+            kept: Policy::default().kept(&s),
         };
         let en = notice(&facts, false).text();
         assert!(en.contains("IPv4 to /16, IPv6 to /32"), "{en}");
         assert!(en.contains("its hosting provider runs"), "{en}");
         assert!(!en.contains("country"), "{en}");
         assert!(en.contains("are not evaluated for this website"), "{en}");
+        assert!(en.contains("kept for 760 days"), "{en}");
+        assert!(!en.contains("CNIL"), "{en}");
+        // CNIL mode under a provider's cap: the shorter limits, said so.
+        let mut s = site(1, true);
+        s.cnil = true;
+        s.retention_days = 3650;
+        let capped = Policy {
+            max_days: Some(400),
+        };
+        let facts = NoticeFacts {
+            site: &s,
+            provider_name: None,
+            provider_contact: None,
+            location: false,
+            base: "https://stats.example.net",
+            kept: capped.kept(&s),
+        };
+        let en = notice(&facts, false).text();
+        assert!(en.contains("kept for 400 days"), "{en}");
+        assert!(en.contains("for 25 months"), "{en}");
+        assert!(en.contains("CNIL"), "{en}");
+        let de = notice(&facts, true).text();
+        assert!(
+            de.contains("400 Tage lang") && de.contains("25 Monate lang") && de.contains("CNIL"),
+            "{de}"
+        );
     }
 }

@@ -28,12 +28,15 @@ pub struct Application {
     writer: queue::Writer,
     salt_task: tokio::task::JoinHandle<()>,
     archive_task: tokio::task::JoinHandle<()>,
+    retention_task: tokio::task::JoinHandle<()>,
     archive: Arc<Archive>,
     admin_token: String,
 }
 
 /// How often the archiver looks for finished days.
 const ARCHIVE_EVERY: Duration = Duration::from_secs(300);
+/// How often statistics past their retention are deleted.
+const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// File under the data directory holding the generated admin token.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -210,6 +213,24 @@ impl Application {
                 }
             })
         };
+        let retention = crate::stats::retention::Policy::of(config);
+        let retention_task = {
+            let (eraser, sites, clock) = (eraser.clone(), sites.clone(), clock.clone());
+            tokio::spawn(async move {
+                // After the first archive run; then once a day.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                let mut tick = tokio::time::interval(RETENTION_EVERY);
+                loop {
+                    tick.tick().await;
+                    let now = clock.now().timestamp();
+                    let all = sites.all();
+                    let run = crate::stats::retention::enforce(&eraser, &all, retention, now);
+                    if let Err(e) = run.await {
+                        tracing::error!(error = %e, "deleting statistics past their retention failed");
+                    }
+                }
+            })
+        };
         let salt_task = {
             let salts = salts.clone();
             tokio::spawn(async move {
@@ -232,6 +253,7 @@ impl Application {
         let state = web::Data::new(AppState {
             logs,
             eraser,
+            retention,
             ingest: Ingest {
                 sites: sites.clone(),
                 geo,
@@ -302,6 +324,7 @@ impl Application {
             writer,
             salt_task,
             archive_task,
+            retention_task,
             archive: archive_for_shutdown,
             admin_token,
         })
@@ -342,6 +365,7 @@ impl Application {
         self.writer.drain().await;
         self.salt_task.abort();
         self.archive_task.abort();
+        self.retention_task.abort();
         result
     }
 }

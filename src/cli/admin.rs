@@ -12,7 +12,7 @@ use crate::stats::erase::{Erased, Eraser, Period};
 use crate::stats::imported::ImportRequest;
 use crate::store::Store;
 use crate::tenancy::customers::Customer;
-use crate::tenancy::sites::{Site, SiteSpec};
+use crate::tenancy::sites::{Site, SiteSettings, SiteSpec};
 use crate::tenancy::tokens::TokenRequest;
 use crate::tenancy::users::{Membership, User};
 use crate::tenancy::{Manager, Tenancy, TokenAccess};
@@ -23,6 +23,8 @@ pub(super) trait Admin {
     async fn add_site(&self, spec: SiteSpec) -> anyhow::Result<Site>;
     async fn sites(&self) -> anyhow::Result<Vec<Site>>;
     async fn remove_site(&self, domain: &str) -> anyhow::Result<()>;
+    /// Changes a site's settings; answers the changed site.
+    async fn update_site(&self, domain: &str, settings: SiteSettings) -> anyhow::Result<Site>;
     /// A new token (shown once).
     async fn create_token(&self, request: TokenRequest) -> anyhow::Result<String>;
     /// The customer and whether it was created.
@@ -134,6 +136,18 @@ impl Admin for Local {
 
     async fn sites(&self) -> anyhow::Result<Vec<Site>> {
         Ok(self.tenancy.sites().await?)
+    }
+
+    async fn update_site(&self, domain: &str, settings: SiteSettings) -> anyhow::Result<Site> {
+        let site = self
+            .tenancy
+            .site_by_domain(domain)
+            .await?
+            .ok_or_else(|| anyhow!("no site {domain}"))?;
+        Ok(self
+            .tenancy
+            .change_site_settings(&Manager::Admin, &site, settings)
+            .await?)
     }
 
     async fn remove_site(&self, domain: &str) -> anyhow::Result<()> {
@@ -317,9 +331,31 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
                 respect_dnt: Some(!a.ignore_dnt),
                 excluded_ranges: a.excluded_ranges,
                 customer: a.customer,
+                retention_days: a.retention.retention_days,
+                archive_months: a.retention.archive_months,
+                cnil: a.retention.cnil,
             };
             let site = admin.add_site(spec).await?;
             println!("added site {} (id {})", site.domain, site.id);
+        }
+        Command::Site(SiteCommand::Set { domain, retention }) => {
+            let settings = SiteSettings {
+                retention_days: retention.retention_days,
+                archive_months: retention.archive_months,
+                cnil: retention.cnil,
+                ..SiteSettings::default()
+            };
+            let site = admin.update_site(&domain, settings).await?;
+            let archives = match site.archive_months {
+                0 => "as long as the site exists".to_string(),
+                m => format!("{m} months"),
+            };
+            println!(
+                "{}: raw events kept {} days, daily sums {archives}{}",
+                site.domain,
+                site.retention_days,
+                if site.cnil { ", CNIL mode" } else { "" }
+            );
         }
         Command::Site(SiteCommand::List { json }) => {
             let sites = admin.sites().await?;

@@ -46,6 +46,8 @@ SPURLOS_, in lower case, e.g. listen = \"0.0.0.0:8000\"), then environment varia
   SPURLOS_QUERY_MAX_ROWS     most rows of one statistics query (default 100000)
   SPURLOS_METRICS_TOKEN      a token that may read /metrics besides the admin token
   SPURLOS_WORKERS            HTTP worker threads (default: one per core)
+  SPURLOS_MAX_RETENTION_DAYS longest any site keeps raw events and visits (default: no
+                             cap beyond each site's own setting, 760 days unless changed)
   SPURLOS_PUBLIC_URL         address users reach spurlos at (https://stats.example.net),
                              for set-password links (default: the address a request used)
   SPURLOS_LOG                log filter (default info; environment only)
@@ -219,6 +221,29 @@ pub enum SiteCommand {
         /// The site's main domain.
         domain: String,
     },
+    /// Change how long a site's statistics are kept (and CNIL mode).
+    Set {
+        /// The site's main domain (or an alias).
+        domain: String,
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
+}
+
+/// How long a site's statistics are kept (`site add`, `site set`).
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Days raw events and visits are kept; their daily sums stay (default 760, 25 months;
+    /// SPURLOS_MAX_RETENTION_DAYS caps it).
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+    /// Months the daily sums are kept; 0: as long as the site exists (the default).
+    #[arg(long, value_name = "MONTHS")]
+    pub archive_months: Option<u32>,
+    /// CNIL mode (France's consent-free audience measurement): at most 25 months of raw
+    /// events and of daily sums, said so in the privacy notice.
+    #[arg(long, value_name = "true|false")]
+    pub cnil: Option<bool>,
 }
 
 /// `site add`
@@ -244,6 +269,8 @@ pub struct SiteAdd {
     /// Handle of the hosting customer the site belongs to.
     #[arg(long, value_name = "HANDLE")]
     pub customer: Option<String>,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 /// Statistics of a site.

@@ -8,7 +8,7 @@ use crate::logs::traffic::{TrafficQuery, TrafficReport};
 use crate::stats::erase::{Erased, Period};
 use crate::stats::imported::ImportRequest;
 use crate::tenancy::customers::Customer;
-use crate::tenancy::sites::{Site, SiteSpec};
+use crate::tenancy::sites::{Site, SiteSettings, SiteSpec};
 use crate::tenancy::tokens::TokenRequest;
 use crate::tenancy::users::{Membership, User};
 use crate::tenancy::Tenancy;
@@ -246,6 +246,24 @@ impl Admin for Remote {
 
     async fn sites(&self) -> anyhow::Result<Vec<Site>> {
         self.get("/api/admin/sites")
+    }
+
+    async fn update_site(&self, domain: &str, settings: SiteSettings) -> anyhow::Result<Site> {
+        let path = format!("/api/admin/sites/{}", url_segment(domain));
+        let body = serde_json::to_value(settings)?;
+        let v = tokio::task::block_in_place(|| {
+            let url = format!("{}{path}", self.base);
+            let mut resp = agent()
+                .patch(&url)
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .send_json(body)
+                .with_context(|| format!("calling {url}"))?;
+            if !resp.status().is_success() {
+                return Err(remote_error(resp));
+            }
+            Ok::<_, anyhow::Error>(serde_json::from_str(&resp.body_mut().read_to_string()?)?)
+        })?;
+        Ok(v)
     }
 
     async fn remove_site(&self, domain: &str) -> anyhow::Result<()> {

@@ -107,6 +107,35 @@ pub async fn erase_statistics(
     })))
 }
 
+/// `POST /api/admin/retention`: deletes every site's statistics older than it keeps them now
+/// (the server also does so once a day); answers what was deleted per site.
+pub async fn retention(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&req, &state)?;
+    let now = state.stats.clock.now().timestamp();
+    let all = state.sites.all();
+    let expired =
+        crate::stats::retention::enforce(&state.eraser, &all, state.retention, now).await?;
+    let sites: Vec<serde_json::Value> = expired
+        .iter()
+        .map(|e| {
+            let domain = state
+                .sites
+                .by_id(crate::tenancy::SiteId(e.site_id))
+                .map(|s| s.domain.clone());
+            serde_json::json!({
+                "site": domain,
+                "events": e.events,
+                "visits": e.visits,
+                "archived_days": e.archived_days,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "sites": sites })))
+}
+
 /// `POST /api/admin/archive`: archives every finished day now (the server also does so every
 /// few minutes); answers how many days it archived.
 pub async fn archive(

@@ -178,6 +178,7 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidCustomer(e) => Self::invalid("customer", e.to_string()),
             StoreError::InvalidEmail(e) => Self::invalid("email", e.to_string()),
             StoreError::NotFound(what) => Self::new(ErrorCode::NotFound, what),
+            StoreError::Expired(message) => Self::invalid("date_range", message),
             other => {
                 tracing::error!(error = %other, "storage error");
                 Self::new(

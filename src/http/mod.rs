@@ -58,6 +58,8 @@ pub struct AppState {
     pub logs: Arc<crate::logs::import::LogImporter>,
     /// Deletions of statistics.
     pub eraser: Arc<crate::stats::erase::Eraser>,
+    /// The provider's limits on how long statistics are kept.
+    pub retention: crate::stats::retention::Policy,
     /// Who runs spurlos, for visitors' privacy notices (`SPURLOS_PROVIDER_NAME`,
     /// `SPURLOS_PROVIDER_CONTACT`).
     pub provider_name: Option<String>,
@@ -113,6 +115,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(admin::remove_customer),
         )
         .route("/api/admin/archive", web::post().to(admin::archive))
+        .route("/api/admin/retention", web::post().to(admin::retention))
         .route("/api/admin/backup", web::post().to(admin::backup))
         .route("/api/admin/logs/runs", web::post().to(logs::start))
         .route("/api/admin/logs/runs/{run}", web::post().to(logs::batch))

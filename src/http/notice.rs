@@ -19,6 +19,7 @@ pub fn site_notice(req: &HttpRequest, state: &AppState, site: &Site, lang: Lang)
         provider_contact: state.provider_contact.as_deref(),
         location: state.ingest.geo.enabled(),
         base: &base,
+        kept: state.retention.kept(site),
     };
     notice(&facts, lang == Lang::De)
 }

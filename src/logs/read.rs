@@ -379,6 +379,9 @@ mod tests {
             respect_dnt: true,
             excluded_ranges: vec!["192.0.2.0/24".parse().unwrap()],
             customer_id: None,
+            retention_days: 760,
+            archive_months: 0,
+            cnil: false,
         }
     }
 

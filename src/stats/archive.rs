@@ -139,6 +139,9 @@ struct State {
     rollups: HashMap<u32, BTreeSet<i32>>,
     /// Days with imported statistics, per site.
     imported: HashMap<u32, BTreeSet<i32>>,
+    /// Per site, the first local day whose raw events are kept (retention deleted the ones
+    /// before; their archives are final).
+    horizon: HashMap<u32, i32>,
     /// Bumped by every invalidation; an archive built across a bump is thrown away.
     epoch: u64,
 }
@@ -408,6 +411,42 @@ impl Archive {
         })
     }
 
+    /// The last day up to which every day of a site from its first archived one is archived.
+    pub fn archived_through(&self, site_id: u32) -> Option<i32> {
+        let state = self.state();
+        let days = state.days.get(&site_id)?;
+        let mut last = *days.first()?;
+        while days.contains(&(last + 1)) {
+            last += 1;
+        }
+        Some(last)
+    }
+
+    /// The first local day of a site whose raw events are kept, once retention has deleted
+    /// older ones.
+    pub fn horizon(&self, site_id: u32) -> Option<i32> {
+        self.state().horizon.get(&site_id).copied()
+    }
+
+    /// Deletes a site's raw events and visits before `cutoff_ts` (the start of local day
+    /// `cutoff_day`; the days before are archived), keeping their archives: from now on
+    /// those archives are final, and queries that need raw events there are refused.
+    pub async fn expire_raw(
+        &self,
+        site_id: u32,
+        cutoff_day: i32,
+        cutoff_ts: i64,
+    ) -> Result<crate::store::Deleted, StoreError> {
+        let _commit = self.commit.lock().await;
+        let _no_writes = self.sites.deleting().await;
+        {
+            let mut state = self.state();
+            let horizon = state.horizon.entry(site_id).or_insert(i32::MIN);
+            *horizon = (*horizon).max(cutoff_day);
+        }
+        self.store.delete_range(site_id, i64::MIN, cutoff_ts).await
+    }
+
     /// Deletes every archive of a site (its time zone changed, so its days did too).
     pub async fn reset_site(&self, site_id: u32) -> Result<(), StoreError> {
         let days = self.days(site_id);
@@ -451,7 +490,10 @@ impl Archive {
                     continue;
                 };
                 let day = local_day(site.tz(), ts);
-                if days.contains(&day) {
+                // Days before the retention horizon keep their archives: their raw events
+                // are gone, and late ones are deleted by the next retention run.
+                let final_day = state.horizon.get(&site_id).is_some_and(|h| day < *h);
+                if days.contains(&day) && !final_day {
                     hit.entry(site_id).or_default().insert(day);
                 }
             }
@@ -1115,6 +1157,34 @@ impl Archive {
         Ok(rows)
     }
 
+    /// Refuses a scan of raw events in `[from_ts, to_ts)` where retention deleted them: on
+    /// archived days before the horizon (before the first archived day there never was
+    /// anything, or nothing is kept).
+    fn check_raw(&self, site: &Site, from_ts: i64, to_ts: i64) -> Result<(), StoreError> {
+        let (Some(horizon), Some(first)) = (
+            self.horizon(site.id.0),
+            self.state()
+                .days
+                .get(&site.id.0)
+                .and_then(|d| d.first().copied()),
+        ) else {
+            return Ok(());
+        };
+        let tz = site.tz();
+        if from_ts >= day_start(tz, horizon) || to_ts <= day_start(tz, first) {
+            return Ok(());
+        }
+        let first = NaiveDate::from_ymd_opt(1970, 1, 1)
+            .and_then(|d| d.checked_add_signed(chrono::Duration::days(i64::from(horizon))))
+            .unwrap_or_default();
+        Err(StoreError::Expired(format!(
+            "before {first} only the daily sums of {} are kept (its retention deleted the \
+             single page views and visits): this query needs them; choose a period from \
+             {first} on, or one without filters",
+            site.domain
+        )))
+    }
+
     /// Sums for `q`: archived days plus `raw` over the windows the archives do not cover.
     async fn answer<'a, T: Sums>(
         &'a self,
@@ -1124,8 +1194,12 @@ impl Archive {
         raw: impl Fn(&AggregateQuery) -> StoreFuture<'a, Vec<T>>,
     ) -> Result<Vec<T>, StoreError> {
         let Some(plan) = self.plan(site, q, events) else {
+            self.check_raw(site, q.from_ts, q.to_ts)?;
             return raw(q).await;
         };
+        for (from, to) in &plan.raw {
+            self.check_raw(site, *from, *to)?;
+        }
         let raw_rows = async {
             let mut out = Vec::new();
             for (from, to) in &plan.raw {

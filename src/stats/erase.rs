@@ -175,6 +175,18 @@ impl Eraser {
             });
         }
         let erased = self.archive.erase(site.id.0, span).await?;
+        self.seal().await?;
+        Ok(erased)
+    }
+
+    /// The archive deletions go through.
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    /// After deletions: the store's files compacted and the journal rolled over, so that
+    /// nothing deleted is left in any file.
+    pub async fn seal(&self) -> Result<(), StoreError> {
         self.store.compact().await?;
         if let Some((_, journal)) = &self.live {
             journal
@@ -182,7 +194,7 @@ impl Eraser {
                 .await
                 .map_err(|e| StoreError::Task(e.to_string()))?;
         }
-        Ok(erased)
+        Ok(())
     }
 }
 

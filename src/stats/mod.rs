@@ -7,6 +7,7 @@ pub mod erase;
 pub mod imported;
 pub mod model;
 pub mod request;
+pub mod retention;
 
 use crate::clock::SharedClock;
 use crate::store::{EventAgg, SessionAgg, Store, StoreError};

@@ -626,6 +626,9 @@ mod tests {
                 respect_dnt: true,
                 excluded_ranges: Vec::new(),
                 customer_id: None,
+                retention_days: 760,
+                archive_months: 0,
+                cnil: false,
             }
         }
 

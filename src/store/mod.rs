@@ -196,6 +196,10 @@ pub enum StoreError {
     Salts(String),
     #[error("storage task failed: {0}")]
     Task(String),
+    /// A query needs raw events of days whose raw events the site's retention deleted (only
+    /// their daily sums are left); raised by the archive, which knows which days those are.
+    #[error("{0}")]
+    Expired(String),
 }
 
 /// Opens the store the configuration names (creating and migrating it when needed).

@@ -27,7 +27,27 @@ pub struct Site {
     /// The hosting customer the site belongs to, if any.
     #[serde(default)]
     pub customer_id: Option<CustomerId>,
+    /// Days raw events and visits are kept (their daily sums stay); see
+    /// `stats::retention` for the limits that apply on top.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Months the daily sums are kept; 0: as long as the site exists.
+    #[serde(default)]
+    pub archive_months: u32,
+    /// France's CNIL conditions for consent-free audience measurement (25 months at most).
+    #[serde(default)]
+    pub cnil: bool,
 }
+
+/// Raw events are kept 25 months unless a site says otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 760;
+
+fn default_retention_days() -> u32 {
+    DEFAULT_RETENTION_DAYS
+}
+
+/// Longest retention that can be set (a century).
+const MAX_RETENTION_DAYS: u32 = 36_500;
 
 impl Site {
     /// The main domain and the aliases.
@@ -55,6 +75,12 @@ pub struct SiteSpec {
     pub excluded_ranges: Vec<String>,
     /// Handle of the hosting customer the site belongs to.
     pub customer: Option<String>,
+    /// Days raw events and visits are kept (default 760).
+    pub retention_days: Option<u32>,
+    /// Months daily sums are kept (default 0: as long as the site exists).
+    pub archive_months: Option<u32>,
+    /// CNIL mode (default off).
+    pub cnil: Option<bool>,
 }
 
 /// Changes to a site's settings; `None` keeps a value. The main domain and the customer are
@@ -67,6 +93,9 @@ pub struct SiteSettings {
     pub ip_mask_bytes: Option<u8>,
     pub respect_dnt: Option<bool>,
     pub excluded_ranges: Option<Vec<String>>,
+    pub retention_days: Option<u32>,
+    pub archive_months: Option<u32>,
+    pub cnil: Option<bool>,
 }
 
 impl SiteSettings {
@@ -82,6 +111,9 @@ impl SiteSettings {
                 .excluded_ranges
                 .unwrap_or_else(|| site.excluded_ranges.iter().map(|r| r.to_string()).collect()),
             customer: None,
+            retention_days: Some(self.retention_days.unwrap_or(site.retention_days)),
+            archive_months: Some(self.archive_months.unwrap_or(site.archive_months)),
+            cnil: Some(self.cnil.unwrap_or(site.cnil)),
         };
         let mut changed = spec.into_site(site.id)?;
         changed.customer_id = site.customer_id;
@@ -158,6 +190,23 @@ impl SiteSpec {
                     .map_err(|_| spec_err("excluded_ranges", format!("{r:?} is not a CIDR range")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let retention_days = self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
+        if !(1..=MAX_RETENTION_DAYS).contains(&retention_days) {
+            return Err(spec_err(
+                "retention_days",
+                format!("must be between 1 and {MAX_RETENTION_DAYS}"),
+            ));
+        }
+        let archive_months = self.archive_months.unwrap_or(0);
+        if archive_months > MAX_RETENTION_DAYS / 30 {
+            return Err(spec_err(
+                "archive_months",
+                format!(
+                    "must be between 1 and {}, or 0 (as long as the site exists)",
+                    MAX_RETENTION_DAYS / 30
+                ),
+            ));
+        }
         Ok(Site {
             id,
             domain,
@@ -167,6 +216,9 @@ impl SiteSpec {
             respect_dnt: self.respect_dnt.unwrap_or(true),
             excluded_ranges,
             customer_id: None,
+            retention_days,
+            archive_months,
+            cnil: self.cnil.unwrap_or(false),
         })
     }
 }

@@ -26,6 +26,7 @@ mod metrics;
 mod notice;
 mod ops;
 mod privacy;
+mod retention;
 mod salts;
 mod shutdown;
 mod tenancy;

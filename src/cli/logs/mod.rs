@@ -841,6 +841,7 @@ async fn new_site(
         respect_dnt: None,
         excluded_ranges: Vec::new(),
         customer: t.customer.clone(),
+        ..SiteSpec::default()
     };
     match admin.add_site(spec).await {
         Ok(site) => {

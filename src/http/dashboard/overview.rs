@@ -341,7 +341,27 @@ pub async fn render_site(
             })
             .count()
     };
+    // Days of the period before the retention horizon: only daily sums are left there.
+    let horizon = state
+        .stats
+        .archive
+        .horizon(site.id.0)
+        .filter(|h| crate::stats::archive::day_start(site.tz(), *h) > totals.window.0)
+        .and_then(|h| {
+            chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?
+                .checked_add_signed(chrono::Duration::days(i64::from(h)))
+        });
     let body = html! {
+        @if let Some(first) = horizon {
+            p id="retention-note" class="note" {
+                (lang.pick("Before ", "Vor dem "))
+                (first)
+                (lang.pick(
+                    " only daily sums are kept (the site's retention deleted single page views and visits): filters and lists the sums do not hold cannot be answered for those days.",
+                    " sind nur Tagessummen aufbewahrt (die Aufbewahrungsfrist der Website hat einzelne Seitenaufrufe und Besuche gelöscht): Filter und Listen, die die Summen nicht enthalten, lassen sich für diese Tage nicht beantworten.",
+                ))
+            }
+        }
         @if imported > 0 {
             p id="imported-note" class="note" {
                 @if view.filters.is_empty() {

@@ -168,6 +168,7 @@ async fn settings_page(
             } } }
             p { label { input type="checkbox" name="respect_dnt" checked[site.respect_dnt]; " " (t.dnt) } }
             p { label { (t.ranges) br; textarea name="excluded_ranges" rows="3" cols="40" { (ranges.join("\n")) } } }
+            (retention_fields(lang, site, state.retention.kept(site)))
             p { button type="submit" { (t.save) } }
         }
         p { a id="traffic" href={ "/dashboard/" (seg) "/traffic" } { (t.traffic) } }
@@ -214,6 +215,52 @@ async fn settings_page(
     dashboard_page(code, lang, &title, header, body)
 }
 
+/// The settings form's retention fields, with what applies after the provider's limits.
+fn retention_fields(lang: Lang, site: &Site, kept: crate::stats::retention::Kept) -> Markup {
+    let sums = match kept.archive_months {
+        Some(m) => lang
+            .pick("daily sums for {m} months", "Tagessummen {m} Monate lang")
+            .replace("{m}", &m.to_string()),
+        None => lang
+            .pick(
+                "daily sums as long as the site exists",
+                "Tagessummen, solange die Website besteht",
+            )
+            .to_string(),
+    };
+    html! {
+        fieldset id="retention" {
+            legend { (lang.pick("How long statistics are kept", "Aufbewahrung der Statistiken")) }
+            p { label {
+                (lang.pick("Days single page views and visits are kept", "Tage, die einzelne Seitenaufrufe und Besuche aufbewahrt werden"))
+                br;
+                input type="number" name="retention_days" min="1" max="36500" value=(site.retention_days);
+            } }
+            p { label {
+                (lang.pick("Months daily sums are kept (0: as long as the site exists)", "Monate, die Tagessummen aufbewahrt werden (0: solange die Website besteht)"))
+                br;
+                input type="number" name="archive_months" min="0" max="1216" value=(site.archive_months);
+            } }
+            p { label {
+                input type="checkbox" name="cnil" checked[site.cnil];
+                " "
+                (lang.pick(
+                    "CNIL mode (France: consent-free audience measurement; at most 25 months, said so in the privacy notice)",
+                    "CNIL-Modus (Frankreich: einwilligungsfreie Reichweitenmessung; höchstens 25 Monate, im Datenschutzhinweis genannt)"
+                ))
+            } }
+            p id="retention-applies" {
+                (lang.pick("Applies: ", "Es gilt: "))
+                (kept.events_days) " " (lang.pick("days of single page views and visits, ", "Tage einzelne Seitenaufrufe und Besuche, "))
+                (sums)
+                @if kept.capped {
+                    " " (lang.pick("(shortened by the provider's or CNIL's limits)", "(durch die Grenzen des Anbieters oder der CNIL verkürzt)"))
+                }
+            }
+        }
+    }
+}
+
 /// `GET /dashboard/{domain}/settings` (owners only).
 pub async fn settings(
     req: HttpRequest,
@@ -239,6 +286,9 @@ pub struct SettingsForm {
     respect_dnt: Option<String>,
     #[serde(default)]
     excluded_ranges: String,
+    retention_days: Option<u32>,
+    archive_months: Option<u32>,
+    cnil: Option<String>,
 }
 
 /// `POST /dashboard/{domain}/settings` (owners only, CSRF token and same origin).
@@ -265,6 +315,9 @@ pub async fn save_settings(
         ip_mask_bytes: Some(form.ip_mask_bytes),
         respect_dnt: Some(form.respect_dnt.is_some()),
         excluded_ranges: Some(list(&form.excluded_ranges)),
+        retention_days: form.retention_days,
+        archive_months: form.archive_months,
+        cnil: Some(form.cnil.is_some()),
     };
     // The signed-in owner manages the site as its customer's owner.
     let manager = match site.customer_id {

@@ -235,6 +235,9 @@ fn load_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
                     .filter_map(|r| r.parse().ok())
                     .collect(),
                 customer_id: customer_id.map(CustomerId),
+                retention_days: crate::tenancy::sites::DEFAULT_RETENTION_DAYS,
+                archive_months: 0,
+                cnil: false,
             },
         )
         .collect())
