@@ -215,7 +215,12 @@ impl Application {
         };
         let retention = crate::stats::retention::Policy::of(config);
         let retention_task = {
-            let (eraser, sites, clock) = (eraser.clone(), sites.clone(), clock.clone());
+            let (eraser, sites, clock, tenancy) = (
+                eraser.clone(),
+                sites.clone(),
+                clock.clone(),
+                tenancy.clone(),
+            );
             tokio::spawn(async move {
                 // After the first archive run; then once a day.
                 tokio::time::sleep(Duration::from_secs(60)).await;
@@ -227,6 +232,9 @@ impl Application {
                     let run = crate::stats::retention::enforce(&eraser, &all, retention, now);
                     if let Err(e) = run.await {
                         tracing::error!(error = %e, "deleting statistics past their retention failed");
+                    }
+                    if let Err(e) = tenancy.expire_audit(now).await {
+                        tracing::error!(error = %e, "deleting old audit log entries failed");
                     }
                 }
             })

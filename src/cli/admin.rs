@@ -11,6 +11,7 @@ use crate::logs::traffic::{report, TrafficQuery, TrafficReport};
 use crate::stats::erase::{Erased, Eraser, Period};
 use crate::stats::imported::ImportRequest;
 use crate::store::Store;
+use crate::tenancy::audit::{Actor, Entry, Event};
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSettings, SiteSpec};
 use crate::tenancy::tokens::TokenRequest;
@@ -38,6 +39,8 @@ pub(super) trait Admin {
     async fn password_link(&self, email: &str) -> anyhow::Result<String>;
     /// Archives the finished days; how many.
     async fn archive(&self) -> anyhow::Result<u64>;
+    /// The audit log, newest first (all, or one customer's).
+    async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>>;
     /// Deletes a site's statistics of a period for good; what was deleted.
     async fn erase_statistics(&self, site: &str, period: Period) -> anyhow::Result<Erased>;
     /// Writes a consistent copy of the store to `out`; answers its size.
@@ -206,6 +209,14 @@ impl Admin for Local {
         Ok(archive_locally(&self.tenancy, self.rollup_min_events).await? as u64)
     }
 
+    async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>> {
+        let id = match customer {
+            Some(h) => Some(self.tenancy.customer_by_handle(h).await?.id),
+            None => None,
+        };
+        Ok(self.tenancy.audit_log(id).await?)
+    }
+
     async fn erase_statistics(&self, site: &str, period: Period) -> anyhow::Result<Erased> {
         let site = self
             .tenancy
@@ -231,6 +242,19 @@ impl Admin for Local {
             .await?;
         // Every journal segment is stored: rolling over leaves none of them.
         journal.roll().await?;
+        let event = Event::new(Actor::Admin, "statistics_deleted")
+            .site(&site.domain, site.customer_id)
+            .detail(format!(
+                "{} (command line): {} events, {} visits, {} archived days, {} imported days",
+                period.describe(false),
+                erased.events,
+                erased.visits,
+                erased.archived_days,
+                erased.imported_days
+            ));
+        self.tenancy
+            .audit(event, chrono::Utc::now().timestamp())
+            .await?;
         Ok(erased)
     }
 
@@ -435,6 +459,31 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         }
         Command::Logs(super::logs::LogsCommand::Follow(_)) => {
             bail!("logs follow needs the data directory's path")
+        }
+        Command::Audit { customer, json } => {
+            let entries = admin.audit_log(customer.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                println!(
+                    "{:<20} {:<32} {:<24} {:<24} {:<18} DETAILS",
+                    "WHEN (UTC)", "WHO", "WHAT", "SITE", "NETWORK"
+                );
+                for e in entries {
+                    let when = chrono::DateTime::from_timestamp(e.ts, 0)
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "{:<20} {:<32} {:<24} {:<24} {:<18} {}",
+                        when,
+                        e.event.actor.to_string(),
+                        e.event.action,
+                        e.event.site.unwrap_or_default(),
+                        e.event.network,
+                        e.event.detail
+                    );
+                }
+            }
         }
         Command::Stats(StatsCommand::Delete {
             site,

@@ -94,6 +94,16 @@ pub enum Command {
     /// Delete a site's statistics, of a period or all of them, for good.
     #[command(subcommand)]
     Stats(StatsCommand),
+    /// Show the audit log: sign-ins, exports, imports, deletions, changes of settings, users,
+    /// tokens and shared links (180 days), newest first.
+    Audit {
+        /// Only this customer's entries (its handle).
+        #[arg(long, value_name = "HANDLE")]
+        customer: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Archive every finished day now (the server also does so every five minutes).
     ///
     /// Day archives hold each day's sums per dimension value, so dashboards over weeks and

@@ -7,6 +7,7 @@ use crate::logs::import::{BatchResult, LogBatch};
 use crate::logs::traffic::{TrafficQuery, TrafficReport};
 use crate::stats::erase::{Erased, Period};
 use crate::stats::imported::ImportRequest;
+use crate::tenancy::audit::Entry;
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSettings, SiteSpec};
 use crate::tenancy::tokens::TokenRequest;
@@ -411,6 +412,14 @@ impl Admin for Remote {
             "the server at {} archives the imported days within five minutes",
             self.base
         ))
+    }
+
+    async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>> {
+        let path = match customer {
+            Some(h) => format!("/api/admin/audit?customer={}", url_segment(h)),
+            None => "/api/admin/audit".to_string(),
+        };
+        self.get(&path)
     }
 
     async fn erase_statistics(&self, site: &str, period: Period) -> anyhow::Result<Erased> {

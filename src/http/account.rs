@@ -196,9 +196,20 @@ pub async fn login(
         Checked::Wrong => None,
         Checked::Right => user_id,
     };
+    let customers = state
+        .tenancy
+        .customers_of(&form.email)
+        .await
+        .unwrap_or_default();
+    let email: String = form.email.trim().chars().take(200).collect();
+    let actor = crate::tenancy::audit::Actor::User { email };
     let Some(user_id) = user_id else {
+        let event = crate::tenancy::audit::Event::new(actor, "sign_in_failed").customers(customers);
+        super::audit::record(&state, &req, event).await;
         return login_page(StatusCode::UNAUTHORIZED, lang, &form.email, Some(t.wrong));
     };
+    let event = crate::tenancy::audit::Event::new(actor, "sign_in").customers(customers);
+    super::audit::record(&state, &req, event).await;
     let token = new_secret();
     let csrf = new_secret();
     if state

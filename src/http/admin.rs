@@ -4,6 +4,7 @@
 use super::auth::require_admin;
 use super::error::ApiError;
 use super::AppState;
+use crate::tenancy::audit::Event;
 use crate::tenancy::sites::{normalise_domain, Site, SiteSettings, SiteSpec};
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -51,6 +52,8 @@ pub async fn add_site(
     let spec: SiteSpec = admin_body(&req, &state, payload).await?;
     let site = state.tenancy.add_site(spec).await?;
     reload_sites(&state).await?;
+    let event = super::audit::site_event(&req, &state, "site_added", &site);
+    super::audit::record(&state, &req, event).await;
     Ok(HttpResponse::Created().json(site))
 }
 
@@ -73,6 +76,8 @@ pub async fn remove_site(
     state.tenancy.remove_site(site.id).await?;
     state.stats.archive.forget_site(site.id.0);
     reload_sites(&state).await?;
+    let event = super::audit::site_event(&req, &state, "site_removed", &site);
+    super::audit::record(&state, &req, event).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -99,6 +104,16 @@ pub async fn erase_statistics(
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
     let site = managed_site(&state, &manager, &path)?;
     let deleted = state.eraser.erase(&site, period).await?;
+    let event =
+        super::audit::site_event(&req, &state, "statistics_deleted", &site).detail(format!(
+            "{}: {} events, {} visits, {} archived days, {} imported days",
+            period.describe(false),
+            deleted.events,
+            deleted.visits,
+            deleted.archived_days,
+            deleted.imported_days
+        ));
+    super::audit::record(&state, &req, event).await;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "site": site.domain,
         "from": period.from,
@@ -133,7 +148,11 @@ pub async fn retention(
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "sites": sites })))
+    let audit_entries = state.tenancy.expire_audit(now).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "sites": sites,
+        "audit_entries_deleted": audit_entries,
+    })))
 }
 
 /// `POST /api/admin/archive`: archives every finished day now (the server also does so every
@@ -182,6 +201,15 @@ pub async fn put_customer(
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?
     };
     let (customer, created) = state.tenancy.put_customer(&path, &r.name).await?;
+    let action = if created {
+        "customer_added"
+    } else {
+        "customer_renamed"
+    };
+    let event = Event::new(super::audit::api_actor(&req, &state), action)
+        .customers([customer.id])
+        .detail(format!("{} ({})", customer.handle, customer.name));
+    super::audit::record(&state, &req, event).await;
     Ok(if created {
         HttpResponse::Created().json(customer)
     } else {
@@ -216,6 +244,10 @@ pub async fn remove_customer(
         state.stats.archive.forget_site(id);
     }
     reload_sites(&state).await?;
+    let event = Event::new(super::audit::api_actor(&req, &state), "customer_removed")
+        .customers([customer.id])
+        .detail(customer.handle.as_str());
+    super::audit::record(&state, &req, event).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -244,6 +276,9 @@ pub async fn set_site_customer(
     };
     state.tenancy.set_site_customer(site.id, customer).await?;
     reload_sites(&state).await?;
+    let event =
+        super::audit::site_event(&req, &state, "site_customer_changed", &site).customers(customer);
+    super::audit::record(&state, &req, event).await;
     let site = state
         .sites
         .by_id(site.id)
@@ -283,7 +318,32 @@ pub async fn update_site(
     let settings: SiteSettings =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let site = managed_site(&state, &manager, &path)?;
-    Ok(HttpResponse::Ok().json(change_site(&state, &manager, &site, settings).await?))
+    let what = settings_changed(&settings);
+    let changed = change_site(&state, &manager, &site, settings).await?;
+    let event =
+        super::audit::site_event(&req, &state, "site_settings_changed", &changed).detail(what);
+    super::audit::record(&state, &req, event).await;
+    Ok(HttpResponse::Ok().json(changed))
+}
+
+/// The names of the settings a change sets (for the audit log).
+pub fn settings_changed(s: &SiteSettings) -> String {
+    let mut names = Vec::new();
+    for (name, set) in [
+        ("aliases", s.aliases.is_some()),
+        ("timezone", s.timezone.is_some()),
+        ("ip_mask_bytes", s.ip_mask_bytes.is_some()),
+        ("respect_dnt", s.respect_dnt.is_some()),
+        ("excluded_ranges", s.excluded_ranges.is_some()),
+        ("retention_days", s.retention_days.is_some()),
+        ("archive_months", s.archive_months.is_some()),
+        ("cnil", s.cnil.is_some()),
+    ] {
+        if set {
+            names.push(name);
+        }
+    }
+    names.join(", ")
 }
 
 /// The site of `domain` (or an alias) if `manager` may manage it; a 404 otherwise (a site of

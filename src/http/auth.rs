@@ -7,7 +7,7 @@ use crate::stats::Caller;
 use crate::tenancy::{secret_hash, Manager, TokenAccess, TokenScope};
 use actix_web::HttpRequest;
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
+pub(super) fn bearer(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get("authorization")?
         .to_str()

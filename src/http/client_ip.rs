@@ -15,6 +15,13 @@ impl FromRequest for ClientIp {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(ClientIp(client_addr(req))))
+    }
+}
+
+/// The client address of a request (see [`ClientIp`]).
+pub fn client_addr(req: &HttpRequest) -> ClientAddr {
+    {
         let peer = req
             .peer_addr()
             .map(|a| a.ip())
@@ -27,7 +34,7 @@ impl FromRequest for ClientIp {
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
-        ready(Ok(ClientIp(ClientAddr::from_request(peer, xff, trusted))))
+        ClientAddr::from_request(peer, xff, trusted)
     }
 }
 

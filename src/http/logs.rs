@@ -56,6 +56,12 @@ pub async fn start(
     let r: StartRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     let run = state.logs.start(&r.source)?;
+    let event = crate::tenancy::audit::Event::new(
+        super::audit::api_actor(&req, &state),
+        "logs_import_started",
+    )
+    .detail(format!("source {}", r.source));
+    super::audit::record(&state, &req, event).await;
     Ok(HttpResponse::Created().json(serde_json::json!({ "run": run })))
 }
 
@@ -181,6 +187,9 @@ pub async fn import_statistics(
         .archive
         .put_imported(site.id.0, source.clone(), days, rows)
         .await?;
+    let event = super::audit::site_event(&req, &state, "statistics_imported", &site)
+        .detail(format!("{source}: {n_days} days, {n_rows} rows"));
+    super::audit::record(&state, &req, event).await;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "site": site.domain, "source": source, "days": n_days, "rows": n_rows,
     })))

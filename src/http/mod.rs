@@ -4,6 +4,7 @@
 pub mod account;
 pub mod admin;
 pub mod attempts;
+pub mod audit;
 pub mod auth;
 pub mod client_ip;
 pub mod dashboard;
@@ -116,6 +117,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/admin/archive", web::post().to(admin::archive))
         .route("/api/admin/retention", web::post().to(admin::retention))
+        .route("/api/admin/audit", web::get().to(audit::api_log))
         .route("/api/admin/backup", web::post().to(admin::backup))
         .route("/api/admin/logs/runs", web::post().to(logs::start))
         .route("/api/admin/logs/runs/{run}", web::post().to(logs::batch))
@@ -191,6 +193,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/dashboard/{domain}/delete",
             web::get().to(dashboard::confirm_erase),
         )
+        .route("/dashboard/team/{handle}/audit", web::get().to(audit::page))
         .route(
             "/dashboard/{domain}/delete",
             web::post().to(dashboard::erase),

@@ -157,6 +157,9 @@ async fn render(
         .collect();
     let body = html! {
         (message)
+        p { a id="audit-link" href={ "/dashboard/team/" (segment(&customer.handle)) "/audit" } {
+            (Lang::of(req).pick("Audit log (who did what, sign-ins)", "Protokoll (wer was getan hat, Anmeldungen)"))
+        } }
         h2 { (t.users) }
         table id="users" {
             @for u in &users {
@@ -218,6 +221,7 @@ async fn act<F, Fut>(
     state: &AppState,
     handle: &str,
     sent_csrf: &str,
+    audit: (&str, String),
     action: F,
 ) -> HttpResponse
 where
@@ -235,6 +239,14 @@ where
             "the form has expired; please try again",
         ))
     };
+    if result.is_ok() {
+        if let Some(actor) = super::audit::session_actor(req, state).await {
+            let event = crate::tenancy::audit::Event::new(actor, audit.0)
+                .customers([customer.id])
+                .detail(audit.1);
+            super::audit::record(state, req, event).await;
+        }
+    }
     match result {
         Ok(msg) => render(req, state, &customer, &csrf, StatusCode::OK, msg).await,
         Err(e) => render(req, state, &customer, &csrf, e.status, alert(&e.message)).await,
@@ -275,7 +287,11 @@ pub async fn save_user(
     let role = Role::parse(&form.role).unwrap_or(Role::Viewer);
     let done = texts(&req).done;
     let (st, f, handle) = (&state, &form, path.as_str());
-    act(&req, &state, handle, &form.csrf, |m| async move {
+    let what = (
+        "user_roles_changed",
+        format!("{}: {handle}:{}", form.email, role.as_str()),
+    );
+    act(&req, &state, handle, &form.csrf, what, |m| async move {
         let wanted = [Membership {
             customer: handle.to_string(),
             role,
@@ -295,7 +311,8 @@ pub async fn remove_user(
 ) -> HttpResponse {
     let done = texts(&req).done;
     let (st, f, handle) = (&state, &form, path.as_str());
-    act(&req, &state, handle, &form.csrf, |m| async move {
+    let what = ("user_removed", form.email.clone());
+    act(&req, &state, handle, &form.csrf, what, |m| async move {
         st.tenancy.remove_member(&m, &f.email).await?;
         Ok(status_message(done, None))
     })
@@ -313,7 +330,8 @@ pub async fn password_link(
     let note = texts(&req).new_link;
     let (st, f, handle) = (&state, &form, path.as_str());
     let base = &base;
-    act(&req, &state, handle, &form.csrf, |m| async move {
+    let what = ("password_link_created", form.email.clone());
+    act(&req, &state, handle, &form.csrf, what, |m| async move {
         let now = st.stats.clock.now().timestamp();
         let link = st.tenancy.password_link(&m, &f.email, base, now).await?;
         Ok(status_message(note, Some(&link.url)))
@@ -343,7 +361,13 @@ pub async fn create_token(
         .await
         .map(|(u, _, _)| u.id);
     let (st, f, handle) = (&state, &form, path.as_str());
-    act(&req, &state, handle, &form.csrf, |m| async move {
+    let scope = if form.site.is_empty() {
+        handle.to_string()
+    } else {
+        form.site.clone()
+    };
+    let what = ("token_created", format!("{} ({scope})", form.access));
+    act(&req, &state, handle, &form.csrf, what, |m| async move {
         let request = crate::tenancy::tokens::TokenRequest {
             site: (!f.site.is_empty()).then(|| f.site.clone()),
             customer: f.site.is_empty().then(|| handle.to_string()),
@@ -375,7 +399,8 @@ pub async fn revoke_token(
     let (handle, id) = path.into_inner();
     let done = texts(&req).done;
     let (st, id) = (&state, id.as_str());
-    act(&req, &state, &handle, &form.csrf, |m| async move {
+    let what = ("token_revoked", id.to_string());
+    act(&req, &state, &handle, &form.csrf, what, |m| async move {
         st.tenancy.revoke_token(&m, id).await?;
         Ok(status_message(done, None))
     })

@@ -17,9 +17,19 @@ pub const PASSWORD_LINK: &str = "password_link";
 pub const LOGIN: &str = "login";
 pub const SHARE: &str = "share";
 pub const TOKEN: &str = "token";
+pub const AUDIT: &str = "audit";
 
 /// Every kind of document the tenancy model keeps.
-pub const KINDS: [&str; 7] = [CUSTOMER, SITE, USER, TOKEN, SHARE, PASSWORD_LINK, LOGIN];
+pub const KINDS: [&str; 8] = [
+    CUSTOMER,
+    SITE,
+    USER,
+    TOKEN,
+    SHARE,
+    PASSWORD_LINK,
+    LOGIN,
+    AUDIT,
+];
 
 /// A user as stored: password hash and memberships by customer id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 
 pub mod access;
 mod accounts;
+pub mod audit;
 pub mod customers;
 pub mod docs;
 pub mod ids;

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod archive;
+mod audit;
 mod backup;
 mod bad_input;
 mod chserver;

@@ -164,12 +164,23 @@ pub async fn erase(
         return confirmation(lang, &site, &csrf, period, StatusCode::BAD_REQUEST, msg);
     }
     match state.eraser.erase(&site, period).await {
-        Ok(erased) => page(
-            lang,
-            &site,
-            StatusCode::OK,
-            done(lang, &site, period, erased),
-        ),
+        Ok(erased) => {
+            let detail = format!(
+                "{}: {} events, {} visits, {} archived days, {} imported days",
+                period.describe(false),
+                erased.events,
+                erased.visits,
+                erased.archived_days,
+                erased.imported_days
+            );
+            super::settings::owner_audit(&req, &state, "statistics_deleted", &site, detail).await;
+            page(
+                lang,
+                &site,
+                StatusCode::OK,
+                done(lang, &site, period, erased),
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, site = %site.domain, "deleting statistics failed");
             let msg = alert(lang.pick(

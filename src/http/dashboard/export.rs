@@ -29,7 +29,14 @@ pub async fn export(
     let Some((caller, _)) = user(&req, &state).await else {
         return see_other("/login");
     };
-    render_export(&req, &state, &caller, &path).await
+    let resp = render_export(&req, &state, &caller, &path).await;
+    if resp.status().is_success() {
+        if let Some(site) = state.sites.by_domain(&path) {
+            let detail = format!("CSV ({})", req.query_string());
+            super::settings::owner_audit(&req, &state, "statistics_exported", &site, detail).await;
+        }
+    }
+    resp
 }
 
 /// A CSV export of `domain` for `caller` (the query string says what).

@@ -324,12 +324,30 @@ pub async fn save_settings(
         Some(c) => crate::tenancy::Manager::Customer(c),
         None => crate::tenancy::Manager::Site(site.id),
     };
+    let what = crate::http::admin::settings_changed(&changes);
     match crate::http::admin::change_site(&state, &manager, &site, changes).await {
         Ok(changed) => {
+            owner_audit(&req, &state, "site_settings_changed", &changed, what).await;
             let msg = status(texts(&req).saved);
             settings_page(&req, &state, &changed, &csrf, StatusCode::OK, msg).await
         }
         Err(e) => settings_page(&req, &state, &site, &csrf, e.status, alert(&e.message)).await,
+    }
+}
+
+/// Records a signed-in user's action on a site in the audit log.
+pub(super) async fn owner_audit(
+    req: &HttpRequest,
+    state: &AppState,
+    action: &str,
+    site: &Site,
+    detail: String,
+) {
+    if let Some(actor) = crate::http::audit::session_actor(req, state).await {
+        let event = crate::tenancy::audit::Event::new(actor, action)
+            .site(&site.domain, site.customer_id)
+            .detail(detail);
+        crate::http::audit::record(state, req, event).await;
     }
 }
 
@@ -398,6 +416,7 @@ pub async fn create_share(
     {
         return settings_page(&req, &state, &site, &csrf, unavailable, html! {}).await;
     }
+    owner_audit(&req, &state, "shared_link_created", &site, String::new()).await;
     let url = format!("{}/share/{secret}", crate::http::public_base(&req, &state));
     let msg = html! {
         p role="status" { (texts(&req).new_link) " " a id="new-share" href=(url) { (url) } }
@@ -418,7 +437,10 @@ pub async fn revoke_share(
         Err(resp) => return resp,
     };
     let (code, msg) = match state.tenancy.remove_share(site.id, id).await {
-        Ok(()) => (StatusCode::OK, texts(&req).revoked),
+        Ok(()) => {
+            owner_audit(&req, &state, "shared_link_revoked", &site, format!("#{id}")).await;
+            (StatusCode::OK, texts(&req).revoked)
+        }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "–"),
     };
     settings_page(&req, &state, &site, &csrf, code, status(msg)).await
