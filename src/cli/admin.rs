@@ -18,6 +18,7 @@ use crate::tenancy::tokens::TokenRequest;
 use crate::tenancy::users::{Membership, User};
 use crate::tenancy::{Manager, Tenancy, TokenAccess};
 use anyhow::{anyhow, bail, Context};
+use std::path::PathBuf;
 
 /// What the admin commands ask of a spurlos installation.
 pub(super) trait Admin {
@@ -39,6 +40,13 @@ pub(super) trait Admin {
     async fn password_link(&self, email: &str) -> anyhow::Result<String>;
     /// Archives the finished days; how many.
     async fn archive(&self) -> anyhow::Result<u64>;
+    /// Writes a site's export (zip) to `out`; answers its size in bytes.
+    async fn export(
+        &self,
+        site: &str,
+        period: Period,
+        out: &std::path::Path,
+    ) -> anyhow::Result<u64>;
     /// The audit log, newest first (all, or one customer's).
     async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>>;
     /// Deletes a site's statistics of a period for good; what was deleted.
@@ -207,6 +215,54 @@ impl Admin for Local {
 
     async fn archive(&self) -> anyhow::Result<u64> {
         Ok(archive_locally(&self.tenancy, self.rollup_min_events).await? as u64)
+    }
+
+    async fn export(
+        &self,
+        site: &str,
+        period: Period,
+        out: &std::path::Path,
+    ) -> anyhow::Result<u64> {
+        let site = self
+            .tenancy
+            .site_by_domain(site)
+            .await?
+            .ok_or_else(|| anyhow!("no site {site}"))?;
+        let store = self.tenancy.store().clone();
+        let file = std::fs::File::create_new(out)
+            .with_context(|| format!("creating {}", out.display()))?;
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} events, {eta} left")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let rt = tokio::runtime::Handle::current();
+        let path = out.to_path_buf();
+        let written = tokio::task::spawn_blocking(move || {
+            let mut w = std::io::BufWriter::new(file);
+            let manifest =
+                crate::stats::export::write_export(&rt, &store, &site, period, &mut w, &|d, t| {
+                    bar.set_length(t);
+                    bar.set_position(d);
+                });
+            bar.finish_and_clear();
+            use std::io::Write as _;
+            manifest.map_err(anyhow::Error::from).and_then(|m| {
+                w.flush()?;
+                Ok(m)
+            })
+        })
+        .await?;
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        let event = Event::new(Actor::Admin, "statistics_exported")
+            .detail(format!("zip (command line), {}", period.describe(false)));
+        self.tenancy
+            .audit(event, chrono::Utc::now().timestamp())
+            .await?;
+        Ok(std::fs::metadata(out)?.len())
     }
 
     async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>> {
@@ -459,6 +515,46 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         }
         Command::Logs(super::logs::LogsCommand::Follow(_)) => {
             bail!("logs follow needs the data directory's path")
+        }
+        Command::Export {
+            site,
+            customer,
+            from,
+            to,
+            out,
+        } => {
+            let period = Period::parse(from.as_deref(), to.as_deref())?;
+            let sites: Vec<(String, PathBuf)> = match (site, customer) {
+                (Some(domain), _) => vec![(domain, out)],
+                (None, Some(handle)) => {
+                    let customer = admin
+                        .customers()
+                        .await?
+                        .into_iter()
+                        .find(|c| c.handle == handle)
+                        .ok_or_else(|| anyhow!("no customer {handle}"))?;
+                    std::fs::create_dir_all(&out)
+                        .with_context(|| format!("creating {}", out.display()))?;
+                    admin
+                        .sites()
+                        .await?
+                        .into_iter()
+                        .filter(|s| s.customer_id == Some(customer.id))
+                        .map(|s| {
+                            let file = out.join(format!("{}.zip", s.domain));
+                            (s.domain, file)
+                        })
+                        .collect()
+                }
+                (None, None) => bail!("name --site or --customer"),
+            };
+            for (domain, file) in sites {
+                if file.exists() {
+                    bail!("{} exists already; name a new file", file.display());
+                }
+                let bytes = admin.export(&domain, period, &file).await?;
+                println!("exported {domain} to {} ({bytes} bytes)", file.display());
+            }
         }
         Command::Audit { customer, json } => {
             let entries = admin.audit_log(customer.as_deref()).await?;

@@ -94,6 +94,26 @@ pub enum Command {
     /// Delete a site's statistics, of a period or all of them, for good.
     #[command(subcommand)]
     Stats(StatsCommand),
+    /// Export a site's statistics (or every site of a customer) as zip files.
+    #[command(long_about = EXPORT_HELP)]
+    #[command(group(clap::ArgGroup::new("scope").required(true).args(["site", "customer"])))]
+    Export {
+        /// The site's main domain (or an alias): --out is the zip file to write.
+        #[arg(long)]
+        site: Option<String>,
+        /// A customer's handle: every site of it, one zip each, into the directory --out.
+        #[arg(long, value_name = "HANDLE")]
+        customer: Option<String>,
+        /// First local day (YYYY-MM-DD; default: the first with data).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last local day (YYYY-MM-DD; default: the last with data).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// The zip file (--site) or directory (--customer) to write; files must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show the audit log: sign-ins, exports, imports, deletions, changes of settings, users,
     /// tokens and shared links (180 days), newest first.
     Audit {
@@ -306,6 +326,17 @@ pub enum StatsCommand {
         json: bool,
     },
 }
+
+const EXPORT_HELP: &str = "Export a site's statistics (or every site of a customer) as zip files.
+
+Each zip holds the daily sums in Plausible CE's CSV import layout (imported_visitors_FROM_TO.csv,
+imported_sources_..., pages, entry and exit pages, custom events, locations, devices, browsers,
+operating systems: upload them to Plausible's \"Import from CSV\" as they are), every event
+and visit as CSV (events.csv, visits.csv; visitors and visits appear as numbers keyed for this
+export only, never the stored ids), the site's settings (site.json) and manifest.json with each
+file's rows and SHA-256. Written as a stream, with a progress bar.
+
+Through the running server when one answers (its admin API), else on the data directory.";
 
 const STATS_DELETE_HELP: &str = "Delete a site's statistics of a period (or all of them) for good.
 

@@ -414,6 +414,63 @@ impl Admin for Remote {
         ))
     }
 
+    async fn export(
+        &self,
+        site: &str,
+        period: Period,
+        out: &std::path::Path,
+    ) -> anyhow::Result<u64> {
+        let mut query = Vec::new();
+        if let Some(d) = period.from {
+            query.push(format!("from={d}"));
+        }
+        if let Some(d) = period.to {
+            query.push(format!("to={d}"));
+        }
+        let url = format!(
+            "{}/api/admin/sites/{}/export?{}",
+            self.base,
+            url_segment(site),
+            query.join("&")
+        );
+        let token = self.token.clone();
+        let path = out.to_path_buf();
+        tokio::task::block_in_place(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(24 * 3600)))
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut resp = agent
+                .get(&url)
+                .header("Authorization", &format!("Bearer {token}"))
+                .call()
+                .with_context(|| format!("calling {url}"))?;
+            if !resp.status().is_success() {
+                return Err(remote_error(resp));
+            }
+            let mut file = std::fs::File::create_new(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {bytes} received, {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            let mut reader = bar.wrap_read(resp.body_mut().with_config().limit(u64::MAX).reader());
+            let copied = std::io::copy(&mut reader, &mut file);
+            bar.finish_and_clear();
+            match copied {
+                Ok(n) => Ok(n),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&path);
+                    Err(anyhow!("receiving the export: {e}"))
+                }
+            }
+        })
+    }
+
     async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>> {
         let path = match customer {
             Some(h) => format!("/api/admin/audit?customer={}", url_segment(h)),

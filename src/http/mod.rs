@@ -10,6 +10,7 @@ pub mod client_ip;
 pub mod dashboard;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod html;
 pub mod logs;
 pub mod matomo;
@@ -130,6 +131,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/admin/sites/{domain}/statistics",
             web::delete().to(admin::erase_statistics),
+        )
+        .route(
+            "/api/admin/sites/{domain}/export",
+            web::get().to(export::api_export),
+        )
+        .route(
+            "/dashboard/{domain}/export.zip",
+            web::get().to(dashboard::export_zip),
         )
         .route("/api/openapi.json", web::get().to(openapi))
         .route("/api/admin/users", web::get().to(team::list_users))

@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod erase;
+pub mod export;
 pub mod imported;
 pub mod model;
 pub mod request;

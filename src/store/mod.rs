@@ -320,6 +320,9 @@ pub trait EventStore: Send + Sync {
     /// of its visits that had a hit then (also those that began before or went on after),
     /// and returns once they are gone, with how many.
     fn delete_range(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Deleted>;
+    /// A site's events (with their properties) in `[from_ts, to_ts)`, by time, and every
+    /// version of its visits that started then (exports, `migrate-store`).
+    fn window(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Batch>;
 }
 
 /// Events and visits a deletion removed.

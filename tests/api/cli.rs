@@ -408,3 +408,64 @@ async fn stats_delete_through_the_server_and_on_the_data_directory() {
     assert_eq!(v["events"], 1, "{v}");
     assert_no_file_contains(&data, marker.as_bytes());
 }
+
+/// `export`: a site's zip through the server (progress shown on a terminal only), every site
+/// of a customer into a directory on the data directory; existing files are not overwritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_writes_zips_through_the_server_and_on_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("log");
+    let idle = format!("127.0.0.1:{}", free_port());
+    let (ok, _, err) = cli(&data, &idle, &["customer", "add", "acme"]);
+    assert!(ok, "{err}");
+    for domain in ["one.example", "two.example"] {
+        let (ok, _, err) = cli(&data, &idle, &["site", "add", domain, "--customer", "acme"]);
+        assert!(ok, "{err}");
+    }
+    let app = spawn_binary(&data, &log, &[]);
+    let listen = app.address.trim_start_matches("http://").to_string();
+    send_view(&app, "one.example", "/exported").await;
+    wait_for_views(&app, "one.example", 1).await;
+    let zip_path = dir.path().join("one.zip");
+    let out = zip_path.to_str().unwrap();
+    let (ok, stdout, err) = cli(
+        &data,
+        &listen,
+        &["export", "--site", "one.example", "--out", out],
+    );
+    assert!(ok, "{stdout}{err}");
+    assert!(stdout.contains("exported one.example"), "{stdout}");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let mut events = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("events.csv").unwrap(), &mut events).unwrap();
+    assert!(events.contains("/exported"), "{events}");
+    let (ok, _, err) = cli(
+        &data,
+        &listen,
+        &["export", "--site", "one.example", "--out", out],
+    );
+    assert!(!ok && err.contains("exists already"), "{err}");
+    assert!(app.terminate().success());
+    // On the data directory: every site of the customer.
+    let target = dir.path().join("acme");
+    let (ok, stdout, err) = cli(
+        &data,
+        &idle,
+        &[
+            "export",
+            "--customer",
+            "acme",
+            "--out",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{stdout}{err}");
+    for domain in ["one.example", "two.example"] {
+        let file = target.join(format!("{domain}.zip"));
+        let zip = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
+        assert!(zip.index_for_name("manifest.json").is_some(), "{domain}");
+    }
+    let (ok, _, err) = cli(&data, &idle, &["export", "--out", "x.zip"]);
+    assert!(!ok && err.contains("--site"), "{err}");
+}

@@ -14,6 +14,7 @@ mod dashboard;
 mod deletion;
 mod disk_full;
 mod erase;
+mod export;
 mod fixtures;
 mod fuzz;
 mod hardening;

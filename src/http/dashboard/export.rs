@@ -39,6 +39,26 @@ pub async fn export(
     resp
 }
 
+/// `GET /dashboard/{domain}/export.zip[?from=DATE&to=DATE]` (owners): the site's whole export
+/// (`stats::export`), streamed.
+pub async fn export_zip(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let (_, _, site) = match super::settings::owned_site(&req, &state, &path).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    let period = match crate::http::export::period_of(&req) {
+        Ok(p) => p,
+        Err(e) => return actix_web::ResponseError::error_response(&e),
+    };
+    let detail = format!("zip, {}", period.describe(false));
+    super::settings::owner_audit(&req, &state, "statistics_exported", &site, detail).await;
+    crate::http::export::stream(&state, (*site).clone(), period)
+}
+
 /// A CSV export of `domain` for `caller` (the query string says what).
 pub async fn render_export(
     req: &HttpRequest,

@@ -12,7 +12,7 @@ mod settings;
 mod traffic;
 
 pub use erase::{confirm_erase, erase};
-pub use export::{export, render_export};
+pub use export::{export, export_zip, render_export};
 pub use overview::{render_site, site, sites};
 pub use settings::{create_share, revoke_share, save_settings, settings};
 pub use traffic::traffic;

@@ -186,6 +186,19 @@ async fn settings_page(
         textarea id="notice-text" readonly rows="12" cols="80" { (notice.text()) }
         h3 { (t.notice_embed) }
         pre { code { (notice_frame) } }
+        h2 id="export" { (lang.pick("Export all data", "Alle Daten exportieren")) }
+        p { (lang.pick(
+            "One zip file: the daily sums in Plausible's CSV import layout (upload it to Plausible as it is), every page view, event and visit as CSV (visitors and visits as numbers that mean nothing outside this file), the settings, and a manifest with checksums. Leave the dates empty for everything.",
+            "Eine ZIP-Datei: die Tagessummen im CSV-Importformat von Plausible (so wie sie ist bei Plausible hochladbar), jeder Seitenaufruf, jedes Ereignis und jeder Besuch als CSV (Besucher und Besuche als Nummern, die außerhalb dieser Datei nichts bedeuten), die Einstellungen und ein Manifest mit Prüfsummen. Lassen Sie die Daten leer für alles."
+        )) }
+        form method="get" action={ "/dashboard/" (seg) "/export.zip" } {
+            p {
+                label { (lang.pick("From", "Von")) " " input type="date" name="from"; }
+                " "
+                label { (lang.pick("to", "bis")) " " input type="date" name="to"; }
+            }
+            p { button type="submit" id="export-zip" { (lang.pick("Download", "Herunterladen")) } }
+        }
         (super::erase::section(lang, site))
         h2 { (t.shares) }
         ul id="shares" {

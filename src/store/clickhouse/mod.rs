@@ -251,6 +251,35 @@ impl ClickHouse {
         }
     }
 
+    /// Rows of a query with a site and a time window as JSON (owned rows; for exports).
+    async fn json_rows<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        site_id: u32,
+        from_ts: i64,
+        to_ts: i64,
+        context: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let bytes = self
+            .client
+            .query(sql)
+            .bind(site_id)
+            .bind(from_ts)
+            .bind(to_ts)
+            .with_setting("output_format_json_quote_64bit_integers", "0")
+            .fetch_bytes("JSONEachRow")
+            .map_err(ch(context))?
+            .collect()
+            .await
+            .map_err(ch(context))?;
+        bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(serde_json::from_slice::<T>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Task(format!("{context}: {e}")))
+    }
+
     /// Deletes rows of the local event tables on every shard and waits until it is done.
     async fn delete_events_where(&self, cond: &str, site_ids: &[u32]) -> Result<(), StoreError> {
         for table in ["events", "sessions"] {
@@ -643,6 +672,42 @@ impl EventStore for ClickHouse {
 
     fn delete_site_data(&self, site_ids: Vec<u32>) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.delete_site_rows(&site_ids).await })
+    }
+
+    fn window(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Batch> {
+        Box::pin(async move {
+            let events: Vec<EventRecord<'static>> = self
+                .json_rows(
+                    "SELECT * FROM events WHERE site_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
+                    site_id,
+                    from_ts,
+                    to_ts,
+                    "exporting events",
+                )
+                .await?;
+            let sessions: Vec<SessionRecord<'static>> = self
+                .json_rows(
+                    "SELECT * FROM sessions WHERE site_id = ? AND start_ts >= ? AND start_ts < ?",
+                    site_id,
+                    from_ts,
+                    to_ts,
+                    "exporting visits",
+                )
+                .await?;
+            Ok(Batch {
+                events: events.into_iter().map(EventRecord::into_event).collect(),
+                sessions: sessions
+                    .into_iter()
+                    .map(|s| {
+                        let sign = s.sign;
+                        let mut row = s.into_session();
+                        row.sign = sign;
+                        row
+                    })
+                    .collect(),
+                journal_hi: None,
+            })
+        })
     }
 
     fn delete_range(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Deleted> {

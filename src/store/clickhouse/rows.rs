@@ -118,6 +118,48 @@ impl<'a> EventRecord<'a> {
     }
 }
 
+impl EventRecord<'_> {
+    /// The row as the store's type (owned).
+    pub fn into_event(self) -> EventRow {
+        let o = |c: Cow<'_, str>| c.into_owned();
+        EventRow {
+            site_id: self.site_id,
+            ts: self.ts,
+            event_id: self.event_id,
+            session_id: self.session_id,
+            visitor_id: self.visitor_id,
+            name: o(self.name),
+            interactive: self.interactive != 0,
+            hostname: o(self.hostname),
+            pathname: o(self.pathname),
+            attrs: Arc::new(VisitAttrs {
+                referrer: o(self.referrer),
+                source: o(self.source),
+                utm_source: o(self.utm_source),
+                utm_medium: o(self.utm_medium),
+                utm_campaign: o(self.utm_campaign),
+                utm_content: o(self.utm_content),
+                utm_term: o(self.utm_term),
+                country_code: o(self.country_code),
+                region: o(self.region),
+                city: o(self.city),
+                browser: o(self.browser),
+                browser_version: o(self.browser_version),
+                os: o(self.os),
+                os_version: o(self.os_version),
+                device: o(self.device),
+                screen: o(self.screen),
+            }),
+            props: self
+                .prop_keys
+                .into_iter()
+                .map(o)
+                .zip(self.prop_values.into_iter().map(o))
+                .collect(),
+        }
+    }
+}
+
 impl<'a> SessionRecord<'a> {
     pub fn from_row(s: &'a SessionRow, batch: u64) -> Self {
         let a = s.attrs.as_ref();

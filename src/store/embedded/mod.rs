@@ -814,6 +814,10 @@ impl EventStore for Embedded {
         })
     }
 
+    fn window(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Batch> {
+        Box::pin(self.export_window(site_id, from_ts, to_ts))
+    }
+
     fn delete_range(&self, site_id: u32, from_ts: i64, to_ts: i64) -> StoreFuture<'_, Deleted> {
         Box::pin(async move {
             let deleted = self
