@@ -556,6 +556,27 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
                 println!("exported {domain} to {} ({bytes} bytes)", file.display());
             }
         }
+        Command::Import { site, files } => {
+            let mut collected = crate::stats::plausible_csv::Collected::default();
+            let mut read = 0usize;
+            for path in &files {
+                read += read_import_file(&mut collected, path)?;
+            }
+            if read == 0 {
+                bail!("no imported_TABLE_YYYYMMDD_YYYYMMDD.csv file among the files given");
+            }
+            let requests = collected.requests(
+                crate::stats::imported::MAX_DAYS,
+                crate::stats::imported::MAX_ROWS,
+            );
+            let (mut days, mut rows) = (0, 0);
+            for r in requests {
+                let (d, n) = admin.import_statistics(&site, r).await?;
+                days += d;
+                rows += n;
+            }
+            println!("imported {read} files into {site}: {days} days, {rows} rows (Plausible's day sums)");
+        }
         Command::Audit { customer, json } => {
             let entries = admin.audit_log(customer.as_deref()).await?;
             if json {
@@ -605,6 +626,56 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads one file given to `import` (a zip or a CSV file) into `into`; answers how many CSV
+/// files it read.
+fn read_import_file(
+    into: &mut crate::stats::plausible_csv::Collected,
+    path: &std::path::Path,
+) -> anyhow::Result<usize> {
+    use std::io::Read;
+    let limit = crate::stats::plausible_csv::MAX_FILE_BYTES;
+    let name = path.display().to_string();
+    if name.ends_with(".zip") {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {name}"))?;
+        let mut zip =
+            zip::ZipArchive::new(file).with_context(|| format!("{name} is no zip file"))?;
+        let mut read = 0;
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).with_context(|| format!("reading {name}"))?;
+            let inner = entry.name().map(|n| n.to_string()).unwrap_or_default();
+            if crate::stats::plausible_csv::parse_name(&inner).is_none() {
+                continue;
+            }
+            if entry.size() > limit {
+                bail!("{name}: {inner} is larger than {limit} bytes");
+            }
+            let mut text = String::new();
+            entry
+                .by_ref()
+                .take(limit)
+                .read_to_string(&mut text)
+                .with_context(|| format!("{name}: {inner} is not UTF-8 text"))?;
+            into.add_file(&format!("{name}: {inner}"), &inner, &text)
+                .map_err(|e| anyhow!("{e}"))?;
+            read += 1;
+        }
+        return Ok(read);
+    }
+    let meta = std::fs::metadata(path).with_context(|| format!("opening {name}"))?;
+    if meta.len() > limit {
+        bail!("{name} is larger than {limit} bytes");
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("{name} is not UTF-8 text"))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    into.add_file(&name, &file_name, &text)
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(1)
 }
 
 /// The day archives of the data directory.

@@ -114,6 +114,16 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Import statistics exported from Plausible CE (or by spurlos) as daily sums.
+    #[command(long_about = IMPORT_HELP)]
+    Import {
+        /// The site's main domain (or an alias).
+        #[arg(long)]
+        site: String,
+        /// Zip files or imported_TABLE_YYYYMMDD_YYYYMMDD.csv files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Show the audit log: sign-ins, exports, imports, deletions, changes of settings, users,
     /// tokens and shared links (180 days), newest first.
     Audit {
@@ -326,6 +336,21 @@ pub enum StatsCommand {
         json: bool,
     },
 }
+
+const IMPORT_HELP: &str =
+    "Import statistics exported from Plausible CE (or by spurlos) as daily sums.
+
+Reads Plausible's CSV export files (imported_visitors_YYYYMMDD_YYYYMMDD.csv and the other
+imported_* tables, alone or in the zip Plausible or `spurlos export` writes). Each day of the
+files' periods becomes imported day sums of the site (visitors, page views, visits, bounces,
+durations; sources, pages, entry and exit pages, custom events, countries, devices, browsers
+and operating systems): the dashboard and the Stats API (include.imports) show them on days
+without native events and say which days are imported; filters cannot split day sums, so
+filtered answers leave them out with a warning. Importing the same files again replaces what
+they imported (nothing doubles). A bad file is refused whole, naming file, line and column,
+before anything is stored.
+
+Through the running server when one answers (its admin API), else on the data directory.";
 
 const EXPORT_HELP: &str = "Export a site's statistics (or every site of a customer) as zip files.
 

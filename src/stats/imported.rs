@@ -97,10 +97,11 @@ impl ImportRequest {
             if !r.dim.is_empty() && !dims.contains(&r.dim) {
                 return Err(refuse(field("dim"), format!("one of {}", dims.join(", "))));
             }
-            if r.dim.is_empty() != r.value.is_empty() || r.value.len() > 2048 {
+            // An empty value of a dimension is "none" (direct visits, an unknown browser).
+            if (r.dim.is_empty() && !r.value.is_empty()) || r.value.len() > 2048 {
                 return Err(refuse(
                     field("value"),
-                    "empty for the day's totals, else 1-2048 bytes",
+                    "empty for the day's totals, else at most 2048 bytes",
                 ));
             }
             let int = |v: u64, f: &str| i64::try_from(v).map_err(|_| refuse(field(f), "too large"));

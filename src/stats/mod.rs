@@ -7,6 +7,7 @@ pub mod erase;
 pub mod export;
 pub mod imported;
 pub mod model;
+pub mod plausible_csv;
 pub mod request;
 pub mod retention;
 

@@ -469,3 +469,161 @@ async fn export_writes_zips_through_the_server_and_on_the_data_directory() {
     let (ok, _, err) = cli(&data, &idle, &["export", "--out", "x.zip"]);
     assert!(!ok && err.contains("--site"), "{err}");
 }
+
+/// `import`: Plausible CE's CSV export (a fixture written here in Plausible's documented
+/// layout: CSVWithNames, strings quoted) becomes imported day sums, shown by the Stats API with
+/// `include.imports`; importing again doubles nothing; a broken file names file, line and
+/// column and imports nothing; spurlos's own export imported into a second site answers the
+/// same unfiltered day figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_takes_plausibles_csv_export_and_spurlos_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("log");
+    let app = spawn_binary(&data, &log, &[]);
+    let listen = app.address.trim_start_matches("http://").to_string();
+    app.add_site("moved.example").await;
+    let csv_dir = dir.path().join("plausible");
+    std::fs::create_dir_all(&csv_dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = csv_dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let visitors = write(
+        "imported_visitors_20230301_20230302.csv",
+        "\"date\",\"visitors\",\"pageviews\",\"bounces\",\"visits\",\"visit_duration\"\n\
+         \"2023-03-01\",10,25,4,12,600\n\"2023-03-02\",7,9,5,7,70\n",
+    );
+    let devices = write(
+        "imported_devices_20230301_20230302.csv",
+        "\"date\",\"device\",\"visitors\",\"visits\",\"visit_duration\",\"bounces\",\"pageviews\"\n\
+         \"2023-03-01\",\"Desktop\",6,7,400,2,15\n\"2023-03-01\",\"Mobile\",4,5,200,2,10\n",
+    );
+    let run = |args: Vec<String>| {
+        let (data, listen) = (data.clone(), listen.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(&data, &listen, &args)
+    };
+    let import = |files: Vec<&str>| {
+        let mut args = vec![
+            "import".to_string(),
+            "--site".into(),
+            "moved.example".into(),
+        ];
+        args.extend(files.iter().map(|f| f.to_string()));
+        run(args)
+    };
+    let (ok, out, err) = import(vec![&visitors, &devices]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("imported 2 files") && out.contains("2 days"),
+        "{out}"
+    );
+    let figures = |site: &'static str| {
+        let app = &app;
+        async move {
+            app.query(json!({"site_id": site, "metrics": ["visitors", "pageviews", "visits", "bounce_rate"],
+                             "date_range": ["2023-03-01", "2023-03-02"], "include": {"imports": true}}))
+                .await
+        }
+    };
+    let v = figures("moved.example").await;
+    assert_eq!(v["results"][0]["metrics"], json!([17, 34, 19, 47]), "{v}");
+    assert_eq!(v["meta"]["imports_included"], true, "{v}");
+    let by_device = app
+        .query(json!({"site_id": "moved.example", "metrics": ["visitors"], "date_range": ["2023-03-01", "2023-03-01"],
+                      "dimensions": ["visit:device"], "include": {"imports": true}}))
+        .await;
+    assert_eq!(rows(&by_device).len(), 2, "{by_device}");
+    assert!(by_device.to_string().contains("\"desktop\""), "{by_device}");
+    // Again: nothing doubles.
+    let (ok, _, err) = import(vec![&visitors, &devices]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        figures("moved.example").await["results"][0]["metrics"],
+        json!([17, 34, 19, 47])
+    );
+    // A broken file: named with line and column; nothing of the import is stored.
+    let broken = write(
+        "imported_visitors_20230303_20230303.csv",
+        "date,visitors,pageviews,bounces,visits,visit_duration\n2023-03-03,many,1,0,1,0\n",
+    );
+    let (ok, _, err) = import(vec![&broken]);
+    assert!(!ok && err.contains("line 2, column visitors"), "{err}");
+    let v = app
+        .query(json!({"site_id": "moved.example", "metrics": ["visitors"], "date_range": ["2023-03-03", "2023-03-03"], "include": {"imports": true}}))
+        .await;
+    assert_eq!(v["results"], json!([]), "{v}");
+
+    // spurlos's own export, imported into a second site: the same day figures.
+    let source_id = app.add_site("source.example").await;
+    app.add_site("copy.example").await;
+    for (path, when, ip) in [
+        ("/a", "2024-06-01 10:00:00", "192.0.2.1"),
+        ("/b", "2024-06-01 10:02:00", "192.0.2.1"),
+        ("/a", "2024-06-02 11:00:00", "198.51.100.2"),
+    ] {
+        let url = format!(
+            "{}/matomo.php?idsite={source_id}&rec=1&url=https%3A%2F%2Fsource.example{path}&cdt={}&cip={ip}&token_auth={ADMIN}",
+            app.address,
+            when.replace(' ', "%20")
+        );
+        let r = reqwest::Client::new()
+            .get(url)
+            .header("User-Agent", CHROME)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    wait_for_views(&app, "source.example", 3).await;
+    let (ok, out, err) = run(vec!["archive".into()]);
+    assert!(ok, "{out}{err}");
+    let zip_path = dir.path().join("source.zip");
+    let (ok, out, err) = run(vec![
+        "export".into(),
+        "--site".into(),
+        "source.example".into(),
+        "--out".into(),
+        zip_path.to_str().unwrap().into(),
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = run(vec![
+        "import".into(),
+        "--site".into(),
+        "copy.example".into(),
+        zip_path.to_str().unwrap().into(),
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("imported 10 files") && out.contains("2 days"),
+        "{out}"
+    );
+    let day_figures = |site: &'static str, imports: bool| {
+        let app = &app;
+        async move {
+            app.query(json!({"site_id": site,
+                             "metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"],
+                             "date_range": ["2024-06-01", "2024-06-02"], "dimensions": ["time:day"],
+                             "include": {"imports": imports}}))
+                .await["results"]
+                .clone()
+        }
+    };
+    let native = day_figures("source.example", false).await;
+    assert_eq!(native.as_array().unwrap().len(), 2, "{native}");
+    assert_eq!(day_figures("copy.example", true).await, native);
+    let pages = |site: &'static str| {
+        let app = &app;
+        async move {
+            app.query(json!({"site_id": site, "metrics": ["visitors", "pageviews"],
+                             "date_range": ["2024-06-01", "2024-06-02"], "dimensions": ["event:page"],
+                             "include": {"imports": true}}))
+                .await["results"]
+                .clone()
+        }
+    };
+    assert_eq!(pages("copy.example").await, pages("source.example").await);
+    let _ = app.terminate();
+}

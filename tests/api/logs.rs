@@ -723,7 +723,7 @@ async fn awstats_history_is_shown_like_native_days() {
         )
         .await;
     assert!(page.contains("id=\"imported-note\""), "{page}");
-    assert!(page.contains("AWStats for 2 days"), "{page}");
+    assert!(page.contains("AWStats or Plausible) for 2 days"), "{page}");
     // Nothing of AWStats's host list was stored.
     for (what, bytes) in stored_blobs(app.data_dir.path()) {
         assert!(!bytes.windows(12).any(|w| w == b"203.0.113.77"), "{what}");

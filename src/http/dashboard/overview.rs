@@ -366,13 +366,13 @@ pub async fn render_site(
             p id="imported-note" class="note" {
                 @if view.filters.is_empty() {
                     (lang.pick(
-                        "Includes statistics imported from AWStats for ",
-                        "Enthält aus AWStats importierte Statistiken für ",
+                        "Includes imported statistics (day sums from AWStats or Plausible) for ",
+                        "Enthält importierte Statistiken (Tagessummen aus AWStats oder Plausible) für ",
                     ))
                     (imported)
                     (lang.pick(
-                        " days of this period (day sums: visitors are AWStats's visits; its lists of pages, sources, browsers and systems are not in the panels).",
-                        " Tage dieses Zeitraums (Tagessummen: Besucher sind die Besuche laut AWStats; seine Listen von Seiten, Quellen, Browsern und Systemen fehlen in den Tabellen).",
+                        " days of this period. AWStats's visitors are its visits, and its lists of pages, sources, browsers and systems are not in the panels.",
+                        " Tage dieses Zeitraums. Besucher aus AWStats sind dessen Besuche; seine Listen von Seiten, Quellen, Browsern und Systemen fehlen in den Tabellen.",
                     ))
                 } @else {
                     (lang.pick(
