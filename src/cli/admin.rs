@@ -10,6 +10,7 @@ use crate::logs::import::{BatchResult, LogBatch, LogImporter};
 use crate::logs::traffic::{report, TrafficQuery, TrafficReport};
 use crate::stats::erase::{Erased, Eraser, Period};
 use crate::stats::imported::ImportRequest;
+use crate::stats::restore::Restored;
 use crate::store::Store;
 use crate::tenancy::audit::{Actor, Entry, Event};
 use crate::tenancy::customers::Customer;
@@ -47,6 +48,9 @@ pub(super) trait Admin {
         period: Period,
         out: &std::path::Path,
     ) -> anyhow::Result<u64>;
+    /// Imports spurlos's own export (a zip) into a site: its visits and events replace the
+    /// site's statistics of the export's days.
+    async fn restore(&self, site: &str, zip: &std::path::Path) -> anyhow::Result<Restored>;
     /// The audit log, newest first (all, or one customer's).
     async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>>;
     /// Deletes a site's statistics of a period for good; what was deleted.
@@ -263,6 +267,36 @@ impl Admin for Local {
             .audit(event, chrono::Utc::now().timestamp())
             .await?;
         Ok(std::fs::metadata(out)?.len())
+    }
+
+    async fn restore(&self, site: &str, zip: &std::path::Path) -> anyhow::Result<Restored> {
+        let site = self
+            .tenancy
+            .site_by_domain(site)
+            .await?
+            .ok_or_else(|| anyhow!("no site {site}"))?;
+        let label = zip.display().to_string();
+        let file = std::fs::File::open(zip).with_context(|| format!("opening {label}"))?;
+        let site_id = site.id.0;
+        let parsed = tokio::task::spawn_blocking(move || {
+            crate::stats::restore::from_zip(&label, std::io::BufReader::new(file), site_id)
+        })
+        .await??
+        .ok_or_else(|| anyhow!("{} is not a spurlos export", zip.display()))?;
+        let store = self.tenancy.store().clone();
+        let archive = local_archive(&self.tenancy, self.rollup_min_events).await?;
+        let eraser = Eraser::offline(store.clone(), std::sync::Arc::new(archive));
+        let restored = crate::stats::restore::restore(&eraser, &store, &site, parsed).await?;
+        let event = Event::new(Actor::Admin, "statistics_imported")
+            .site(&site.domain, site.customer_id)
+            .detail(format!(
+                "spurlos export (command line): {} events, {} visits",
+                restored.events, restored.visits
+            ));
+        self.tenancy
+            .audit(event, chrono::Utc::now().timestamp())
+            .await?;
+        Ok(restored)
     }
 
     async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>> {
@@ -560,7 +594,20 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
             let mut collected = crate::stats::plausible_csv::Collected::default();
             let mut read = 0usize;
             for path in &files {
+                if is_spurlos_export(path) {
+                    let r = admin.restore(&site, path).await?;
+                    println!(
+                        "imported {} into {site}: {} events, {} visits (the export's days replaced)",
+                        path.display(),
+                        r.events,
+                        r.visits
+                    );
+                    continue;
+                }
                 read += read_import_file(&mut collected, path)?;
+            }
+            if read == 0 && files.iter().all(|p| is_spurlos_export(p)) {
+                return Ok(());
             }
             if read == 0 {
                 bail!("no imported_TABLE_YYYYMMDD_YYYYMMDD.csv file among the files given");
@@ -626,6 +673,14 @@ async fn run(admin: &impl Admin, command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a file is a zip written by `spurlos export` (it holds `events.csv`).
+fn is_spurlos_export(path: &std::path::Path) -> bool {
+    std::fs::File::open(path)
+        .ok()
+        .and_then(|f| zip::ZipArchive::new(f).ok())
+        .is_some_and(|z| z.index_for_name("events.csv").is_some())
 }
 
 /// Reads one file given to `import` (a zip or a CSV file) into `into`; answers how many CSV

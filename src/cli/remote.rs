@@ -7,6 +7,7 @@ use crate::logs::import::{BatchResult, LogBatch};
 use crate::logs::traffic::{TrafficQuery, TrafficReport};
 use crate::stats::erase::{Erased, Period};
 use crate::stats::imported::ImportRequest;
+use crate::stats::restore::Restored;
 use crate::tenancy::audit::Entry;
 use crate::tenancy::customers::Customer;
 use crate::tenancy::sites::{Site, SiteSettings, SiteSpec};
@@ -469,6 +470,30 @@ impl Admin for Remote {
                 }
             }
         })
+    }
+
+    async fn restore(&self, site: &str, zip: &std::path::Path) -> anyhow::Result<Restored> {
+        let bytes = std::fs::read(zip).with_context(|| format!("reading {}", zip.display()))?;
+        let url = format!("{}/api/admin/sites/{}/import", self.base, url_segment(site));
+        let token = self.token.clone();
+        let v: serde_json::Value = tokio::task::block_in_place(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(6 * 3600)))
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut resp = agent
+                .post(&url)
+                .header("Authorization", &format!("Bearer {token}"))
+                .header("Content-Type", "application/zip")
+                .send(&bytes[..])
+                .with_context(|| format!("calling {url}"))?;
+            if !resp.status().is_success() {
+                return Err(remote_error(resp));
+            }
+            Ok::<_, anyhow::Error>(serde_json::from_str(&resp.body_mut().read_to_string()?)?)
+        })?;
+        Ok(serde_json::from_value(v)?)
     }
 
     async fn audit_log(&self, customer: Option<&str>) -> anyhow::Result<Vec<Entry>> {

@@ -75,6 +75,49 @@ pub fn stream(state: &AppState, site: Site, period: Period) -> HttpResponse {
         .streaming(body)
 }
 
+/// Largest export zip the admin API takes.
+pub const MAX_IMPORT_BYTES: usize = 256 << 20;
+
+/// `POST /api/admin/sites/{domain}/import` with a zip written by spurlos's export (admin or a
+/// manage token for the site): its visits and events become the site's, replacing the site's
+/// statistics of the export's days; answers how many.
+pub async fn api_import(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let manager = super::auth::manager(&req, &state).await?;
+    let site: Arc<Site> = super::admin::managed_site(&state, &manager, &path)?;
+    let body = super::read_body(payload, MAX_IMPORT_BYTES).await?;
+    let site_id = site.id.0;
+    let parsed = tokio::task::spawn_blocking(move || {
+        crate::stats::restore::from_zip("the zip", std::io::Cursor::new(body), site_id)
+    })
+    .await
+    .map_err(|e| crate::store::StoreError::Task(e.to_string()))?
+    .map_err(|e| ApiError::invalid("body", e.to_string()))?
+    .ok_or_else(|| {
+        ApiError::invalid(
+            "body",
+            "the zip holds no visits.csv and events.csv of a spurlos export (Plausible's day sums go through /imported)",
+        )
+    })?;
+    let restored =
+        crate::stats::restore::restore(&state.eraser, &state.store, &site, parsed).await?;
+    let event =
+        super::audit::site_event(&req, &state, "statistics_imported", &site).detail(format!(
+            "spurlos export: {} events, {} visits",
+            restored.events, restored.visits
+        ));
+    super::audit::record(&state, &req, event).await;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "site": site.domain,
+        "events": restored.events,
+        "visits": restored.visits,
+    })))
+}
+
 /// `GET /api/admin/sites/{domain}/export[?from=DATE][&to=DATE]` (admin or a manage token for
 /// the site): the site's export as a zip (see `stats::export`).
 pub async fn api_export(

@@ -137,6 +137,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(export::api_export),
         )
         .route(
+            "/api/admin/sites/{domain}/import",
+            web::post().to(export::api_import),
+        )
+        .route(
             "/dashboard/{domain}/export.zip",
             web::get().to(dashboard::export_zip),
         )

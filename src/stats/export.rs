@@ -246,8 +246,9 @@ fn plausible_row(t: &PlausibleTable, date: &str, r: &ArchiveRow) -> Option<Vec<S
     Some(row)
 }
 
-const EVENT_HEADER: &str = "time,visit,visitor,name,hostname,pathname,interactive,referrer,source,utm_source,utm_medium,utm_campaign,utm_content,utm_term,country_code,region,city,browser,browser_version,os,os_version,device,screen,props";
-const VISIT_HEADER: &str = "visit,visitor,start,end,pageviews,events,interactive,entry_page,exit_page,hostname,referrer,source,utm_source,utm_medium,utm_campaign,utm_content,utm_term,country_code,region,city,browser,browser_version,os,os_version,device,screen";
+/// The columns of `events.csv` and `visits.csv`.
+pub const EVENT_HEADER: &str = "time,visit,visitor,name,hostname,pathname,interactive,referrer,source,utm_source,utm_medium,utm_campaign,utm_content,utm_term,country_code,region,city,browser,browser_version,os,os_version,device,screen,props";
+pub const VISIT_HEADER: &str = "visit,visitor,start,end,pageviews,events,interactive,entry_page,exit_page,hostname,referrer,source,utm_source,utm_medium,utm_campaign,utm_content,utm_term,country_code,region,city,browser,browser_version,os,os_version,device,screen";
 
 fn attrs(a: &crate::store::VisitAttrs) -> [&str; 16] {
     [

@@ -9,6 +9,7 @@ pub mod imported;
 pub mod model;
 pub mod plausible_csv;
 pub mod request;
+pub mod restore;
 pub mod retention;
 
 use crate::clock::SharedClock;

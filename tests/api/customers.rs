@@ -174,6 +174,7 @@ async fn the_openapi_description_covers_every_api_route() {
         ("/api/admin/retention", "post"),
         ("/api/admin/audit", "get"),
         ("/api/admin/sites/{domain}/export", "get"),
+        ("/api/admin/sites/{domain}/import", "post"),
         ("/api/admin/backup", "post"),
         ("/api/admin/users", "get"),
         ("/api/admin/users/{email}", "put"),
