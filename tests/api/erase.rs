@@ -9,25 +9,9 @@ use serde_json::{json, Value};
 const SITE: &str = "erase.example";
 const OTHER: &str = "other.example";
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// A page view at a past time through Matomo's `cdt` (admin token).
 async fn past_view(app: &TestApp, site_id: u64, path: &str, when: &str, ip: &str) {
-    let q = format!(
-        "idsite={site_id}&rec=1&url={}&cdt={}&cip={ip}&token_auth={ADMIN}",
-        enc(&format!("https://{SITE}{path}")),
-        enc(when)
-    );
-    let r = app
-        .client
-        .get(format!("{}/matomo.php?{q}", app.address))
-        .header("User-Agent", CHROME)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    app.past_view(SITE, site_id, path, when, ip, CHROME).await
 }
 
 async fn pageviews(app: &TestApp, site: &str, from: &str, to: &str) -> u64 {

@@ -9,24 +9,8 @@ use std::io::Read;
 
 const SITE: &str = "export.example";
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 async fn past_view(app: &TestApp, site_id: u64, path: &str, when: &str, ip: &str, ua: &str) {
-    let q = format!(
-        "idsite={site_id}&rec=1&url={}&cdt={}&cip={ip}&token_auth={ADMIN}",
-        enc(&format!("https://{SITE}{path}")),
-        enc(when)
-    );
-    let r = app
-        .client
-        .get(format!("{}/matomo.php?{q}", app.address))
-        .header("User-Agent", ua)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    app.past_view(SITE, site_id, path, when, ip, ua).await
 }
 
 /// The files of a zip by name.

@@ -188,6 +188,34 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// A page view of `path` on `domain` at a past UTC time (`YYYY-MM-DD HH:MM:SS`), through
+    /// Matomo's `cdt` and `cip` (admin token).
+    pub async fn past_view(
+        &self,
+        domain: &str,
+        site_id: u64,
+        path: &str,
+        when: &str,
+        ip: &str,
+        ua: &str,
+    ) {
+        let enc =
+            |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+        let q = format!(
+            "idsite={site_id}&rec=1&url={}&cdt={}&cip={ip}&token_auth={ADMIN}",
+            enc(&format!("https://{domain}{path}")),
+            enc(when)
+        );
+        let r = self
+            .client
+            .get(format!("{}/matomo.php?{q}", self.address))
+            .header("User-Agent", ua)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
     /// The status of a one-metric Stats API query for `site` with `token`.
     pub async fn stats_status(&self, token: &str, site: &str) -> u16 {
         self.client

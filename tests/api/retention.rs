@@ -9,24 +9,9 @@ use serde_json::{json, Value};
 
 const SITE: &str = "kept.example";
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 async fn past_view(app: &TestApp, site_id: u64, path: &str, when: &str) {
-    let q = format!(
-        "idsite={site_id}&rec=1&url={}&cdt={}&cip=192.0.2.1&token_auth={ADMIN}",
-        enc(&format!("https://{SITE}{path}")),
-        enc(when)
-    );
-    let r = app
-        .client
-        .get(format!("{}/matomo.php?{q}", app.address))
-        .header("User-Agent", CHROME)
-        .send()
+    app.past_view(SITE, site_id, path, when, "192.0.2.1", CHROME)
         .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
 }
 
 async fn query(app: &TestApp, body: Value) -> (u16, Value) {

@@ -13,6 +13,17 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
+/// A form's two date fields of a period (`from`, `to`; empty: open).
+pub(super) fn period_inputs(lang: Lang) -> Markup {
+    html! {
+        p {
+            label { (lang.pick("From", "Von")) " " input type="date" name="from"; }
+            " "
+            label { (lang.pick("to", "bis")) " " input type="date" name="to"; }
+        }
+    }
+}
+
 /// The settings page's section that starts a deletion.
 pub(super) fn section(lang: Lang, site: &Site) -> Markup {
     let seg = segment(&site.domain);
@@ -23,11 +34,7 @@ pub(super) fn section(lang: Lang, site: &Site) -> Markup {
             "Löscht die Seitenaufrufe, Ereignisse und Besuche der gewählten Tage (in der Zeitzone der Website) endgültig, samt Tagessummen und importierter Historie. Lassen Sie beide Daten leer, um alles zu löschen. Sie bestätigen auf der nächsten Seite."
         )) }
         form method="get" action={ "/dashboard/" (seg) "/delete" } {
-            p {
-                label { (lang.pick("From", "Von")) " " input type="date" name="from"; }
-                " "
-                label { (lang.pick("to", "bis")) " " input type="date" name="to"; }
-            }
+            (period_inputs(lang))
             p { button type="submit" { (lang.pick("Continue …", "Weiter …")) } }
         }
     }

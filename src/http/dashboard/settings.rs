@@ -192,11 +192,7 @@ async fn settings_page(
             "Eine ZIP-Datei: die Tagessummen im CSV-Importformat von Plausible (so wie sie ist bei Plausible hochladbar), jeder Seitenaufruf, jedes Ereignis und jeder Besuch als CSV (Besucher und Besuche als Nummern, die außerhalb dieser Datei nichts bedeuten), die Einstellungen und ein Manifest mit Prüfsummen. Lassen Sie die Daten leer für alles."
         )) }
         form method="get" action={ "/dashboard/" (seg) "/export.zip" } {
-            p {
-                label { (lang.pick("From", "Von")) " " input type="date" name="from"; }
-                " "
-                label { (lang.pick("to", "bis")) " " input type="date" name="to"; }
-            }
+            (super::erase::period_inputs(lang))
             p { button type="submit" id="export-zip" { (lang.pick("Download", "Herunterladen")) } }
         }
         (super::erase::section(lang, site))

@@ -78,6 +78,30 @@ pub struct SessionRecord<'a> {
     pub batch: u64,
 }
 
+/// The visit attributes of a read record (events and sessions carry the same ones), owned.
+macro_rules! owned_attrs {
+    ($r:expr) => {
+        VisitAttrs {
+            referrer: $r.referrer.into_owned(),
+            source: $r.source.into_owned(),
+            utm_source: $r.utm_source.into_owned(),
+            utm_medium: $r.utm_medium.into_owned(),
+            utm_campaign: $r.utm_campaign.into_owned(),
+            utm_content: $r.utm_content.into_owned(),
+            utm_term: $r.utm_term.into_owned(),
+            country_code: $r.country_code.into_owned(),
+            region: $r.region.into_owned(),
+            city: $r.city.into_owned(),
+            browser: $r.browser.into_owned(),
+            browser_version: $r.browser_version.into_owned(),
+            os: $r.os.into_owned(),
+            os_version: $r.os_version.into_owned(),
+            device: $r.device.into_owned(),
+            screen: $r.screen.into_owned(),
+        }
+    };
+}
+
 fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
 }
@@ -132,24 +156,7 @@ impl EventRecord<'_> {
             interactive: self.interactive != 0,
             hostname: o(self.hostname),
             pathname: o(self.pathname),
-            attrs: Arc::new(VisitAttrs {
-                referrer: o(self.referrer),
-                source: o(self.source),
-                utm_source: o(self.utm_source),
-                utm_medium: o(self.utm_medium),
-                utm_campaign: o(self.utm_campaign),
-                utm_content: o(self.utm_content),
-                utm_term: o(self.utm_term),
-                country_code: o(self.country_code),
-                region: o(self.region),
-                city: o(self.city),
-                browser: o(self.browser),
-                browser_version: o(self.browser_version),
-                os: o(self.os),
-                os_version: o(self.os_version),
-                device: o(self.device),
-                screen: o(self.screen),
-            }),
+            attrs: Arc::new(owned_attrs!(self)),
             props: self
                 .prop_keys
                 .into_iter()
@@ -214,24 +221,7 @@ impl<'a> SessionRecord<'a> {
             entry_page: o(self.entry_page),
             exit_page: o(self.exit_page),
             hostname: o(self.hostname),
-            attrs: Arc::new(VisitAttrs {
-                referrer: o(self.referrer),
-                source: o(self.source),
-                utm_source: o(self.utm_source),
-                utm_medium: o(self.utm_medium),
-                utm_campaign: o(self.utm_campaign),
-                utm_content: o(self.utm_content),
-                utm_term: o(self.utm_term),
-                country_code: o(self.country_code),
-                region: o(self.region),
-                city: o(self.city),
-                browser: o(self.browser),
-                browser_version: o(self.browser_version),
-                os: o(self.os),
-                os_version: o(self.os_version),
-                device: o(self.device),
-                screen: o(self.screen),
-            }),
+            attrs: Arc::new(owned_attrs!(self)),
         }
     }
 }
