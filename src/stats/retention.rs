@@ -145,7 +145,7 @@ pub async fn enforce(
         }
     }
     if !out.is_empty() {
-        eraser.seal().await?;
+        eraser.seal(true).await?;
     }
     Ok(out)
 }
