@@ -918,6 +918,7 @@ async fn imports_on_the_data_directory_without_a_server() {
         )
         .await;
     assert_eq!(rows(&v)[0].1, vec![50.0, 50.0], "{v}");
+    assert!(app.terminate().success());
 }
 
 /// The real sample (`../shared/data/access-logs/`, not in the repository): imported through
