@@ -288,8 +288,8 @@ fn compact_file(
     ))
     .map_err(db("copying the database for a compaction"))?;
     readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    let placeholder = Connection::open_in_memory().map_err(db("closing the database"))?;
-    drop(std::mem::replace(conn, placeholder));
+    let in_memory = Connection::open_in_memory().map_err(db("closing the database"))?;
+    drop(std::mem::replace(conn, in_memory));
     let wal = path.with_extension("duckdb.wal");
     let swapped = if wal.exists() {
         // The old database did not close cleanly: keep it, drop the copy.
