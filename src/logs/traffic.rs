@@ -63,7 +63,8 @@ pub fn day_number(d: NaiveDate) -> i32 {
     (d - epoch()).num_days() as i32
 }
 
-fn date_of(day: i32) -> NaiveDate {
+/// The date of a local day number (the inverse of [`day_number`]).
+pub fn date_of(day: i32) -> NaiveDate {
     epoch() + chrono::Duration::days(i64::from(day))
 }
 

@@ -92,9 +92,7 @@ impl Period {
 
     /// The period in the site's time zone.
     pub fn span(&self, tz: chrono_tz::Tz) -> Span {
-        let day = |d: NaiveDate| {
-            (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
-        };
+        let day = crate::logs::traffic::day_number;
         let (from_day, from_ts) = match self.from {
             Some(d) => (day(d), day_start(tz, day(d))),
             None => (i32::MIN, i64::MIN),

@@ -339,11 +339,7 @@ pub fn write_export<W: Write>(
             .collect(),
         _ => Vec::new(),
     };
-    let date = |d: i32| {
-        NaiveDate::from_ymd_opt(1970, 1, 1)
-            .and_then(|e| e.checked_add_signed(chrono::Duration::days(i64::from(d))))
-            .unwrap_or_default()
-    };
+    let date = crate::logs::traffic::date_of;
     let (first_day, last_day) = match (days.first(), days.last()) {
         (Some(f), Some(l)) => (date(*f), date(*l)),
         _ => {

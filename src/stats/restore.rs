@@ -9,7 +9,6 @@ use super::erase::{Eraser, Period};
 use super::plausible_csv::{records, CsvError};
 use crate::store::{Batch, EventRow, SessionRow, Store, StoreError, VisitAttrs};
 use crate::tenancy::sites::Site;
-use chrono::NaiveDate;
 use std::sync::Arc;
 
 /// Rows written at a time.
@@ -201,11 +200,7 @@ pub async fn restore(
     let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
         return Ok(Restored::default());
     };
-    let date = |ts: i64| {
-        NaiveDate::from_ymd_opt(1970, 1, 1).and_then(|e| {
-            e.checked_add_signed(chrono::Duration::days(i64::from(local_day(tz, ts))))
-        })
-    };
+    let date = |ts: i64| Some(crate::logs::traffic::date_of(local_day(tz, ts)));
     eraser
         .erase(
             site,
